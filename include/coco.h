@@ -1,0 +1,106 @@
+/*
+ * coco.h - Coco, stackful coroutines for C.
+ *
+ * The whole public interface of libcoco.  Everything here is prefixed
+ * coco_ / COCO_; anything else the library uses is private.
+ *
+ * Thread-safety in one sentence: a scheduler, its coroutines and the
+ * objects they share belong to the thread that created the scheduler, and
+ * several threads may each run their own scheduler at the same time.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef COCO_H
+#define COCO_H
+
+/* The README examples use malloc(), intptr_t and size_t with no includes
+ * of their own, so the header brings them in. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(COCO_BUILDING_DLL)
+#  define COCO_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(COCO_USE_DLL)
+#  define COCO_API __declspec(dllimport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define COCO_API __attribute__((visibility("default")))
+#else
+#  define COCO_API
+#endif
+
+#define COCO_VERSION_MAJOR 0
+#define COCO_VERSION_MINOR 1
+#define COCO_VERSION_PATCH 0
+/* (major << 16) | (minor << 8) | patch, comparable with coco_version(). */
+#define COCO_VERSION_HEX \
+    ((COCO_VERSION_MAJOR << 16) | (COCO_VERSION_MINOR << 8) | COCO_VERSION_PATCH)
+
+/* Error codes.  Functions returning int return COCO_OK or one of these. */
+#define COCO_OK                     0
+#define COCO_ERROR                (-1) /* generic error */
+#define COCO_ERROR_NOMEM          (-2) /* out of memory */
+#define COCO_ERROR_STACK_OVERFLOW (-3) /* a coroutine overflowed its stack */
+#define COCO_ERROR_CHANNEL_CLOSED (-4) /* the channel is closed */
+#define COCO_ERROR_INVALID        (-5) /* invalid argument or misuse */
+#define COCO_ERROR_TIMEOUT        (-6) /* the deadline passed first */
+#define COCO_ERROR_WOULDBLOCK     (-7) /* a non-blocking call found nothing to do */
+#define COCO_ERROR_DEADLOCK       (-8) /* every coroutine waits, nothing can wake one */
+
+#define COCO_DEFAULT_STACK_SIZE (64 * 1024)
+#define COCO_MAX_COROUTINES     10000
+
+typedef enum coco_state {
+    COCO_STATE_CREATED = 0, /* created, not yet run */
+    COCO_STATE_RUNNING,     /* executing now */
+    COCO_STATE_WAITING,     /* parked on a channel, timer, I/O or join */
+    COCO_STATE_READY,       /* runnable, in the run queue */
+    COCO_STATE_DEAD,        /* finished */
+    COCO_STATE_OVERFLOW     /* overflowed its stack; finished, unrecoverable */
+} coco_state_t;
+
+typedef struct coco_sched coco_sched_t;
+typedef struct coco_coro coco_coro_t;
+
+/* The public part of a coroutine: read it, never write it. */
+struct coco_coro {
+    coco_sched_t *const sched; /* the scheduler the coroutine belongs to */
+};
+
+typedef void (*coco_error_cb)(coco_coro_t *coro, int error_code, const char *msg);
+
+/* Library */
+COCO_API unsigned int coco_version(void);
+COCO_API const char *coco_strerror(int error_code);
+
+/* Scheduler */
+COCO_API coco_sched_t *coco_sched_create(void);
+COCO_API void coco_sched_destroy(coco_sched_t *sched);
+COCO_API int coco_sched_run(coco_sched_t *sched);
+COCO_API int coco_sched_run_once(coco_sched_t *sched);
+COCO_API int coco_sched_set_max_coroutines(coco_sched_t *sched, size_t max);
+COCO_API size_t coco_sched_get_max_coroutines(const coco_sched_t *sched);
+COCO_API size_t coco_sched_count(const coco_sched_t *sched);
+
+/* Coroutine */
+COCO_API coco_coro_t *coco_create(coco_sched_t *sched, void (*entry)(void *),
+                                  void *arg, size_t stack_size);
+COCO_API void coco_exit(coco_coro_t *coro, void *result);
+COCO_API void coco_yield(void);
+COCO_API void *coco_join(coco_coro_t *coro);
+COCO_API int coco_detach(coco_coro_t *coro);
+COCO_API void coco_destroy(coco_coro_t *coro);
+COCO_API coco_coro_t *coco_self(void);
+COCO_API coco_state_t coco_get_state(coco_coro_t *coro);
+COCO_API uint64_t coco_get_id(coco_coro_t *coro);
+COCO_API void coco_set_error_cb(coco_coro_t *coro, coco_error_cb cb);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COCO_H */

@@ -1,0 +1,120 @@
+/*
+ * switch_x86_64_sysv.S - context switch for x86-64, System V ABI.
+ *
+ * A context is one saved stack pointer.  Below it, on the suspended stack,
+ * lie (from low to high addresses): MXCSR and the x87 control word, r15,
+ * r14, r13, r12, rbx, rbp and the address to resume at.  lib/core/context.c
+ * builds the same frame for a context that has never run.
+ *
+ * The switch ends in pop + indirect jmp rather than ret: the return stack
+ * predictor would guess the caller of the *other* side's switch and
+ * mispredict every time.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#if defined(__CET__) && (__CET__ & 1)
+#  define COCO_ENDBR endbr64
+#else
+#  define COCO_ENDBR
+#endif
+
+	.text
+
+/* void coco__ctx_switch(coco_ctx_t *from, coco_ctx_t *to) */
+	.globl	coco__ctx_switch
+	.hidden	coco__ctx_switch
+	.type	coco__ctx_switch, @function
+	.p2align 4
+coco__ctx_switch:
+	.cfi_startproc
+	COCO_ENDBR
+	pushq	%rbp
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbp, 0
+	pushq	%rbx
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbx, 0
+	pushq	%r12
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r12, 0
+	pushq	%r13
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r13, 0
+	pushq	%r14
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r14, 0
+	pushq	%r15
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r15, 0
+	subq	$8, %rsp
+	.cfi_adjust_cfa_offset 8
+	stmxcsr	(%rsp)
+	fnstcw	4(%rsp)
+	movq	%rsp, (%rdi)
+	/* The other side's stack has the same frame, so the CFI above also
+	 * describes it: a debugger stopped here unwinds into that context. */
+	movq	(%rsi), %rsp
+.Lrestore:
+	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	addq	$8, %rsp
+	.cfi_adjust_cfa_offset -8
+	popq	%r15
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r15
+	popq	%r14
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r14
+	popq	%r13
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r13
+	popq	%r12
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %r12
+	popq	%rbx
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbx
+	popq	%rbp
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbp
+	popq	%rcx
+	.cfi_adjust_cfa_offset -8
+	.cfi_register %rip, %rcx
+	jmpq	*%rcx
+	.cfi_endproc
+	.size	coco__ctx_switch, .-coco__ctx_switch
+
+/* void coco__ctx_jump(coco_ctx_t *to): resume without saving. */
+	.globl	coco__ctx_jump
+	.hidden	coco__ctx_jump
+	.type	coco__ctx_jump, @function
+	.p2align 4
+coco__ctx_jump:
+	.cfi_startproc
+	COCO_ENDBR
+	movq	(%rdi), %rsp
+	jmp	.Lrestore
+	.cfi_endproc
+	.size	coco__ctx_jump, .-coco__ctx_jump
+
+/*
+ * First code of every new context: r12 holds the argument and r13 the
+ * function (placed there by coco__ctx_init).  The undefined return address
+ * tells unwinders that the coroutine's call chain starts here.
+ */
+	.globl	coco__ctx_start
+	.hidden	coco__ctx_start
+	.type	coco__ctx_start, @function
+	.p2align 4
+coco__ctx_start:
+	.cfi_startproc
+	.cfi_undefined %rip
+	COCO_ENDBR
+	movq	%r12, %rdi
+	callq	*%r13
+	ud2
+	.cfi_endproc
+	.size	coco__ctx_start, .-coco__ctx_start
+
+	.section .note.GNU-stack,"",%progbits

@@ -1,0 +1,211 @@
+/*
+ * coco_internal.h - structures shared by the layers of libcoco.
+ *
+ * Layers, bottom up: arch (context switch), stack, signal, core (coroutines
+ * and the scheduler), timer, channel, io.  A layer uses only the ones below
+ * it; the hooks the core calls in the timer and io layers are declared at
+ * the end of this file.
+ *
+ * Nothing here is exported: every function is hidden by the default
+ * visibility of the build, and internal names carry a double underscore.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef COCO_INTERNAL_H
+#define COCO_INTERNAL_H
+
+#include "config.h"
+#include "coco.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if COCO_USE_UCONTEXT
+#  include <ucontext.h>
+#endif
+
+#if defined(__GNUC__)
+#  define coco__likely(x)   __builtin_expect(!!(x), 1)
+#  define coco__unlikely(x) __builtin_expect(!!(x), 0)
+#  define COCO__TLS __thread __attribute__((tls_model("initial-exec")))
+#  define COCO__NORETURN __attribute__((noreturn))
+#else
+#  define coco__likely(x)   (x)
+#  define coco__unlikely(x) (x)
+#  define COCO__TLS _Thread_local
+#  define COCO__NORETURN
+#endif
+
+/* ------------------------------------------------------------------ arch */
+
+/* A suspended execution context.  With the assembly switch it is only the
+ * saved stack pointer: the callee-saved registers sit on the stack itself. */
+typedef struct coco_ctx {
+#if COCO_USE_UCONTEXT
+    ucontext_t uc;
+    void (*fn)(void *);          /* what the first switch calls */
+    void *arg;
+#else
+    void *sp;
+#endif
+} coco_ctx_t;
+
+/* Saves the running context in *from and resumes *to. */
+void coco__ctx_switch(coco_ctx_t *from, coco_ctx_t *to);
+/* Resumes *to without saving anything: for contexts that never come back. */
+COCO__NORETURN void coco__ctx_jump(coco_ctx_t *to);
+/* Prepares *ctx so that the first switch to it calls fn(arg) on the stack
+ * [lo, lo + size).  fn must never return. */
+void coco__ctx_init(coco_ctx_t *ctx, void *lo, size_t size,
+                    void (*fn)(void *), void *arg);
+
+/* ----------------------------------------------------------------- stack */
+
+/* One coroutine stack: [lo, lo + size) is usable, and when guarded the page
+ * just below lo is PROT_NONE. */
+typedef struct coco_stack {
+    char *lo;
+    size_t size;
+} coco_stack_t;
+
+typedef struct coco_stack_pool {
+    struct coco_stack_free *dflt;   /* free stacks of the default size */
+    struct coco_stack_free *other;  /* free stacks of any other size */
+    size_t count;                   /* stacks in both lists */
+    size_t limit;                   /* most stacks kept for reuse */
+} coco_stack_pool_t;
+
+size_t coco__page_size(void);
+/* Rounds a requested size to whole pages; 0 when it is out of range. */
+size_t coco__stack_round(size_t request);
+int coco__stack_get(coco_stack_pool_t *pool, size_t size, coco_stack_t *out);
+void coco__stack_put(coco_stack_pool_t *pool, coco_stack_t *stk);
+void coco__stack_pool_drain(coco_stack_pool_t *pool);
+/* The guard page of stk, or NULL when stacks are unguarded on this host. */
+char *coco__stack_guard(const coco_stack_t *stk);
+
+/* ------------------------------------------------------------ coroutines */
+
+typedef struct coco_co coco_co_t;
+
+enum {
+    COCO__DETACHED = 1u << 0, /* free the descriptor when it finishes */
+    COCO__QUEUED   = 1u << 1  /* linked in the run queue */
+};
+
+#define COCO__MAGIC_LIVE 0xc0c0c0deu
+#define COCO__MAGIC_FREE 0xdeadc0c0u
+
+struct coco_co {
+    struct coco_coro pub;        /* must stay first: coco_coro_t * == coco_co_t * */
+    coco_ctx_t ctx;
+    coco_co_t *next, *prev;      /* run queue links */
+    uint8_t state;               /* a coco_state_t */
+    uint8_t flags;
+    uint32_t magic;
+    void (*entry)(void *);
+    void *arg;
+    void *result;
+    coco_stack_t stack;
+    coco_co_t *joiners;          /* coroutines parked in coco_join() on us */
+    coco_co_t *join_next;        /* link in the target's joiners list */
+    coco_co_t *all_prev, *all_next; /* coroutines holding a stack */
+    uint64_t id;
+    coco_error_cb error_cb;
+    /* While WAITING: how to unlink from whatever we wait on if the
+     * coroutine is destroyed first.  Set by the layer that parks it. */
+    void (*wait_cancel)(coco_co_t *co);
+    void *wait_obj;
+    intptr_t wait_result;        /* free for the parking layer */
+};
+
+/* The io and timer layers keep their state behind these pointers. */
+struct coco_timers;
+struct coco_io;
+
+struct coco_sched {
+    coco_co_t *current;          /* running coroutine, or NULL */
+    coco_co_t *rq_head, *rq_tail;/* run queue, FIFO */
+    size_t rq_len;
+    unsigned budget;             /* direct switches left before polling */
+    coco_ctx_t main_ctx;         /* the thread that called run/run_once */
+    coco_co_t *zombie;           /* finished; its stack is released by the loop */
+    coco_co_t *overflowed;       /* overflowed; handled by the loop */
+    bool running;                /* inside run/run_once */
+    bool chain;                  /* may switch coroutine to coroutine */
+    size_t alive;                /* coroutines not yet finished */
+    size_t max_coros;            /* 0 = no limit */
+    uint64_t next_id;
+    coco_co_t *all;              /* coroutines holding a stack */
+    coco_co_t *free_co;          /* recycled descriptors */
+    struct coco_co_chunk *chunks;/* descriptor storage */
+    coco_stack_pool_t stacks;
+    struct coco_timers *timers;  /* owned by lib/timer */
+    struct coco_io *io;          /* owned by lib/io */
+    size_t timers_pending;       /* armed timers: kept by lib/timer */
+    size_t io_waiting;           /* coroutines parked on I/O: kept by lib/io */
+};
+
+/* True when a timer or an I/O wait could still make something runnable. */
+static inline bool coco__pending(const coco_sched_t *s)
+{
+    return s->timers_pending != 0 || s->io_waiting != 0;
+}
+
+/* Thread-local current scheduler: the one most recently created on this
+ * thread or being run by it. */
+extern COCO__TLS coco_sched_t *coco__tls_sched;
+
+static inline coco_co_t *coco__co(coco_coro_t *c) { return (coco_co_t *)c; }
+
+/* The running coroutine of this thread, or NULL. */
+static inline coco_co_t *coco__current(void)
+{
+    coco_sched_t *s = coco__tls_sched;
+    return s ? s->current : NULL;
+}
+
+/* True when co is a live descriptor (not destroyed). */
+static inline bool coco__valid(const coco_co_t *co)
+{
+    return co != NULL && co->magic == COCO__MAGIC_LIVE;
+}
+
+/* Parks the running coroutine (WAITING) until coco__wake() is called on it.
+ * Before calling, the parking layer links the coroutine wherever it waits
+ * and sets wait_cancel. */
+void coco__park(coco_sched_t *s);
+/* Makes a WAITING coroutine READY again. */
+void coco__wake(coco_sched_t *s, coco_co_t *co);
+/* Appends co to the run queue without touching its state. */
+void coco__enqueue(coco_sched_t *s, coco_co_t *co);
+/* Unlinks co from the run queue if it is queued. */
+void coco__rq_remove(coco_sched_t *s, coco_co_t *co);
+
+/* Called by the loop, off the coroutine's stack: co finished normally. */
+void coco__co_reap(coco_sched_t *s, coco_co_t *co);
+/* Called by the loop, off the coroutine's stack: co overflowed it. */
+void coco__co_overflowed(coco_sched_t *s, coco_co_t *co);
+/* Releases every coroutine of s (at coco_sched_destroy). */
+void coco__co_destroy_all(coco_sched_t *s);
+
+/* ------------------------------------------------- signal (overflow) */
+
+/* Installs the fault handler (once per process) and this thread's
+ * alternate signal stack (once per thread).  COCO_OK or an error code. */
+int coco__signal_init_thread(void);
+/* Releases this thread's alternate stack when libcoco installed it. */
+void coco__signal_fini_thread(void);
+
+/* ------------------------------------------- hooks into timer and io */
+
+/* Called by the scheduler loop when coco__pending(s).  Waits for timers
+ * and I/O (no longer than the next deadline; not at all when !block), makes
+ * the coroutines they release READY and runs expired timer callbacks.
+ * Returns COCO_OK or a negative error code. */
+int coco__loop_wait(coco_sched_t *s, bool block);
+/* Releases the timer and io state of s (at coco_sched_destroy). */
+void coco__loop_fini(coco_sched_t *s);
+
+#endif /* COCO_INTERNAL_H */

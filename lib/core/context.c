@@ -1,0 +1,52 @@
+/*
+ * context.c - the first frame of a context that has never run.
+ *
+ * The assembly switch resumes a context by popping the frame described in
+ * lib/arch/switch_<cpu>.S.  A new context gets that frame built by hand, so
+ * that its first resume "returns" into coco__ctx_start, which calls
+ * fn(arg).  The ucontext port builds its own contexts with makecontext().
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "coco_internal.h"
+
+#if !COCO_USE_UCONTEXT
+
+#include <string.h>
+
+void coco__ctx_start(void);
+
+void coco__ctx_init(coco_ctx_t *ctx, void *lo, size_t size,
+                    void (*fn)(void *), void *arg)
+{
+    uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
+    uintptr_t *f;
+
+#if defined(__x86_64__)
+    /* csr, r15, r14, r13 = fn, r12 = arg, rbx, rbp = 0, resume address, and
+     * two zero words above: coco__ctx_start then calls fn with the stack
+     * 16-byte aligned, as the ABI wants at a call. */
+    uint32_t mxcsr;
+    uint16_t fpucw;
+    f = (uintptr_t *)(top - 10 * sizeof(uintptr_t));
+    memset(f, 0, 10 * sizeof(uintptr_t));
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(fpucw));
+    f[0] = (uintptr_t)mxcsr | ((uintptr_t)fpucw << 32);
+    f[3] = (uintptr_t)fn;
+    f[4] = (uintptr_t)arg;
+    f[7] = (uintptr_t)coco__ctx_start;
+#elif defined(__aarch64__)
+    /* x19 = arg, x20 = fn, x29 = 0, x30 = resume address, d8-d15 = 0. */
+    f = (uintptr_t *)(top - 20 * sizeof(uintptr_t));
+    memset(f, 0, 20 * sizeof(uintptr_t));
+    f[0] = (uintptr_t)arg;
+    f[1] = (uintptr_t)fn;
+    f[11] = (uintptr_t)coco__ctx_start;
+#else
+#  error "configure selected an assembly switch this file does not know"
+#endif
+    ctx->sp = f;
+}
+
+#endif /* !COCO_USE_UCONTEXT */

@@ -1,0 +1,326 @@
+/*
+ * coro.c - the life of a coroutine: create, run to the end (or overflow),
+ * join, detach, destroy.
+ *
+ * Descriptors come from per-scheduler chunks and are recycled through a
+ * free list; a destroyed descriptor keeps its memory (marked free) until
+ * the scheduler goes, which is what lets a second coco_destroy() or a late
+ * coco_join() on the same handle be recognised and refused.
+ *
+ * A finished coroutine gives its stack back at once; its descriptor stays
+ * until coco_destroy(), or until it finishes if it was detached.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "coco_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_COROS 64
+
+struct coco_co_chunk {
+    struct coco_co_chunk *next;
+    coco_co_t co[CHUNK_COROS];
+};
+
+/* ---------------------------------------------------------- descriptors */
+
+static coco_co_t *co_alloc(coco_sched_t *s)
+{
+    if (s->free_co == NULL) {
+        struct coco_co_chunk *ch = calloc(1, sizeof *ch);
+        if (ch == NULL)
+            return NULL;
+        ch->next = s->chunks;
+        s->chunks = ch;
+        for (int i = CHUNK_COROS - 1; i >= 0; i--) {
+            coco_co_t *co = &ch->co[i];
+            /* The public sched member is const for users; set it once. */
+            memcpy((void *)&co->pub, &s, sizeof s);
+            co->magic = COCO__MAGIC_FREE;
+            co->next = s->free_co;
+            s->free_co = co;
+        }
+    }
+    coco_co_t *co = s->free_co;
+    s->free_co = co->next;
+    return co;
+}
+
+static void co_free(coco_sched_t *s, coco_co_t *co)
+{
+    co->magic = COCO__MAGIC_FREE;
+    co->state = COCO_STATE_DEAD;
+    co->next = s->free_co;
+    s->free_co = co;
+}
+
+/* The list of coroutines holding a stack, for coco_sched_destroy(). */
+static void all_link(coco_sched_t *s, coco_co_t *co)
+{
+    co->all_prev = NULL;
+    co->all_next = s->all;
+    if (s->all != NULL)
+        s->all->all_prev = co;
+    s->all = co;
+}
+
+static void all_unlink(coco_sched_t *s, coco_co_t *co)
+{
+    if (co->all_prev != NULL)
+        co->all_prev->all_next = co->all_next;
+    else
+        s->all = co->all_next;
+    if (co->all_next != NULL)
+        co->all_next->all_prev = co->all_prev;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static COCO__NORETURN void co_finish(coco_sched_t *s, coco_co_t *co)
+{
+    co->state = COCO_STATE_DEAD;
+    s->zombie = co;
+    s->current = NULL;
+    coco__ctx_jump(&s->main_ctx); /* the loop calls coco__co_reap() */
+}
+
+static void co_main(void *p)
+{
+    coco_co_t *co = p;
+    co->entry(co->arg);
+    co_finish(co->pub.sched, co);
+}
+
+coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
+                         size_t stack_size)
+{
+    if (s == NULL || entry == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (s->max_coros != 0 && s->alive >= s->max_coros) {
+        errno = EAGAIN;
+        return NULL;
+    }
+    size_t size = coco__stack_round(stack_size);
+    if (size == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    coco_co_t *co = co_alloc(s);
+    if (co == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (coco__stack_get(&s->stacks, size, &co->stack) != COCO_OK) {
+        co_free(s, co);
+        errno = ENOMEM;
+        return NULL;
+    }
+    co->state = COCO_STATE_CREATED;
+    co->flags = 0;
+    co->magic = COCO__MAGIC_LIVE;
+    co->entry = entry;
+    co->arg = arg;
+    co->result = NULL;
+    co->joiners = NULL;
+    co->join_next = NULL;
+    co->id = ++s->next_id;
+    co->error_cb = NULL;
+    co->wait_cancel = NULL;
+    co->wait_obj = NULL;
+    co->wait_result = 0;
+    all_link(s, co);
+    s->alive++;
+    coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, co_main, co);
+    coco__enqueue(s, co);
+    return &co->pub;
+}
+
+/* Everything a coroutine that will never run again gives back, whatever
+ * ended it.  Joiners resume with result. */
+static void co_retire(coco_sched_t *s, coco_co_t *co, void *result)
+{
+    s->alive--;
+    all_unlink(s, co);
+    coco__stack_put(&s->stacks, &co->stack);
+    coco_co_t *j = co->joiners;
+    co->joiners = NULL;
+    while (j != NULL) {
+        coco_co_t *next = j->join_next;
+        j->wait_result = (intptr_t)result;
+        coco__wake(s, j);
+        j = next;
+    }
+}
+
+void coco__co_reap(coco_sched_t *s, coco_co_t *co)
+{
+    co_retire(s, co, co->result);
+    if (co->flags & COCO__DETACHED)
+        co_free(s, co);
+}
+
+static void report_to_stderr(coco_coro_t *coro, int error_code, const char *msg)
+{
+    (void)coro;
+    fprintf(stderr, "coco: %s (%s)\n", msg, coco_strerror(error_code));
+}
+
+void coco__co_overflowed(coco_sched_t *s, coco_co_t *co)
+{
+    char msg[128];
+    co->state = COCO_STATE_OVERFLOW;
+    co->result = NULL;
+    snprintf(msg, sizeof msg, "coroutine %" PRIu64 " overflowed its %zu-byte stack",
+             co->id, co->stack.size);
+    co_retire(s, co, NULL);
+    coco_error_cb cb = co->error_cb != NULL ? co->error_cb : report_to_stderr;
+    cb(&co->pub, COCO_ERROR_STACK_OVERFLOW, msg);
+    /* The callback may have destroyed it already. */
+    if (coco__valid(co) && (co->flags & COCO__DETACHED))
+        co_free(s, co);
+}
+
+void coco_exit(coco_coro_t *coro, void *result)
+{
+    coco_co_t *co = coco__co(coro);
+    coco_sched_t *s = coco__tls_sched;
+    if (co == NULL || s == NULL || co != s->current)
+        return; /* only the running coroutine can exit itself */
+    co->result = result;
+    co_finish(s, co);
+}
+
+/* ------------------------------------------------------------------ join */
+
+static bool finished(const coco_co_t *co)
+{
+    return co->state == COCO_STATE_DEAD || co->state == COCO_STATE_OVERFLOW;
+}
+
+/* A coroutine parked in coco_join() is destroyed: leave the target's list. */
+static void join_cancel(coco_co_t *j)
+{
+    coco_co_t *target = j->wait_obj;
+    coco_co_t **pp = &target->joiners;
+    while (*pp != NULL && *pp != j)
+        pp = &(*pp)->join_next;
+    if (*pp != NULL)
+        *pp = j->join_next;
+}
+
+void *coco_join(coco_coro_t *coro)
+{
+    coco_co_t *co = coco__co(coro);
+    coco_co_t *self = coco__current();
+    if (self == NULL || !coco__valid(co) || co == self ||
+        (co->flags & COCO__DETACHED) || co->pub.sched != self->pub.sched)
+        return NULL;
+    if (finished(co))
+        return co->state == COCO_STATE_DEAD ? co->result : NULL;
+    self->join_next = co->joiners;
+    co->joiners = self;
+    self->wait_obj = co;
+    self->wait_cancel = join_cancel;
+    self->wait_result = 0;
+    coco__park(self->pub.sched);
+    return (void *)self->wait_result;
+}
+
+int coco_detach(coco_coro_t *coro)
+{
+    coco_co_t *co = coco__co(coro);
+    if (!coco__valid(co) || (co->flags & COCO__DETACHED) || co->joiners != NULL)
+        return COCO_ERROR_INVALID;
+    if (finished(co))
+        co_free(co->pub.sched, co);
+    else
+        co->flags |= COCO__DETACHED;
+    return COCO_OK;
+}
+
+/* --------------------------------------------------------------- destroy */
+
+void coco_destroy(coco_coro_t *coro)
+{
+    coco_co_t *co = coco__co(coro);
+    if (!coco__valid(co))
+        return;
+    coco_sched_t *s = co->pub.sched;
+    if (co == s->current) {
+        /* Destroying yourself: finish here; the loop frees the rest. */
+        co->flags |= COCO__DETACHED;
+        co->result = NULL;
+        co_finish(s, co);
+    }
+    if (finished(co)) {
+        co_free(s, co);
+        return;
+    }
+    /* Created, ready or waiting: take it out of wherever it is linked. */
+    if (co->state == COCO_STATE_WAITING && co->wait_cancel != NULL)
+        co->wait_cancel(co);
+    coco__rq_remove(s, co);
+    co->state = COCO_STATE_DEAD;
+    co_retire(s, co, NULL);
+    co_free(s, co);
+}
+
+void coco__co_destroy_all(coco_sched_t *s)
+{
+    /* Unlink the parked ones from channels and joins first: those may
+     * outlive the scheduler, and must not keep pointers into it. */
+    for (coco_co_t *co = s->all; co != NULL; co = co->all_next) {
+        if (co->state == COCO_STATE_WAITING && co->wait_cancel != NULL) {
+            co->wait_cancel(co);
+            co->wait_cancel = NULL;
+        }
+    }
+    while (s->all != NULL) {
+        coco_co_t *co = s->all;
+        all_unlink(s, co);
+        coco__stack_put(&s->stacks, &co->stack);
+    }
+    while (s->chunks != NULL) {
+        struct coco_co_chunk *ch = s->chunks;
+        s->chunks = ch->next;
+        free(ch);
+    }
+    s->free_co = NULL;
+    s->rq_head = s->rq_tail = NULL;
+    s->rq_len = 0;
+    s->alive = 0;
+}
+
+/* ---------------------------------------------------------------- queries */
+
+coco_coro_t *coco_self(void)
+{
+    coco_co_t *co = coco__current();
+    return co != NULL ? &co->pub : NULL;
+}
+
+coco_state_t coco_get_state(coco_coro_t *coro)
+{
+    coco_co_t *co = coco__co(coro);
+    return coco__valid(co) ? (coco_state_t)co->state : COCO_STATE_DEAD;
+}
+
+uint64_t coco_get_id(coco_coro_t *coro)
+{
+    coco_co_t *co = coco__co(coro);
+    return coco__valid(co) ? co->id : 0;
+}
+
+void coco_set_error_cb(coco_coro_t *coro, coco_error_cb cb)
+{
+    coco_co_t *co = coco__co(coro);
+    if (coco__valid(co))
+        co->error_cb = cb;
+}

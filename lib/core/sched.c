@@ -1,0 +1,279 @@
+/*
+ * sched.c - the scheduler: run queue, the loop, parking and waking.
+ *
+ * The run queue is an intrusive FIFO.  A coroutine that yields or parks
+ * switches straight to the next ready coroutine, one switch and no trip
+ * through the loop, as long as nothing else needs attention.  When timers
+ * or I/O are pending, at most one round of the queue runs that way before
+ * control returns to the loop, which polls, so ready coroutines cannot
+ * starve I/O.  A coroutine that finishes always returns to the loop, which
+ * releases its stack: nothing may free the stack it is running on.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "coco_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+COCO__TLS coco_sched_t *coco__tls_sched;
+
+/* Schedulers alive on this thread: the alternate signal stack goes with
+ * the last one. */
+static COCO__TLS unsigned int thread_scheds;
+
+/* Stacks kept for reuse per scheduler. */
+#define STACK_POOL_LIMIT 256
+
+/* ------------------------------------------------------------ run queue */
+
+static inline void rq_push(coco_sched_t *s, coco_co_t *co)
+{
+    co->next = NULL;
+    co->prev = s->rq_tail;
+    if (s->rq_tail != NULL)
+        s->rq_tail->next = co;
+    else
+        s->rq_head = co;
+    s->rq_tail = co;
+    s->rq_len++;
+    co->flags |= COCO__QUEUED;
+}
+
+static inline coco_co_t *rq_pop(coco_sched_t *s)
+{
+    coco_co_t *co = s->rq_head;
+    s->rq_head = co->next;
+    if (s->rq_head != NULL)
+        s->rq_head->prev = NULL;
+    else
+        s->rq_tail = NULL;
+    s->rq_len--;
+    co->flags &= (uint8_t)~COCO__QUEUED;
+    return co;
+}
+
+void coco__enqueue(coco_sched_t *s, coco_co_t *co)
+{
+    rq_push(s, co);
+}
+
+void coco__rq_remove(coco_sched_t *s, coco_co_t *co)
+{
+    if (!(co->flags & COCO__QUEUED))
+        return;
+    if (co->prev != NULL)
+        co->prev->next = co->next;
+    else
+        s->rq_head = co->next;
+    if (co->next != NULL)
+        co->next->prev = co->prev;
+    else
+        s->rq_tail = co->prev;
+    s->rq_len--;
+    co->flags &= (uint8_t)~COCO__QUEUED;
+}
+
+
+/* ------------------------------------------------------- switching */
+
+/* May the running coroutine hand over to the next one directly? */
+static inline bool may_chain(coco_sched_t *s)
+{
+    if (!s->chain)
+        return false;        /* run_once: one coroutine, then back */
+    if (!coco__pending(s))
+        return true;         /* nothing to poll for */
+    if (s->budget == 0)
+        return false;        /* the round is over: let the loop poll */
+    s->budget--;
+    return true;
+}
+
+/* Leaves the running coroutine co (already queued or parked) for the next
+ * ready one, or for the loop.  Returns when co is resumed. */
+static inline void switch_away(coco_sched_t *s, coco_co_t *co)
+{
+    coco_co_t *next = s->rq_head;
+    if (next != NULL && may_chain(s)) {
+        rq_pop(s);
+        if (next != co) {
+            next->state = COCO_STATE_RUNNING;
+            s->current = next;
+            coco__ctx_switch(&co->ctx, &next->ctx);
+        }
+    } else {
+        s->current = NULL;
+        coco__ctx_switch(&co->ctx, &s->main_ctx);
+    }
+    co->state = COCO_STATE_RUNNING;
+}
+
+void coco_yield(void)
+{
+    coco_sched_t *s = coco__tls_sched;
+    coco_co_t *co = s != NULL ? s->current : NULL;
+    if (co == NULL)
+        return;
+    if (s->rq_head == NULL && !coco__pending(s))
+        return; /* nothing else could run */
+    co->state = COCO_STATE_READY;
+    rq_push(s, co);
+    switch_away(s, co);
+}
+
+void coco__park(coco_sched_t *s)
+{
+    coco_co_t *co = s->current;
+    co->state = COCO_STATE_WAITING;
+    switch_away(s, co);
+}
+
+void coco__wake(coco_sched_t *s, coco_co_t *co)
+{
+    co->wait_cancel = NULL;
+    co->wait_obj = NULL;
+    co->state = COCO_STATE_READY;
+    rq_push(s, co);
+}
+
+/* Runs the coroutine at the head of the run queue until control comes
+ * back to the loop, then finishes what only the loop can do. */
+static void dispatch(coco_sched_t *s)
+{
+    coco_co_t *co = rq_pop(s);
+    s->budget = (unsigned)s->rq_len;
+    s->current = co;
+    co->state = COCO_STATE_RUNNING;
+    coco__ctx_switch(&s->main_ctx, &co->ctx);
+    s->current = NULL;
+    if (s->zombie != NULL) {
+        coco_co_t *z = s->zombie;
+        s->zombie = NULL;
+        coco__co_reap(s, z);
+    }
+    if (s->overflowed != NULL) {
+        coco_co_t *o = s->overflowed;
+        s->overflowed = NULL;
+        coco__co_overflowed(s, o);
+    }
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static int enter(coco_sched_t *s, bool chain)
+{
+    if (s == NULL)
+        return COCO_ERROR_INVALID;
+    /* One loop per thread at a time: not from inside a coroutine. */
+    if (s->running || (coco__tls_sched != NULL && coco__tls_sched->running))
+        return COCO_ERROR_INVALID;
+    coco__tls_sched = s;
+    s->running = true;
+    s->chain = chain;
+    return COCO_OK;
+}
+
+static void leave(coco_sched_t *s)
+{
+    s->running = false;
+    s->chain = true;
+}
+
+int coco_sched_run(coco_sched_t *s)
+{
+    int rc = enter(s, true);
+    if (rc != COCO_OK)
+        return rc;
+    for (;;) {
+        if (coco__pending(s)) {
+            rc = coco__loop_wait(s, s->rq_head == NULL);
+            if (rc != COCO_OK)
+                break;
+        } else if (s->rq_head == NULL) {
+            rc = s->alive == 0 ? COCO_OK : COCO_ERROR_DEADLOCK;
+            break;
+        }
+        if (s->rq_head != NULL)
+            dispatch(s);
+    }
+    leave(s);
+    return rc;
+}
+
+int coco_sched_run_once(coco_sched_t *s)
+{
+    int rc = enter(s, false);
+    if (rc != COCO_OK)
+        return rc;
+    if (s->rq_head == NULL) {
+        if (coco__pending(s))
+            rc = coco__loop_wait(s, true);
+        else if (s->alive != 0)
+            rc = COCO_ERROR_DEADLOCK;
+    } else if (coco__pending(s)) {
+        rc = coco__loop_wait(s, false);
+    }
+    if (rc == COCO_OK && s->rq_head != NULL)
+        dispatch(s);
+    leave(s);
+    return rc;
+}
+
+/* ------------------------------------------------------- create/destroy */
+
+coco_sched_t *coco_sched_create(void)
+{
+    if (coco__signal_init_thread() != COCO_OK) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    coco_sched_t *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        if (thread_scheds == 0)
+            coco__signal_fini_thread();
+        errno = ENOMEM;
+        return NULL;
+    }
+    s->chain = true;
+    s->max_coros = COCO_MAX_COROUTINES;
+    s->stacks.limit = STACK_POOL_LIMIT;
+    thread_scheds++;
+    /* Made current unless a coroutine of another scheduler is running. */
+    if (coco__tls_sched == NULL || !coco__tls_sched->running)
+        coco__tls_sched = s;
+    return s;
+}
+
+void coco_sched_destroy(coco_sched_t *s)
+{
+    if (s == NULL || s->running)
+        return;
+    coco__co_destroy_all(s);
+    coco__loop_fini(s);
+    coco__stack_pool_drain(&s->stacks);
+    if (coco__tls_sched == s)
+        coco__tls_sched = NULL;
+    free(s);
+    if (thread_scheds > 0 && --thread_scheds == 0)
+        coco__signal_fini_thread();
+}
+
+int coco_sched_set_max_coroutines(coco_sched_t *s, size_t max)
+{
+    if (s == NULL)
+        return COCO_ERROR_INVALID;
+    s->max_coros = max;
+    return COCO_OK;
+}
+
+size_t coco_sched_get_max_coroutines(const coco_sched_t *s)
+{
+    return s != NULL ? s->max_coros : 0;
+}
+
+size_t coco_sched_count(const coco_sched_t *s)
+{
+    return s != NULL ? s->alive : 0;
+}

@@ -1,0 +1,160 @@
+/*
+ * signal.c - stack overflow detection.
+ *
+ * A coroutine that runs off the bottom of its stack touches the PROT_NONE
+ * guard page and the kernel raises SIGSEGV (SIGBUS on some systems).  The
+ * handler runs on a per-thread alternate stack, since the faulting stack
+ * has no room left.  When the fault address lies in the guard page of the
+ * coroutine running on this thread, the handler records the overflow and
+ * resumes the scheduler loop, which marks the coroutine OVERFLOW, reports
+ * it, and runs the others on.  Any other fault goes to the handler that
+ * was installed before ours, so real crashes still crash.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "coco_internal.h"
+
+#if COCO_HAVE_OVERFLOW_DETECT
+
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* Room for the handler and for an error callback that overflows nothing. */
+#define ALT_STACK_SIZE ((size_t)64 * 1024)
+
+static struct sigaction old_segv, old_bus;
+static int install_state; /* 0 not yet, 1 being installed, 2 installed */
+
+static COCO__TLS char *alt_stack;
+
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+    struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+
+    if (old->sa_flags & SA_SIGINFO) {
+        old->sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+        return;
+    }
+    /* Default action: put it back and let the fault happen again, which
+     * now terminates the process with the usual core dump.  A signal sent
+     * with kill() does not recur by itself, so send it again. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+    if (si == NULL || si->si_code <= 0)
+        raise(sig);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    coco_sched_t *s = coco__tls_sched;
+    coco_co_t *co = s != NULL && s->running ? s->current : NULL;
+
+    if (co != NULL && si != NULL && si->si_code > 0) {
+        char *guard = coco__stack_guard(&co->stack);
+        char *addr = (char *)si->si_addr;
+        if (guard != NULL && addr >= guard && addr < co->stack.lo) {
+            /* We leave the handler by switching away, never by returning,
+             * so the kernel does not unblock the signal for us. */
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGSEGV);
+            sigaddset(&set, SIGBUS);
+            sigprocmask(SIG_UNBLOCK, &set, NULL);
+            s->overflowed = co;
+            s->current = NULL;
+            coco__ctx_jump(&s->main_ctx);
+        }
+    }
+    chain(sig, si, uc);
+}
+
+static int install_handler(void)
+{
+    int expected = 0;
+    if (__atomic_compare_exchange_n(&install_state, &expected, 1, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_fault;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGSEGV, &sa, &old_segv) != 0 ||
+            sigaction(SIGBUS, &sa, &old_bus) != 0) {
+            __atomic_store_n(&install_state, 0, __ATOMIC_RELEASE);
+            return COCO_ERROR;
+        }
+        __atomic_store_n(&install_state, 2, __ATOMIC_RELEASE);
+        return COCO_OK;
+    }
+    /* Another thread is installing it right now: wait for it. */
+    while (__atomic_load_n(&install_state, __ATOMIC_ACQUIRE) == 1)
+        ;
+    return __atomic_load_n(&install_state, __ATOMIC_ACQUIRE) == 2 ? COCO_OK : COCO_ERROR;
+}
+
+int coco__signal_init_thread(void)
+{
+    if (install_handler() != COCO_OK)
+        return COCO_ERROR;
+    if (alt_stack != NULL)
+        return COCO_OK;
+
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) &&
+        cur.ss_size >= MINSIGSTKSZ)
+        return COCO_OK; /* the application has its own: use it */
+
+    int flags = MAP_PRIVATE;
+#if HAVE_DECL_MAP_ANONYMOUS
+    flags |= MAP_ANONYMOUS;
+#else
+    flags |= MAP_ANON;
+#endif
+    void *p = mmap(NULL, ALT_STACK_SIZE, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED)
+        return COCO_ERROR_NOMEM;
+    stack_t ss;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_sp = p;
+    ss.ss_size = ALT_STACK_SIZE;
+    if (sigaltstack(&ss, NULL) != 0) {
+        munmap(p, ALT_STACK_SIZE);
+        return COCO_ERROR;
+    }
+    alt_stack = p;
+    return COCO_OK;
+}
+
+void coco__signal_fini_thread(void)
+{
+    if (alt_stack == NULL)
+        return;
+    stack_t ss;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_flags = SS_DISABLE;
+    if (sigaltstack(&ss, NULL) == 0) {
+        munmap(alt_stack, ALT_STACK_SIZE);
+        alt_stack = NULL;
+    }
+}
+
+#else /* !COCO_HAVE_OVERFLOW_DETECT */
+
+int coco__signal_init_thread(void)
+{
+    return COCO_OK;
+}
+
+void coco__signal_fini_thread(void)
+{
+}
+
+#endif
