@@ -54,6 +54,9 @@ extern "C" {
 #define COCO_DEFAULT_STACK_SIZE (64 * 1024)
 #define COCO_MAX_COROUTINES     10000
 
+/* A timeout that never expires, for calls that take one in milliseconds. */
+#define COCO_INFINITE UINT64_MAX
+
 typedef enum coco_state {
     COCO_STATE_CREATED = 0, /* created, not yet run */
     COCO_STATE_RUNNING,     /* executing now */
@@ -98,6 +101,12 @@ COCO_API coco_coro_t *coco_self(void);
 COCO_API coco_state_t coco_get_state(coco_coro_t *coro);
 COCO_API uint64_t coco_get_id(coco_coro_t *coro);
 COCO_API void coco_set_error_cb(coco_coro_t *coro, coco_error_cb cb);
+
+/* Channel and synchronisation (lib/channel) */
+
+/* Timer (lib/timer) */
+
+/* I/O (lib/io) */
 
 #ifdef __cplusplus
 }

@@ -198,6 +198,30 @@ int coco__signal_init_thread(void);
 /* Releases this thread's alternate stack when libcoco installed it. */
 void coco__signal_fini_thread(void);
 
+/* ----------------------------------------------------------------- timer */
+
+/* A timer entry, embedded in whatever waits (a sleeping coroutine's stack
+ * frame, a coco_timer_t, a channel waiter).  Owned by lib/timer. */
+typedef struct coco_tnode {
+    struct coco_tnode *next, *prev; /* wheel slot list */
+    uint64_t deadline;              /* ms on the scheduler's clock */
+    void (*fire)(struct coco_tnode *t); /* run by the loop when it expires */
+    bool armed;
+} coco_tnode_t;
+
+/* Milliseconds on the monotonic clock, as last read by the loop. */
+uint64_t coco__now_ms(coco_sched_t *s);
+/* Arms t to fire after delay_ms (counts in s->timers_pending while armed). */
+void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms);
+/* Disarms t if armed; harmless otherwise. */
+void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t);
+/* Parks the running coroutine like coco__park(), for at most timeout_ms
+ * (COCO_INFINITE: no limit).  When the time runs out first, the coroutine's
+ * wait_cancel is called to unlink it from what it waited on, and the call
+ * returns COCO_ERROR_TIMEOUT; otherwise COCO_OK.  Destroying the parked
+ * coroutine disarms the timer too. */
+int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms);
+
 /* ------------------------------------------- hooks into timer and io */
 
 /* Called by the scheduler loop when coco__pending(s).  Waits for timers
