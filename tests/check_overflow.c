@@ -1,0 +1,253 @@
+/*
+ * check_overflow.c - stack overflow protection: a coroutine that runs off
+ * its stack is stopped and reported while the others run to the end, and
+ * faults that are not overflows still reach the handler installed before.
+ *
+ * Each case runs in a child process of its own (fork), so that a case
+ * that does crash cannot take the others with it.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "coco.h"
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Recurses until the stack runs out (the limit is never reached, but the
+ * compiler cannot know); the work after the call keeps it from turning the
+ * recursion into a loop. */
+static volatile int depth_limit = 1 << 30;
+static int __attribute__((noinline)) dive(int depth)
+{
+    volatile char frame[512];
+    frame[0] = (char)depth;
+    if (depth >= depth_limit)
+        return frame[0];
+    return dive(depth + 1) + frame[0];
+}
+
+static void overflows(void *arg)
+{
+    (void)arg;
+    dive(0);
+}
+
+static int finished;
+static void finishes(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        coco_yield();
+    finished++;
+}
+
+static int cb_calls;
+static int cb_code;
+static char cb_msg[160];
+static coco_coro_t *cb_coro;
+static void on_error(coco_coro_t *coro, int code, const char *msg)
+{
+    cb_calls++;
+    cb_code = code;
+    cb_coro = coro;
+    snprintf(cb_msg, sizeof cb_msg, "%s", msg);
+}
+
+START_TEST(test_overflow_reported_others_finish)
+{
+    coco_sched_t *s = coco_sched_create();
+    finished = cb_calls = 0;
+    coco_create(s, finishes, NULL, 0);
+    coco_coro_t *bad = coco_create(s, overflows, NULL, 0);
+    coco_set_error_cb(bad, on_error);
+    coco_create(s, finishes, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(finished, 2);
+    ck_assert_int_eq(cb_calls, 1);
+    ck_assert_int_eq(cb_code, COCO_ERROR_STACK_OVERFLOW);
+    ck_assert_ptr_eq(cb_coro, bad);
+    ck_assert_int_eq(coco_get_state(bad), COCO_STATE_OVERFLOW);
+    char id[32];
+    snprintf(id, sizeof id, "coroutine %" PRIu64 " ", coco_get_id(bad));
+    ck_assert_msg(strstr(cb_msg, id) != NULL, "message '%s' lacks '%s'", cb_msg, id);
+    ck_assert_uint_eq(coco_sched_count(s), 0);
+    coco_destroy(bad);
+    coco_sched_destroy(s);
+}
+END_TEST
+
+START_TEST(test_overflow_twice_and_small_stack)
+{
+    /* The second overflow is caught too: the first left nothing blocked. */
+    coco_sched_t *s = coco_sched_create();
+    cb_calls = 0;
+    finished = 0;
+    for (int i = 0; i < 2; i++) {
+        coco_coro_t *bad = coco_create(s, overflows, NULL, i == 0 ? 0 : 16 * 1024);
+        coco_set_error_cb(bad, on_error);
+        ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+        ck_assert_int_eq(cb_calls, i + 1);
+        ck_assert_int_eq(coco_get_state(bad), COCO_STATE_OVERFLOW);
+        coco_destroy(bad);
+    }
+    /* The scheduler still works, its stacks reused after the overflows. */
+    coco_create(s, finishes, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(finished, 1);
+    coco_sched_destroy(s);
+}
+END_TEST
+
+static coco_coro_t *bad_target;
+static void *join_result;
+static int joined;
+static void joins_bad(void *arg)
+{
+    (void)arg;
+    join_result = coco_join(bad_target);
+    joined = 1;
+}
+
+START_TEST(test_overflow_wakes_joiner)
+{
+    coco_sched_t *s = coco_sched_create();
+    join_result = &joined;
+    joined = 0;
+    coco_create(s, joins_bad, NULL, 0);
+    bad_target = coco_create(s, overflows, NULL, 0);
+    coco_set_error_cb(bad_target, on_error);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(joined, 1);
+    ck_assert_ptr_null(join_result);
+    coco_sched_destroy(s);
+}
+END_TEST
+
+static void destroy_in_cb(coco_coro_t *coro, int code, const char *msg)
+{
+    (void)code;
+    (void)msg;
+    cb_calls++;
+    coco_destroy(coro);
+}
+
+START_TEST(test_overflow_detached_and_destroyed_in_callback)
+{
+    coco_sched_t *s = coco_sched_create();
+    cb_calls = 0;
+    coco_coro_t *a = coco_create(s, overflows, NULL, 0);
+    coco_set_error_cb(a, on_error);
+    coco_detach(a);
+    coco_coro_t *b = coco_create(s, overflows, NULL, 0);
+    coco_set_error_cb(b, destroy_in_cb);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(cb_calls, 2);
+    ck_assert_uint_eq(coco_get_id(a), 0); /* both descriptors are gone */
+    ck_assert_uint_eq(coco_get_id(b), 0);
+    coco_sched_destroy(s);
+}
+END_TEST
+
+/* Runs body in a child process; returns its wait status. */
+static int in_child(void (*body)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        body();
+        _exit(0);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+static void writes_null(void *arg)
+{
+    (void)arg;
+    *(volatile int *)(uintptr_t)arg = 1;
+}
+
+static void null_deref_in_coroutine(void)
+{
+    coco_sched_t *s = coco_sched_create();
+    coco_create(s, writes_null, NULL, 0);
+    coco_sched_run(s);
+}
+
+START_TEST(test_real_crash_still_crashes)
+{
+    int status = in_child(null_deref_in_coroutine);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+                  "child status %d: expected death by SIGSEGV", status);
+}
+END_TEST
+
+static void app_handler(int sig)
+{
+    _exit(100 + sig);
+}
+
+static void null_deref_with_app_handler(void)
+{
+    signal(SIGSEGV, app_handler); /* installed before the library's */
+    null_deref_in_coroutine();
+}
+
+START_TEST(test_previous_handler_chained)
+{
+    int status = in_child(null_deref_with_app_handler);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 100 + SIGSEGV,
+                  "child status %d: the application's handler did not run", status);
+}
+END_TEST
+
+static void overflow_with_default_report(void)
+{
+    /* No callback: the report goes to stderr and the process lives on. */
+    int fd = open("/dev/null", O_WRONLY);
+    if (fd >= 0)
+        dup2(fd, 2);
+    coco_sched_t *s = coco_sched_create();
+    coco_create(s, overflows, NULL, 0);
+    coco_create(s, finishes, NULL, 0);
+    int rc = coco_sched_run(s);
+    coco_sched_destroy(s);
+    _exit(rc == COCO_OK && finished == 1 ? 7 : 1);
+}
+
+START_TEST(test_overflow_default_report)
+{
+    finished = 0;
+    int status = in_child(overflow_with_default_report);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 7,
+                  "child status %d", status);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *su = suite_create("overflow");
+    TCase *tc = tcase_create("overflow");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_overflow_reported_others_finish);
+    tcase_add_test(tc, test_overflow_twice_and_small_stack);
+    tcase_add_test(tc, test_overflow_wakes_joiner);
+    tcase_add_test(tc, test_overflow_detached_and_destroyed_in_callback);
+    tcase_add_test(tc, test_overflow_default_report);
+    suite_add_tcase(su, tc);
+
+    tc = tcase_create("other_faults");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_real_crash_still_crashes);
+    tcase_add_test(tc, test_previous_handler_chained);
+    suite_add_tcase(su, tc);
+    return coco_test_run(su);
+}
