@@ -1,0 +1,29 @@
+#!/bin/sh
+# tools/deps.sh - installs what building, testing and benchmarking Coco
+# needs on Debian or Ubuntu, when it is missing.  Safe to run again.
+#
+#   tools/deps.sh            build + test dependencies
+#   tools/deps.sh --bench    also the peers the benchmarks compare against
+set -eu
+
+build="build-essential autoconf automake libtool pkg-config check mandoc clang"
+bench="libboost-context-dev libboost-fiber-dev golang-go wrk curl"
+
+want=$build
+[ "${1:-}" = "--bench" ] && want="$build $bench"
+
+missing=
+for p in $want; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "tools/deps.sh: please install:$missing" >&2
+    exit 1
+fi
+sudo=
+[ "$(id -u)" -ne 0 ] && sudo=sudo
+echo "Installing:$missing"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null

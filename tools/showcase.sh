@@ -1,0 +1,26 @@
+#!/bin/sh
+# tools/showcase.sh - from a fresh checkout: installs what is missing,
+# builds Coco, runs the examples and prints a benchmark summary.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/tools/deps.sh" --bench
+"$top/tools/build.sh" build
+cd "$top/build"
+
+for ex in basic join_exit; do
+    echo "== examples/$ex"
+    "./examples/$ex"
+done
+for ex in pipeline; do
+    [ -x "examples/$ex" ] || continue
+    echo "== examples/$ex"
+    "./examples/$ex" | tail -n 12
+done
+
+echo
+echo "== benchmark summary (short runs; \`make -C build bench\` for the full set)"
+make -j2 bench BENCH_RUN= >/dev/null
+for b in bench/bench_switch bench/bench_channel bench/bench_io; do
+    [ -x "$b" ] || continue
+    "$b" --quick
+done
