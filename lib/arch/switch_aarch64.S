@@ -47,6 +47,11 @@ coco__ctx_switch:
 	/* The other side's frame has the same layout: the CFI holds there too. */
 	ldr	x2, [x1]
 	mov	sp, x2
+	/* sp = a parked context's saved one, pc = coco__ctx_resume: a
+	 * debugger unwinds that context from here. */
+	.globl	coco__ctx_resume
+	.hidden	coco__ctx_resume
+coco__ctx_resume:
 .Lrestore:
 	ldp	d8, d9, [sp, #96]
 	ldp	d10, d11, [sp, #112]

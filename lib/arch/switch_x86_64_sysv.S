@@ -55,6 +55,12 @@ coco__ctx_switch:
 	/* The other side's stack has the same frame, so the CFI above also
 	 * describes it: a debugger stopped here unwinds into that context. */
 	movq	(%rsi), %rsp
+	/* A debugger that sets the stack pointer to a parked context's saved
+	 * one and the pc to coco__ctx_resume can print that context's
+	 * backtrace: the CFI here describes the frame it would pop. */
+	.globl	coco__ctx_resume
+	.hidden	coco__ctx_resume
+coco__ctx_resume:
 .Lrestore:
 	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
