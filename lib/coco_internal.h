@@ -90,8 +90,7 @@ char *coco__stack_guard(const coco_stack_t *stk);
 typedef struct coco_co coco_co_t;
 
 enum {
-    COCO__DETACHED = 1u << 0, /* free the descriptor when it finishes */
-    COCO__QUEUED   = 1u << 1  /* linked in the run queue */
+    COCO__DETACHED = 1u << 0  /* free the descriptor when it finishes */
 };
 
 #define COCO__MAGIC_LIVE 0xc0c0c0deu

@@ -38,4 +38,4 @@ check() { # n, what, text, pattern...
     echo "ok $n - $what"
 }
 check 1 "backtrace of the running coroutine" "$running" stop_here stopper coco__ctx_start
-check 2 "backtrace of a parked coroutine" "$parked" coco_yield park_here parker coco__ctx_start
+check 2 "backtrace of a parked coroutine" "$parked" park_here parker coco__ctx_start

@@ -38,7 +38,6 @@ static inline void rq_push(coco_sched_t *s, coco_co_t *co)
         s->rq_head = co;
     s->rq_tail = co;
     s->rq_len++;
-    co->flags |= COCO__QUEUED;
 }
 
 static inline coco_co_t *rq_pop(coco_sched_t *s)
@@ -50,7 +49,6 @@ static inline coco_co_t *rq_pop(coco_sched_t *s)
     else
         s->rq_tail = NULL;
     s->rq_len--;
-    co->flags &= (uint8_t)~COCO__QUEUED;
     return co;
 }
 
@@ -59,9 +57,10 @@ void coco__enqueue(coco_sched_t *s, coco_co_t *co)
     rq_push(s, co);
 }
 
+/* A coroutine is in the run queue exactly when it is CREATED or READY. */
 void coco__rq_remove(coco_sched_t *s, coco_co_t *co)
 {
-    if (!(co->flags & COCO__QUEUED))
+    if (co->state != COCO_STATE_CREATED && co->state != COCO_STATE_READY)
         return;
     if (co->prev != NULL)
         co->prev->next = co->next;
@@ -72,7 +71,6 @@ void coco__rq_remove(coco_sched_t *s, coco_co_t *co)
     else
         s->rq_tail = co->prev;
     s->rq_len--;
-    co->flags &= (uint8_t)~COCO__QUEUED;
 }
 
 
@@ -98,16 +96,15 @@ static inline void switch_away(coco_sched_t *s, coco_co_t *co)
     coco_co_t *next = s->rq_head;
     if (next != NULL && may_chain(s)) {
         rq_pop(s);
-        if (next != co) {
-            next->state = COCO_STATE_RUNNING;
-            s->current = next;
+        next->state = COCO_STATE_RUNNING;
+        s->current = next;
+        if (next != co)
             coco__ctx_switch(&co->ctx, &next->ctx);
-        }
     } else {
         s->current = NULL;
         coco__ctx_switch(&co->ctx, &s->main_ctx);
     }
-    co->state = COCO_STATE_RUNNING;
+    /* Whoever resumed us marked us RUNNING and current. */
 }
 
 void coco_yield(void)
@@ -116,7 +113,29 @@ void coco_yield(void)
     coco_co_t *co = s != NULL ? s->current : NULL;
     if (co == NULL)
         return;
-    if (s->rq_head == NULL && !coco__pending(s))
+    coco_co_t *next = s->rq_head;
+    if (coco__likely(next != NULL && s->chain && !coco__pending(s))) {
+        /* The common case, kept lean: the next coroutine takes over and we
+         * queue up behind the others.  The queue's length is unchanged. */
+        coco_co_t *after = next->next;
+        co->state = COCO_STATE_READY;
+        co->next = NULL;
+        if (after == NULL) {
+            co->prev = NULL;
+            s->rq_head = co;
+        } else {
+            after->prev = NULL;
+            s->rq_head = after;
+            co->prev = s->rq_tail;
+            s->rq_tail->next = co;
+        }
+        s->rq_tail = co;
+        next->state = COCO_STATE_RUNNING;
+        s->current = next;
+        coco__ctx_switch(&co->ctx, &next->ctx);
+        return;
+    }
+    if (next == NULL && !coco__pending(s))
         return; /* nothing else could run */
     co->state = COCO_STATE_READY;
     rq_push(s, co);
