@@ -2,15 +2,20 @@
 # tools/deps.sh - installs what building, testing and benchmarking Coco
 # needs on Debian or Ubuntu, when it is missing.  Safe to run again.
 #
-#   tools/deps.sh            build + test dependencies
+#   tools/deps.sh            what building needs
+#   tools/deps.sh --test     also what the whole test suite needs
 #   tools/deps.sh --bench    also the peers the benchmarks compare against
 set -eu
 
 build="build-essential autoconf automake libtool pkg-config check mandoc clang"
 bench="libboost-context-dev libboost-fiber-dev golang-go wrk curl"
+cross="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user gdb"
 
 want=$build
-[ "${1:-}" = "--bench" ] && want="$build $bench"
+case "${1:-}" in
+    --bench) want="$build $bench" ;;
+    --test)  want="$build $cross" ;;
+esac
 
 missing=
 for p in $want; do
