@@ -106,7 +106,40 @@ COCO_API void coco_set_error_cb(coco_coro_t *coro, coco_error_cb cb);
 
 /* Timer (lib/timer) */
 
+/* A one-shot timer.  The handle is opaque and owned by the library: it is
+ * released when the timer fires or is cancelled, and cancelling it after
+ * that is harmless. */
+typedef struct coco_timer coco_timer_t;
+
+COCO_API coco_timer_t *coco_timer(uint64_t delay_ms, void (*callback)(void *),
+                                  void *arg);
+COCO_API void coco_timer_cancel(coco_timer_t *timer);
+COCO_API int coco_sleep(uint64_t ms);
+
 /* I/O (lib/io) */
+
+/* Readiness for coco_wait_fd(). */
+#define COCO_READABLE 1
+#define COCO_WRITABLE 2
+
+/* These park the calling coroutine until the descriptor is ready and
+ * return like read(2)/write(2): a count, or -1 with errno set. */
+COCO_API int coco_read(int fd, void *buf, size_t count);
+COCO_API int coco_write(int fd, const void *buf, size_t count);
+COCO_API int coco_accept(int fd, void *addr, size_t *addrlen);
+COCO_API int coco_connect(int fd, const void *addr, size_t addrlen);
+/* The same with a limit in ms (COCO_INFINITE: none); errno ETIMEDOUT. */
+COCO_API int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms);
+COCO_API int coco_write_timeout(int fd, const void *buf, size_t count,
+                                uint64_t timeout_ms);
+COCO_API int coco_accept_timeout(int fd, void *addr, size_t *addrlen,
+                                 uint64_t timeout_ms);
+COCO_API int coco_connect_timeout(int fd, const void *addr, size_t addrlen,
+                                  uint64_t timeout_ms);
+/* Waits until fd is COCO_READABLE and/or COCO_WRITABLE; returns what is. */
+COCO_API int coco_wait_fd(int fd, int events, uint64_t timeout_ms);
+/* Wakes any coroutine waiting on fd (errno EBADF), then closes it. */
+COCO_API int coco_close(int fd);
 
 #ifdef __cplusplus
 }

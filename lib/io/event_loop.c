@@ -1,21 +1,218 @@
 /*
- * event_loop.c - what the scheduler does when it must wait: timers and
- * I/O readiness.
+ * event_loop.c - what the scheduler does when it must wait: run due
+ * timers, then wait for I/O readiness no longer than the next deadline
+ * (and not at all while coroutines are ready), and wake whoever the
+ * backend reports.  Also owns the per-scheduler descriptor table that
+ * records which coroutine is parked on which side of which descriptor.
+ *
+ * The backend is whichever poll_*.c file the build linked in.
  *
  * SPDX-License-Identifier: MIT
  */
-#include "coco_internal.h"
+#include "io/io.h"
+#include "timer/timer.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------- descriptor table */
+
+struct coco_io *coco__io(coco_sched_t *s)
+{
+    if (s->io != NULL)
+        return s->io;
+    struct coco_io *io = calloc(1, sizeof *io);
+    if (io == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (coco__poller_init(io) != 0) {
+        int e = errno;
+        free(io);
+        errno = e;
+        return NULL;
+    }
+    s->io = io;
+    return io;
+}
+
+coco_fd_t *coco__fd(struct coco_io *io, int fd)
+{
+    if ((size_t)fd >= io->nfds) {
+        size_t n = io->nfds ? io->nfds : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        coco_fd_t *t = realloc(io->fds, n * sizeof *t);
+        if (t == NULL)
+            return NULL;
+        memset(t + io->nfds, 0, (n - io->nfds) * sizeof *t);
+        io->fds = t;
+        io->nfds = n;
+    }
+    return &io->fds[fd];
+}
+
+static unsigned parked_events(const coco_fd_t *ent)
+{
+    return (ent->reader != NULL ? COCO__EV_READ : 0u) |
+           (ent->writer != NULL ? COCO__EV_WRITE : 0u);
+}
+
+/* ------------------------------------------------------ park and wake */
+
+/* A parked coroutine's wait_obj encodes the descriptor and the sides it
+ * waits on, so nothing points into the table (which may move). */
+static void *wait_tag(int fd, unsigned events)
+{
+    return (void *)(((uintptr_t)fd << 2) | events);
+}
+
+/* Takes co off every side of its descriptor it is parked on. */
+static void io_unlink(coco_sched_t *s, coco_co_t *co)
+{
+    uintptr_t tag = (uintptr_t)co->wait_obj;
+    int fd = (int)(tag >> 2);
+    struct coco_io *io = s->io;
+    coco_fd_t *ent = &io->fds[fd];
+    if (ent->reader == co)
+        ent->reader = NULL;
+    if (ent->writer == co)
+        ent->writer = NULL;
+    s->io_waiting--;
+    coco__poller_want(io, fd, ent, parked_events(ent));
+}
+
+static void io_cancel(coco_co_t *co)
+{
+    io_unlink(co->pub.sched, co);
+}
+
+static void io_wake(coco_sched_t *s, coco_co_t *co, intptr_t result)
+{
+    io_unlink(s, co);
+    co->wait_result = result;
+    coco__wake(s, co);
+}
+
+int coco__io_wait(coco_sched_t *s, int fd, unsigned events, uint64_t timeout_ms)
+{
+    coco_co_t *co = s->current;
+    struct coco_io *io = coco__io(s);
+    if (io == NULL)
+        return -1;
+    coco_fd_t *ent = coco__fd(io, fd);
+    if (ent == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (((events & COCO__EV_READ) && ent->reader != NULL) ||
+        ((events & COCO__EV_WRITE) && ent->writer != NULL)) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (coco__poller_want(io, fd, ent, parked_events(ent) | events) != 0)
+        return -1;
+    if (events & COCO__EV_READ)
+        ent->reader = co;
+    if (events & COCO__EV_WRITE)
+        ent->writer = co;
+    s->io_waiting++;
+    co->wait_obj = wait_tag(fd, events);
+    co->wait_cancel = io_cancel;
+    co->wait_result = 0;
+    int rc = coco__park_timeout(s, timeout_ms);
+    if (rc == COCO_ERROR_TIMEOUT) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (rc != COCO_OK) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (co->wait_result < 0) {
+        errno = (int)-co->wait_result;
+        return -1;
+    }
+    return (int)co->wait_result;
+}
+
+void coco__io_ready(struct coco_io *io, int fd, unsigned events)
+{
+    if (fd < 0 || (size_t)fd >= io->nfds)
+        return;
+    coco_fd_t *ent = &io->fds[fd];
+    coco_co_t *r = ent->reader, *w = ent->writer;
+    if (r != NULL && (events & (COCO__EV_READ | COCO__EV_ERROR))) {
+        coco_sched_t *s = r->pub.sched;
+        io_wake(s, r, (intptr_t)(events & (COCO__EV_READ | COCO__EV_WRITE | COCO__EV_ERROR)));
+    }
+    if (w != NULL && w != r && (events & (COCO__EV_WRITE | COCO__EV_ERROR))) {
+        coco_sched_t *s = w->pub.sched;
+        io_wake(s, w, (intptr_t)(events & (COCO__EV_READ | COCO__EV_WRITE | COCO__EV_ERROR)));
+    }
+}
+
+void coco__io_reset(coco_sched_t *s, int fd)
+{
+    struct coco_io *io = s != NULL ? s->io : NULL;
+    if (io == NULL || fd < 0 || (size_t)fd >= io->nfds)
+        return;
+    coco_fd_t *ent = &io->fds[fd];
+    if (ent->reader != NULL)
+        io_wake(s, ent->reader, -EBADF);
+    if (ent->writer != NULL)
+        io_wake(s, ent->writer, -EBADF);
+    coco__poller_forget(io, fd, ent);
+    ent->kind = COCO__FD_UNKNOWN;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+/* Blocks for timeout_ms (-1: no limit) waiting for I/O, or just sleeps
+ * when nothing waits on I/O. */
+static int wait_io(coco_sched_t *s, int timeout_ms)
+{
+    if (s->io_waiting > 0) {
+        if (coco__poller_wait(s->io, timeout_ms) != 0 && errno != EINTR)
+            return COCO_ERROR;
+    } else if (timeout_ms != 0) {
+        if (timeout_ms < 0)
+            return COCO_OK; /* nothing could ever end the wait */
+        poll(NULL, 0, timeout_ms);
+    }
+    return COCO_OK;
+}
 
 int coco__loop_wait(coco_sched_t *s, bool block)
 {
-    /* Neither timers nor I/O waits exist yet, so coco__pending() is never
-     * true and the scheduler never calls this. */
-    (void)s;
-    (void)block;
+    if (s->timers_pending != 0) {
+        coco__timer_refresh(s);
+        coco__timer_expire(s);
+    }
+    int timeout = 0;
+    if (block && s->rq_head == NULL)
+        timeout = coco__timer_timeout(s);
+    int rc = wait_io(s, timeout);
+    if (rc != COCO_OK)
+        return rc;
+    if (timeout != 0 && s->timers_pending != 0) {
+        coco__timer_refresh(s);
+        coco__timer_expire(s);
+    }
     return COCO_OK;
 }
 
 void coco__loop_fini(coco_sched_t *s)
 {
-    (void)s;
+    struct coco_io *io = s->io;
+    if (io != NULL) {
+        coco__poller_fini(io);
+        free(io->fds);
+        free(io);
+        s->io = NULL;
+        s->io_waiting = 0;
+    }
+    coco__timer_fini(s);
 }

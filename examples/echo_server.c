@@ -1,0 +1,140 @@
+/*
+ * echo_server.c - the README echo server, completed: a TCP echo server
+ * with one detached coroutine per connection, all on one thread.
+ *
+ *   echo_server [PORT]      (default 7777; 0 picks a free port)
+ *
+ * SIGINT or SIGTERM shuts it down cleanly: the signal handler writes to a
+ * pipe, a coroutine waiting on that pipe closes the listening socket and
+ * every connection with coco_close(), which wakes the coroutines parked
+ * on them, and the scheduler returns once they have all finished.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "coco.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_CONNS 65536
+
+static int stop_pipe[2];
+static int server_fd = -1;
+static char conn_open[MAX_CONNS];   /* descriptors of live connections */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    (void)!write(stop_pipe[1], "x", 1);
+    errno = saved;
+}
+
+static void handle_client(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[4096];
+    int n;
+    while ((n = coco_read(fd, buf, sizeof buf)) > 0) {
+        if (coco_write(fd, buf, (size_t)n) != n)
+            break;
+    }
+    if (fd < MAX_CONNS && conn_open[fd]) {
+        conn_open[fd] = 0;
+        coco_close(fd);
+    }
+}
+
+static void acceptor(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct sockaddr_in peer;
+        size_t len = sizeof peer;
+        int fd = coco_accept(server_fd, &peer, &len);
+        if (fd < 0) {
+            if (errno == EBADF)
+                return; /* shut down */
+            continue;   /* EMFILE and friends: coco_accept paused already */
+        }
+        if (fd >= MAX_CONNS) {
+            coco_close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        coco_coro_t *co = coco_create(coco_self()->sched, handle_client,
+                                      (void *)(intptr_t)fd, 0);
+        if (co == NULL) {
+            coco_close(fd);
+            continue;
+        }
+        conn_open[fd] = 1;
+        coco_detach(co);
+    }
+}
+
+static void stopper(void *arg)
+{
+    (void)arg;
+    char c;
+    while (coco_read(stop_pipe[0], &c, 1) < 0 && errno == EINTR)
+        ;
+    printf("Shutting down\n");
+    coco_close(server_fd);
+    for (int fd = 0; fd < MAX_CONNS; fd++) {
+        if (conn_open[fd]) {
+            conn_open[fd] = 0;
+            coco_close(fd);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int port = argc > 1 ? atoi(argv[1]) : 7777;
+    if (pipe(stop_pipe) != 0) {
+        perror("pipe");
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    server_fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(server_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = {
+        .sin_family = AF_INET,
+        .sin_port = htons((uint16_t)port),
+        .sin_addr.s_addr = htonl(INADDR_ANY),
+    };
+    if (bind(server_fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        listen(server_fd, 1024) != 0) {
+        perror("bind/listen");
+        return 1;
+    }
+    socklen_t alen = sizeof addr;
+    getsockname(server_fd, (struct sockaddr *)&addr, &alen);
+    printf("Listening on port %d\n", ntohs(addr.sin_port));
+    fflush(stdout);
+
+    coco_sched_t *sched = coco_sched_create();
+    coco_sched_set_max_coroutines(sched, 0); /* bounded by memory only */
+    coco_create(sched, acceptor, NULL, 0);
+    coco_create(sched, stopper, NULL, 0);
+    int rc = coco_sched_run(sched);
+    coco_sched_destroy(sched);
+    close(stop_pipe[0]);
+    close(stop_pipe[1]);
+    return rc == COCO_OK ? 0 : 1;
+}

@@ -1,0 +1,410 @@
+/*
+ * io.c - the public I/O calls: read, write, accept, connect, their timeout
+ * variants, coco_wait_fd and coco_close.
+ *
+ * Every call tries the system call first and parks the coroutine on
+ * readiness only when it reports EAGAIN.  Descriptors are taken as
+ * socket() and pipe() return them: sockets are driven with MSG_DONTWAIT
+ * (and MSG_NOSIGNAL, so a vanished peer is an EPIPE, never a SIGPIPE),
+ * which needs no change to the descriptor; anything else (a pipe, a
+ * terminal) and the sockets that accept and connect are switched to
+ * O_NONBLOCK.  Outside a coroutine nothing can park: a call that would
+ * have to wait fails with EAGAIN instead.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef _GNU_SOURCE
+#  define _GNU_SOURCE 1 /* accept4 */
+#endif
+#include "io/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#ifndef MSG_NOSIGNAL
+#  define MSG_NOSIGNAL 0   /* hosts without it get F_SETNOSIGPIPE below */
+#endif
+
+/* How long a failing accept (out of descriptors) holds its caller back, so
+ * that a loop around it cannot spin. */
+#define ACCEPT_BACKOFF_MS 50
+
+/* ------------------------------------------------------------ helpers */
+
+/* The scheduler of the running coroutine, or NULL outside one. */
+static coco_sched_t *cur_sched(void)
+{
+    coco_sched_t *s = coco__tls_sched;
+    return s != NULL && s->current != NULL ? s : NULL;
+}
+
+/* The table entry of fd if the table already covers it. */
+static coco_fd_t *known(coco_sched_t *s, int fd)
+{
+    struct coco_io *io = s != NULL ? s->io : NULL;
+    return io != NULL && (size_t)fd < io->nfds ? &io->fds[fd] : NULL;
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    return 0;
+}
+
+static bool would_block(int e)
+{
+    return e == EAGAIN || e == EWOULDBLOCK;
+}
+
+/* Time left of a call that started at start with a limit of timeout_ms. */
+static uint64_t remaining(coco_sched_t *s, uint64_t start, uint64_t timeout_ms)
+{
+    if (timeout_ms == COCO_INFINITE)
+        return COCO_INFINITE;
+    uint64_t spent = coco__now_ms(s) - start;
+    return spent >= timeout_ms ? 0 : timeout_ms - spent;
+}
+
+/* Parks for dir on fd; the COCO__EV_* bits seen, or -1 with errno
+ * (ETIMEDOUT when no time is left, EAGAIN outside a coroutine). */
+static int park(coco_sched_t *s, int fd, unsigned dir, uint64_t left)
+{
+    if (s == NULL) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (left == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    return coco__io_wait(s, fd, dir, left);
+}
+
+/* ------------------------------------------------------- single tries */
+
+static ssize_t try_read(coco_sched_t *s, int fd, void *buf, size_t n)
+{
+    coco_fd_t *ent = known(s, fd);
+    if (ent == NULL || ent->kind != COCO__FD_OTHER) {
+        ssize_t r = recv(fd, buf, n, MSG_DONTWAIT);
+        if (r >= 0 || errno != ENOTSOCK) {
+            if (ent != NULL)
+                ent->kind = COCO__FD_SOCKET;
+            return r;
+        }
+        if (ent != NULL)
+            ent->kind = COCO__FD_OTHER;
+    }
+    /* Not a socket.  Checked every time: the number may have been closed
+     * and reused for a descriptor that blocks. */
+    if (set_nonblock(fd) != 0)
+        return -1;
+    return read(fd, buf, n);
+}
+
+/* write(2) to something that is not a socket, without SIGPIPE. */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
+{
+#if defined(F_SETNOSIGPIPE)
+    fcntl(fd, F_SETNOSIGPIPE, 1);
+    return write(fd, buf, n);
+#else
+    /* Block SIGPIPE for the one call; if it raised one that was not
+     * already pending, take it back before unblocking. */
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    ssize_t r = write(fd, buf, n);
+    int e = errno;
+    if (r < 0 && e == EPIPE && !was_pending) {
+        const struct timespec zero = { 0, 0 };
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return r;
+#endif
+}
+
+static ssize_t try_write(coco_sched_t *s, int fd, const void *buf, size_t n)
+{
+    coco_fd_t *ent = known(s, fd);
+    if (ent == NULL || ent->kind != COCO__FD_OTHER) {
+        ssize_t r = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r >= 0 || errno != ENOTSOCK) {
+            if (ent != NULL)
+                ent->kind = COCO__FD_SOCKET;
+            return r;
+        }
+        if (ent != NULL)
+            ent->kind = COCO__FD_OTHER;
+    }
+    if (set_nonblock(fd) != 0)
+        return -1;
+    return write_nosigpipe(fd, buf, n);
+}
+
+/* ------------------------------------------------------------ read */
+
+int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    if (buf == NULL && count > 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (count > INT_MAX)
+        count = INT_MAX;
+    coco_sched_t *s = cur_sched();
+    uint64_t start = s != NULL ? coco__now_ms(s) : 0;
+    for (;;) {
+        ssize_t r = try_read(s, fd, buf, count);
+        if (r >= 0)
+            return (int)r;
+        if (errno == EINTR)
+            continue;
+        if (!would_block(errno))
+            return -1;
+        if (park(s, fd, COCO__EV_READ, s ? remaining(s, start, timeout_ms) : 0) < 0)
+            return -1;
+    }
+}
+
+int coco_read(int fd, void *buf, size_t count)
+{
+    return coco_read_timeout(fd, buf, count, COCO_INFINITE);
+}
+
+/* ------------------------------------------------------------ write */
+
+int coco_write_timeout(int fd, const void *buf, size_t count, uint64_t timeout_ms)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    if (buf == NULL && count > 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (count > INT_MAX)
+        count = INT_MAX;
+    coco_sched_t *s = cur_sched();
+    uint64_t start = s != NULL ? coco__now_ms(s) : 0;
+    const char *p = buf;
+    size_t done = 0;
+    do {
+        ssize_t r = try_write(s, fd, p + done, count - done);
+        if (r >= 0) {
+            done += (size_t)r;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (!would_block(errno) ||
+            park(s, fd, COCO__EV_WRITE, s ? remaining(s, start, timeout_ms) : 0) < 0) {
+            /* Report what went out; the error shows on the next call. */
+            return done > 0 ? (int)done : -1;
+        }
+    } while (done < count);
+    return (int)done;
+}
+
+int coco_write(int fd, const void *buf, size_t count)
+{
+    return coco_write_timeout(fd, buf, count, COCO_INFINITE);
+}
+
+/* ----------------------------------------------------------- accept */
+
+static int accept_nonblock(int fd, void *addr, socklen_t *len)
+{
+#if defined(HAVE_ACCEPT4) && defined(SOCK_NONBLOCK)
+    return accept4(fd, addr, len, SOCK_NONBLOCK);
+#else
+    int c = accept(fd, addr, len);
+    if (c >= 0 && set_nonblock(c) != 0) {
+        int e = errno;
+        close(c);
+        errno = e;
+        return -1;
+    }
+    return c;
+#endif
+}
+
+int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    if ((addr == NULL) != (addrlen == NULL)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (set_nonblock(fd) != 0)
+        return -1;
+    coco_sched_t *s = cur_sched();
+    uint64_t start = s != NULL ? coco__now_ms(s) : 0;
+    for (;;) {
+        socklen_t len = 0;
+        if (addrlen != NULL)
+            len = *addrlen > (size_t)INT_MAX ? (socklen_t)INT_MAX : (socklen_t)*addrlen;
+        int c = accept_nonblock(fd, addr, addrlen != NULL ? &len : NULL);
+        if (c >= 0) {
+            if (addrlen != NULL)
+                *addrlen = len;
+            /* Whatever the table knew about this number is about an older
+             * descriptor. */
+            coco__io_reset(coco__tls_sched, c);
+            return c;
+        }
+        int e = errno;
+        if (e == EINTR || e == ECONNABORTED)
+            continue;
+        if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+            /* The connection stays queued and the socket stays readable:
+             * hold the caller back so its retry loop cannot spin. */
+            uint64_t left = s != NULL ? remaining(s, start, timeout_ms) : 0;
+            if (left > 0)
+                coco_sleep(left < ACCEPT_BACKOFF_MS ? left : ACCEPT_BACKOFF_MS);
+            errno = e;
+            return -1;
+        }
+        if (!would_block(e))
+            return -1;
+        if (park(s, fd, COCO__EV_READ, s ? remaining(s, start, timeout_ms) : 0) < 0)
+            return -1;
+    }
+}
+
+int coco_accept(int fd, void *addr, size_t *addrlen)
+{
+    return coco_accept_timeout(fd, addr, addrlen, COCO_INFINITE);
+}
+
+/* ---------------------------------------------------------- connect */
+
+int coco_connect_timeout(int fd, const void *addr, size_t addrlen, uint64_t timeout_ms)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    if (addr == NULL || addrlen == 0 || addrlen > (size_t)INT_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (set_nonblock(fd) != 0)
+        return -1;
+    coco_sched_t *s = cur_sched();
+    /* A socket connects once: the number is a new descriptor to us. */
+    coco__io_reset(coco__tls_sched, fd);
+    if (connect(fd, addr, (socklen_t)addrlen) == 0)
+        return 0;
+    if (errno != EINPROGRESS && errno != EINTR)
+        return -1;
+    if (s == NULL) {
+        errno = EINPROGRESS; /* completes in the background */
+        return -1;
+    }
+    if (timeout_ms == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (coco__io_wait(s, fd, COCO__EV_WRITE, timeout_ms) < 0)
+        return -1;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return -1;
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int coco_connect(int fd, const void *addr, size_t addrlen)
+{
+    return coco_connect_timeout(fd, addr, addrlen, COCO_INFINITE);
+}
+
+/* --------------------------------------------------- wait and close */
+
+int coco_wait_fd(int fd, int events, uint64_t timeout_ms)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    if (events <= 0 || (events & ~(COCO_READABLE | COCO_WRITABLE)) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* Ask first: an edge-triggered backend only reports changes. */
+    struct pollfd pfd = { .fd = fd, .events = 0, .revents = 0 };
+    if (events & COCO_READABLE)
+        pfd.events |= POLLIN;
+    if (events & COCO_WRITABLE)
+        pfd.events |= POLLOUT;
+    int n;
+    while ((n = poll(&pfd, 1, 0)) < 0 && errno == EINTR)
+        ;
+    if (n < 0)
+        return -1;
+    if (pfd.revents & POLLNVAL) {
+        errno = EBADF;
+        return -1;
+    }
+    int ready = 0;
+    if (pfd.revents & (POLLERR | POLLHUP))
+        return events; /* the next call on fd reports the error */
+    if (pfd.revents & POLLIN)
+        ready |= COCO_READABLE;
+    if (pfd.revents & POLLOUT)
+        ready |= COCO_WRITABLE;
+    if (ready != 0)
+        return ready;
+    coco_sched_t *s = cur_sched();
+    unsigned dir = ((events & COCO_READABLE) ? COCO__EV_READ : 0u) |
+                   ((events & COCO_WRITABLE) ? COCO__EV_WRITE : 0u);
+    int r = park(s, fd, dir, timeout_ms);
+    if (r < 0)
+        return -1;
+    unsigned got = (unsigned)r;
+    if (got & COCO__EV_ERROR)
+        return events;
+    ready = ((got & COCO__EV_READ) ? COCO_READABLE : 0) |
+            ((got & COCO__EV_WRITE) ? COCO_WRITABLE : 0);
+    ready &= events;
+    return ready != 0 ? ready : events;
+}
+
+int coco_close(int fd)
+{
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
+    coco__io_reset(coco__tls_sched, fd);
+    return close(fd);
+}

@@ -1,0 +1,69 @@
+/*
+ * io.h - the I/O layer's private interface: the per-scheduler descriptor
+ * table, parking on readiness, and the backend (poller) interface that
+ * each of poll_epoll.c, poll_poll.c and poll_kqueue.c implements.  Exactly
+ * one backend is linked into the library.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef COCO_IO_H
+#define COCO_IO_H
+
+#include "coco_internal.h"
+
+/* Readiness, as the loop and the backends speak it. */
+#define COCO__EV_READ  1u
+#define COCO__EV_WRITE 2u
+#define COCO__EV_ERROR 4u   /* error or hang-up: wakes both directions */
+
+/* What the table knows about one descriptor number. */
+enum { COCO__FD_UNKNOWN = 0, COCO__FD_SOCKET, COCO__FD_OTHER };
+
+typedef struct coco_fd {
+    coco_co_t *reader;          /* parked waiting to read, or NULL */
+    coco_co_t *writer;          /* parked waiting to write, or NULL */
+    uint8_t kind;               /* COCO__FD_*: how to make calls non-blocking */
+    uint8_t reg;                /* owned by the backend */
+    uint32_t pidx;              /* owned by the backend */
+} coco_fd_t;
+
+struct coco_io {
+    coco_fd_t *fds;             /* indexed by descriptor */
+    size_t nfds;
+    void *poller;               /* the backend's state */
+};
+
+/* The io state of s, created (with its backend) on first use; NULL on
+ * failure with errno set. */
+struct coco_io *coco__io(coco_sched_t *s);
+/* The table entry of fd, growing the table; NULL when out of memory. */
+coco_fd_t *coco__fd(struct coco_io *io, int fd);
+
+/* Parks the running coroutine until fd is ready for one of events
+ * (COCO__EV_READ and/or COCO__EV_WRITE), for at most timeout_ms.  Returns
+ * the events seen (> 0), or -1 with errno: ETIMEDOUT, EBADF when the
+ * descriptor was closed with coco_close() meanwhile, EBUSY when another
+ * coroutine already waits on that side, ENOMEM. */
+int coco__io_wait(coco_sched_t *s, int fd, unsigned events, uint64_t timeout_ms);
+/* The backend saw fd ready (COCO__EV_* bits): wakes its waiters. */
+void coco__io_ready(struct coco_io *io, int fd, unsigned events);
+/* fd is a new descriptor (just accepted, or connecting) or is going away:
+ * wakes anyone still parked on the number with EBADF and drops whatever
+ * the table and the backend remembered about it. */
+void coco__io_reset(coco_sched_t *s, int fd);
+
+/* ----------------------------------------------------------- backend */
+
+/* Sets up io->poller.  0, or -1 with errno. */
+int coco__poller_init(struct coco_io *io);
+void coco__poller_fini(struct coco_io *io);
+/* The set of parked directions on fd changed to events (0: none).  0, or
+ * -1 with errno (EBADF, EPERM for a descriptor the backend cannot watch). */
+int coco__poller_want(struct coco_io *io, int fd, coco_fd_t *ent, unsigned events);
+/* fd is about to be closed or has been replaced: forget it. */
+void coco__poller_forget(struct coco_io *io, int fd, coco_fd_t *ent);
+/* Waits up to timeout_ms (-1: no limit) and calls coco__io_ready() for
+ * every ready descriptor.  0, or -1 with errno. */
+int coco__poller_wait(struct coco_io *io, int timeout_ms);
+
+#endif /* COCO_IO_H */

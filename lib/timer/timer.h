@@ -1,0 +1,56 @@
+/*
+ * timer.h - the timer layer's private interface: the per-scheduler timing
+ * wheel state and the calls the event loop makes into it.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef COCO_TIMER_H
+#define COCO_TIMER_H
+
+#include "coco_internal.h"
+
+#define COCO__WHEEL_LEVELS 4
+#define COCO__WHEEL_BITS   8
+#define COCO__WHEEL_SLOTS  (1u << COCO__WHEEL_BITS)
+
+struct coco_timer_slot;
+struct coco_tpark;
+
+struct coco_timers {
+    uint64_t clock;      /* ms on the monotonic clock, read once per loop */
+    uint64_t now;        /* the wheel has expired everything up to here */
+    size_t count;        /* armed timers */
+    /* Circular lists with sentinel heads, and one bit per non-empty slot. */
+    coco_tnode_t slot[COCO__WHEEL_LEVELS][COCO__WHEEL_SLOTS];
+    uint64_t bits[COCO__WHEEL_LEVELS][COCO__WHEEL_SLOTS / 64];
+
+    /* coco_timer() handles: slots in chunks that never move. */
+    struct coco_timer_slot **chunks;
+    size_t nchunks;
+    uint32_t free_slot;  /* index + 1 of the first free slot, 0 if none */
+    uint32_t serial;     /* stamps handles so stale ones are recognised */
+
+    /* coco__park_timeout() records: a pool and a map from coroutine. */
+    struct coco_tpark *tp_free;
+    struct coco_tpark_chunk *tp_chunks;
+    struct coco_tpark_ent *map;
+    size_t map_cap, map_len;
+};
+
+/* The wheel of s, created on first use; NULL when out of memory. */
+struct coco_timers *coco__timers(coco_sched_t *s);
+/* Reads the monotonic clock into the wheel's cache and returns it. */
+uint64_t coco__timer_refresh(coco_sched_t *s);
+/* Runs every timer due at the cached clock. */
+void coco__timer_expire(coco_sched_t *s);
+/* Milliseconds from the cached clock until the wheel next needs to run
+ * (a lower bound, possibly 0); -1 when no timer is armed. */
+int coco__timer_timeout(coco_sched_t *s);
+/* Releases the wheel and everything the timer layer holds for s. */
+void coco__timer_fini(coco_sched_t *s);
+/* Releases what coco__park_timeout() keeps (called by coco__timer_fini). */
+void coco__tpark_fini(struct coco_timers *w);
+/* Releases coco_timer() handles (called by coco__timer_fini). */
+void coco__tslot_fini(struct coco_timers *w);
+
+#endif /* COCO_TIMER_H */

@@ -1,0 +1,263 @@
+/*
+ * timer_wheel.c - the per-scheduler hierarchical timing wheel: four levels
+ * of 256 slots at 1 ms resolution, covering 2^32 ms (about 49 days); a
+ * deadline further away is parked in the last level and re-filed when it
+ * comes round.  Arming and cancelling are O(1) list operations; a level is
+ * redistributed ("cascaded") into the ones below when the level under it
+ * wraps.  A bitmap of non-empty slots lets the wheel jump over idle time
+ * instead of stepping through it.
+ *
+ * The clock is read once per loop iteration (coco__timer_refresh) and
+ * cached; nothing here reads it per context switch.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "timer/timer.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define MASK (COCO__WHEEL_SLOTS - 1u)
+
+static uint64_t clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+struct coco_timers *coco__timers(coco_sched_t *s)
+{
+    if (s->timers != NULL)
+        return s->timers;
+    struct coco_timers *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    for (unsigned l = 0; l < COCO__WHEEL_LEVELS; l++) {
+        for (unsigned i = 0; i < COCO__WHEEL_SLOTS; i++) {
+            coco_tnode_t *h = &w->slot[l][i];
+            h->next = h->prev = h;
+        }
+    }
+    w->clock = w->now = clock_ms();
+    /* Handles from different schedulers should not look alike. */
+    w->serial = (uint32_t)((uintptr_t)w >> 4) * 2654435761u;
+    s->timers = w;
+    return w;
+}
+
+uint64_t coco__timer_refresh(coco_sched_t *s)
+{
+    struct coco_timers *w = s->timers;
+    if (w == NULL)
+        return clock_ms();
+    uint64_t c = clock_ms();
+    if (c > w->clock)
+        w->clock = c;
+    return w->clock;
+}
+
+uint64_t coco__now_ms(coco_sched_t *s)
+{
+    return s->timers != NULL ? s->timers->clock : clock_ms();
+}
+
+/* ------------------------------------------------------------ slots */
+
+static void bit_set(struct coco_timers *w, unsigned l, unsigned i)
+{
+    w->bits[l][i >> 6] |= (uint64_t)1 << (i & 63);
+}
+
+static void bit_clear(struct coco_timers *w, unsigned l, unsigned i)
+{
+    w->bits[l][i >> 6] &= ~((uint64_t)1 << (i & 63));
+}
+
+/* The lowest non-empty slot of level l at or after index from, or -1. */
+static int bit_next(const struct coco_timers *w, unsigned l, unsigned from)
+{
+    for (unsigned word = from >> 6; word < COCO__WHEEL_SLOTS / 64; word++) {
+        uint64_t v = w->bits[l][word];
+        if (word == from >> 6)
+            v &= ~(uint64_t)0 << (from & 63);
+        if (v != 0)
+            return (int)(word * 64 + (unsigned)__builtin_ctzll(v));
+    }
+    return -1;
+}
+
+static void list_add(coco_tnode_t *h, coco_tnode_t *t)
+{
+    t->prev = h->prev;
+    t->next = h;
+    h->prev->next = t;
+    h->prev = t;
+}
+
+/* Files t by its deadline relative to the wheel's position. */
+static void wheel_insert(struct coco_timers *w, coco_tnode_t *t)
+{
+    uint64_t d = t->deadline > w->now ? t->deadline : w->now + 1;
+    uint64_t delta = d - w->now;
+    unsigned l = 0;
+    while (l < COCO__WHEEL_LEVELS - 1 &&
+           delta >= (uint64_t)1 << (COCO__WHEEL_BITS * (l + 1)))
+        l++;
+    if (delta >= (uint64_t)1 << (COCO__WHEEL_BITS * COCO__WHEEL_LEVELS))
+        d = w->now + ((uint64_t)1 << (COCO__WHEEL_BITS * COCO__WHEEL_LEVELS)) - 1;
+    unsigned i = (unsigned)(d >> (COCO__WHEEL_BITS * l)) & MASK;
+    list_add(&w->slot[l][i], t);
+    bit_set(w, l, i);
+}
+
+/* Unlinks t; when that empties one of the wheel's slots, clears its bit. */
+static void wheel_unlink(struct coco_timers *w, coco_tnode_t *t)
+{
+    coco_tnode_t *p = t->prev;
+    p->next = t->next;
+    t->next->prev = p;
+    t->next = t->prev = NULL;
+    if (p->next != p)
+        return;
+    /* p heads an empty list: a wheel slot, or a batch being expired. */
+    coco_tnode_t *base = &w->slot[0][0];
+    if (p < base || p >= base + COCO__WHEEL_LEVELS * COCO__WHEEL_SLOTS)
+        return;
+    size_t k = (size_t)(p - base);
+    bit_clear(w, (unsigned)(k / COCO__WHEEL_SLOTS), (unsigned)(k % COCO__WHEEL_SLOTS));
+}
+
+void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms)
+{
+    struct coco_timers *w = coco__timers(s);
+    if (w == NULL || t == NULL)
+        return;
+    if (t->armed)
+        coco__timer_disarm(s, t);
+    /* +1: the clock is truncated to whole ms, and a timer must never fire
+     * before its delay has fully elapsed. */
+    uint64_t room = UINT64_MAX - w->clock - 1;
+    t->deadline = w->clock + 1 + (delay_ms < room ? delay_ms : room);
+    t->armed = true;
+    wheel_insert(w, t);
+    w->count++;
+    s->timers_pending++;
+}
+
+void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t)
+{
+    if (t == NULL || !t->armed || s->timers == NULL)
+        return;
+    wheel_unlink(s->timers, t);
+    t->armed = false;
+    s->timers->count--;
+    s->timers_pending--;
+}
+
+/* ------------------------------------------------------------ expiry */
+
+/* Moves every timer of slot (l, i) to where it belongs now. */
+static void cascade(struct coco_timers *w, unsigned l, unsigned i)
+{
+    coco_tnode_t *h = &w->slot[l][i];
+    coco_tnode_t *t = h->next;
+    h->next = h->prev = h;
+    bit_clear(w, l, i);
+    while (t != h) {
+        coco_tnode_t *next = t->next;
+        wheel_insert(w, t);
+        t = next;
+    }
+}
+
+/* Runs the timers of level-0 slot i, due at wheel time now.  Callbacks may
+ * arm and disarm timers, including ones still in this batch. */
+static void fire_slot(coco_sched_t *s, struct coco_timers *w, unsigned i)
+{
+    coco_tnode_t batch, *h = &w->slot[0][i];
+    if (h->next == h)
+        return;
+    batch.next = h->next;
+    batch.prev = h->prev;
+    batch.next->prev = &batch;
+    batch.prev->next = &batch;
+    h->next = h->prev = h;
+    bit_clear(w, 0, i);
+    while (batch.next != &batch) {
+        coco_tnode_t *t = batch.next;
+        wheel_unlink(w, t);
+        if (t->deadline > w->now) { /* a far deadline, filed short */
+            wheel_insert(w, t);
+            continue;
+        }
+        t->armed = false;
+        w->count--;
+        s->timers_pending--;
+        t->fire(t);
+    }
+}
+
+/* The next wheel time after now that needs work (a level-0 slot to fire
+ * or a cascade), not beyond the next level-0 wrap. */
+static uint64_t next_event(const struct coco_timers *w)
+{
+    uint64_t wrap = (w->now | MASK) + 1;
+    unsigned from = (unsigned)(w->now & MASK) + 1;
+    int i = from < COCO__WHEEL_SLOTS ? bit_next(w, 0, from) : -1;
+    return i < 0 ? wrap : (w->now & ~(uint64_t)MASK) + (unsigned)i;
+}
+
+void coco__timer_expire(coco_sched_t *s)
+{
+    struct coco_timers *w = s->timers;
+    if (w == NULL)
+        return;
+    while (w->now < w->clock) {
+        if (w->count == 0) {
+            w->now = w->clock;
+            break;
+        }
+        uint64_t t = next_event(w);
+        if (t > w->clock) {
+            w->now = w->clock;
+            break;
+        }
+        w->now = t;
+        if ((t & MASK) == 0) {
+            for (unsigned l = 1; l < COCO__WHEEL_LEVELS; l++) {
+                unsigned i = (unsigned)(t >> (COCO__WHEEL_BITS * l)) & MASK;
+                cascade(w, l, i);
+                if (i != 0)
+                    break;
+            }
+        }
+        fire_slot(s, w, (unsigned)(t & MASK));
+    }
+}
+
+int coco__timer_timeout(coco_sched_t *s)
+{
+    struct coco_timers *w = s->timers;
+    if (w == NULL || w->count == 0)
+        return -1;
+    uint64_t t = next_event(w);
+    if (t <= w->clock)
+        return 0;
+    uint64_t d = t - w->clock;
+    return d > INT_MAX ? INT_MAX : (int)d;
+}
+
+void coco__timer_fini(coco_sched_t *s)
+{
+    struct coco_timers *w = s->timers;
+    if (w == NULL)
+        return;
+    /* Armed nodes live in memory the wheel does not own: just forget them. */
+    coco__tpark_fini(w);
+    coco__tslot_fini(w);
+    free(w);
+    s->timers = NULL;
+    s->timers_pending = 0;
+}
