@@ -15,6 +15,12 @@
  * A peer or tool that is missing is reported as skipped.  The whole run
  * takes well under 90 seconds.
  *
+ *   bench_io [-s SERVER] [LOAD...]
+ *
+ * runs only the loads whose names contain one of the LOAD words (e.g.
+ * "http", "64 B x 1000") and, with -s, only the named server (coco,
+ * c-epoll or go): for profiling one server under one load.
+ *
  * SPDX-License-Identifier: MIT
  */
 #define _GNU_SOURCE 1
@@ -42,6 +48,24 @@ enum { SRV_COCO, SRV_EPOLL, SRV_GO, NSRV };
 static const char *srv_name[NSRV] = { "coco", "c-epoll", "go" };
 
 static int server_cpu = -1, load_cpu = -1;
+static const char *only_server;    /* -s: run just this server */
+static char **only_loads;          /* the LOAD words, or NULL for all */
+static int n_only_loads;
+
+static int wanted_load(const char *name)
+{
+    if (n_only_loads == 0)
+        return 1;
+    for (int i = 0; i < n_only_loads; i++)
+        if (strstr(name, only_loads[i]) != NULL)
+            return 1;
+    return 0;
+}
+
+static int wanted_server(int srv)
+{
+    return only_server == NULL || strcmp(only_server, srv_name[srv]) == 0;
+}
 
 struct result {
     int ok;
@@ -339,8 +363,19 @@ static void report(const char *load, struct result res[NSRV], const char *unit)
     fflush(stdout);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int a = 1;
+    if (a < argc && strcmp(argv[a], "-s") == 0) {
+        if (a + 1 >= argc) {
+            fprintf(stderr, "usage: bench_io [-s coco|c-epoll|go] [LOAD...]\n");
+            return 2;
+        }
+        only_server = argv[a + 1];
+        a += 2;
+    }
+    only_loads = argv + a;
+    n_only_loads = argc - a;
     signal(SIGPIPE, SIG_IGN);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -368,11 +403,13 @@ int main(void)
     };
     double t_start = now_s();
     for (size_t l = 0; l < sizeof echo / sizeof echo[0]; l++) {
+        if (!wanted_load(echo[l].name))
+            continue;
         struct result res[NSRV];
         memset(res, 0, sizeof res);
         for (int s = 0; s < NSRV; s++) {
             struct server sv;
-            if (server_start(s, 0, &sv) != 0)
+            if (!wanted_server(s) || server_start(s, 0, &sv) != 0)
                 continue;
             if (run_echo(&sv, echo[l].nconn, echo[l].size, &res[s]) != 0)
                 printf("bench_io: %s: could not open %d connections\n", srv_name[s], echo[l].nconn);
@@ -380,14 +417,16 @@ int main(void)
         }
         report(echo[l].name, res, "msg");
     }
-    if (!have_wrk()) {
+    if (!wanted_load("http wrk -t1 -c256")) {
+        /* not asked for */
+    } else if (!have_wrk()) {
         printf("bench_io: wrk not found (Debian: apt-get install wrk): HTTP load skipped\n");
     } else {
         struct result res[NSRV];
         memset(res, 0, sizeof res);
         for (int s = 0; s < NSRV; s++) {
             struct server sv;
-            if (server_start(s, 1, &sv) != 0)
+            if (!wanted_server(s) || server_start(s, 1, &sv) != 0)
                 continue;
             if (run_http(&sv, &res[s]) != 0)
                 printf("bench_io: %s: wrk run failed\n", srv_name[s]);

@@ -21,6 +21,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -61,52 +62,66 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-/* The value of header name in the header block [p, end), or NULL. */
-static const char *header(const char *p, const char *end, const char *name,
-                          size_t *len)
+/* The value of the header line [p, eol) if it is header name (nl bytes
+ * long), trimmed; NULL otherwise. */
+static const char *header_value(const char *p, const char *eol,
+                                const char *name, size_t nl, size_t *len)
 {
-    size_t nl = strlen(name);
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (eol == NULL)
-            eol = end;
-        if ((size_t)(eol - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            const char *v = p + nl + 1;
-            while (v < eol && (*v == ' ' || *v == '\t'))
-                v++;
-            const char *ve = eol;
-            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
-                ve--;
-            *len = (size_t)(ve - v);
-            return v;
-        }
-        p = eol + 1;
-    }
-    return NULL;
+    if ((size_t)(eol - p) <= nl || p[nl] != ':' || strncasecmp(p, name, nl) != 0)
+        return NULL;
+    const char *v = p + nl + 1;
+    while (v < eol && (*v == ' ' || *v == '\t'))
+        v++;
+    const char *ve = eol;
+    while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
+        ve--;
+    *len = (size_t)(ve - v);
+    return v;
 }
 
-/* Looks at one complete request [p, end of headers); returns whether the
- * connection stays open, and the body length to skip. */
+/* Looks at one complete request [p, end of headers), in one pass over its
+ * header lines; returns whether the connection stays open (-1: malformed),
+ * and the body length to skip. */
 static int parse_request(const char *p, const char *hend, size_t *body)
 {
     const char *eol = memchr(p, '\n', (size_t)(hend - p));
     if (eol == NULL)
         return -1;
     int http10 = eol - p >= 9 && memcmp(eol - 9, "HTTP/1.0", 8) == 0;
-    int keep = !http10;
-    size_t len;
-    const char *v = header(eol + 1, hend, "Connection", &len);
-    if (v != NULL) {
-        if (len == 5 && strncasecmp(v, "close", 5) == 0)
-            keep = 0;
-        else if (len == 10 && strncasecmp(v, "keep-alive", 10) == 0)
-            keep = 1;
-    }
+    int keep = !http10, seen_conn = 0, seen_len = 0;
     *body = 0;
-    v = header(eol + 1, hend, "Content-Length", &len);
-    if (v != NULL)
-        *body = (size_t)strtoul(v, NULL, 10);
+    for (p = eol + 1; p < hend; p = eol + 1) {
+        eol = memchr(p, '\n', (size_t)(hend - p));
+        if (eol == NULL)
+            eol = hend;
+        if ((p[0] | 0x20) != 'c')  /* both headers wanted start with C */
+            continue;
+        size_t len;
+        const char *v;
+        if (!seen_conn && (v = header_value(p, eol, "Connection", 10, &len)) != NULL) {
+            seen_conn = 1;
+            if (len == 5 && strncasecmp(v, "close", 5) == 0)
+                keep = 0;
+            else if (len == 10 && strncasecmp(v, "keep-alive", 10) == 0)
+                keep = 1;
+        } else if (!seen_len &&
+                   (v = header_value(p, eol, "Content-Length", 14, &len)) != NULL) {
+            seen_len = 1;
+            *body = (size_t)strtoul(v, NULL, 10);
+        }
+    }
     return keep;
+}
+
+/* The end of the header block (just past its blank line) starting at p,
+ * or NULL when [p, end) does not hold all of it yet. */
+static char *headers_end(char *p, char *end)
+{
+    for (char *q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++) {
+        if (q - p >= 3 && q[-1] == '\r' && q[-2] == '\n' && q[-3] == '\r')
+            return q + 1;
+    }
+    return NULL;
 }
 
 static void handle_client(void *arg)
@@ -130,13 +145,7 @@ static void handle_client(void *arg)
                     break;
             }
             char *start = in + used;
-            char *hend = NULL;
-            for (char *q = start; q + 3 < in + have; q++) {
-                if (q[0] == '\r' && q[1] == '\n' && q[2] == '\r' && q[3] == '\n') {
-                    hend = q + 4;
-                    break;
-                }
-            }
+            char *hend = headers_end(start, in + have);
             if (hend == NULL)
                 break;
             keep = parse_request(start, hend, &skip);

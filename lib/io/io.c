@@ -66,13 +66,35 @@ static bool would_block(int e)
     return e == EAGAIN || e == EWOULDBLOCK;
 }
 
-/* Time left of a call that started at start with a limit of timeout_ms. */
-static uint64_t remaining(coco_sched_t *s, uint64_t start, uint64_t timeout_ms)
+/* When a call with a limit started waiting: the clock is read only once
+ * the call first has to park, and never for a call without a limit, so
+ * the path where the system call succeeds reads no clock. */
+typedef struct deadline {
+    uint64_t limit;     /* timeout_ms of the call */
+    uint64_t start;     /* valid once started */
+    bool started;
+} deadline_t;
+
+static deadline_t deadline(uint64_t timeout_ms)
 {
-    if (timeout_ms == COCO_INFINITE)
+    deadline_t d = { timeout_ms, 0, false };
+    return d;
+}
+
+/* Time left of the call; s is NULL outside a coroutine (nothing left). */
+static uint64_t remaining(coco_sched_t *s, deadline_t *d)
+{
+    if (s == NULL)
+        return 0;
+    if (d->limit == COCO_INFINITE)
         return COCO_INFINITE;
-    uint64_t spent = coco__now_ms(s) - start;
-    return spent >= timeout_ms ? 0 : timeout_ms - spent;
+    if (!d->started) {
+        d->start = coco__now_ms(s);
+        d->started = true;
+        return d->limit;
+    }
+    uint64_t spent = coco__now_ms(s) - d->start;
+    return spent >= d->limit ? 0 : d->limit - spent;
 }
 
 /* Parks for dir on fd; the COCO__EV_* bits seen, or -1 with errno
@@ -173,7 +195,7 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
     if (count > INT_MAX)
         count = INT_MAX;
     coco_sched_t *s = cur_sched();
-    uint64_t start = s != NULL ? coco__now_ms(s) : 0;
+    deadline_t d = deadline(timeout_ms);
     for (;;) {
         ssize_t r = try_read(s, fd, buf, count);
         if (r >= 0)
@@ -182,7 +204,7 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
             continue;
         if (!would_block(errno))
             return -1;
-        if (park(s, fd, COCO__EV_READ, s ? remaining(s, start, timeout_ms) : 0) < 0)
+        if (park(s, fd, COCO__EV_READ, remaining(s, &d)) < 0)
             return -1;
     }
 }
@@ -207,7 +229,7 @@ int coco_write_timeout(int fd, const void *buf, size_t count, uint64_t timeout_m
     if (count > INT_MAX)
         count = INT_MAX;
     coco_sched_t *s = cur_sched();
-    uint64_t start = s != NULL ? coco__now_ms(s) : 0;
+    deadline_t d = deadline(timeout_ms);
     const char *p = buf;
     size_t done = 0;
     do {
@@ -219,7 +241,7 @@ int coco_write_timeout(int fd, const void *buf, size_t count, uint64_t timeout_m
         if (errno == EINTR)
             continue;
         if (!would_block(errno) ||
-            park(s, fd, COCO__EV_WRITE, s ? remaining(s, start, timeout_ms) : 0) < 0) {
+            park(s, fd, COCO__EV_WRITE, remaining(s, &d)) < 0) {
             /* Report what went out; the error shows on the next call. */
             return done > 0 ? (int)done : -1;
         }
@@ -263,7 +285,7 @@ int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms
     if (set_nonblock(fd) != 0)
         return -1;
     coco_sched_t *s = cur_sched();
-    uint64_t start = s != NULL ? coco__now_ms(s) : 0;
+    deadline_t d = deadline(timeout_ms);
     for (;;) {
         socklen_t len = 0;
         if (addrlen != NULL)
@@ -283,7 +305,7 @@ int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms
         if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
             /* The connection stays queued and the socket stays readable:
              * hold the caller back so its retry loop cannot spin. */
-            uint64_t left = s != NULL ? remaining(s, start, timeout_ms) : 0;
+            uint64_t left = remaining(s, &d);
             if (left > 0)
                 coco_sleep(left < ACCEPT_BACKOFF_MS ? left : ACCEPT_BACKOFF_MS);
             errno = e;
@@ -291,7 +313,7 @@ int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms
         }
         if (!would_block(e))
             return -1;
-        if (park(s, fd, COCO__EV_READ, s ? remaining(s, start, timeout_ms) : 0) < 0)
+        if (park(s, fd, COCO__EV_READ, remaining(s, &d)) < 0)
             return -1;
     }
 }
