@@ -103,6 +103,76 @@ COCO_API uint64_t coco_get_id(coco_coro_t *coro);
 COCO_API void coco_set_error_cb(coco_coro_t *coro, coco_error_cb cb);
 
 /* Channel and synchronisation (lib/channel) */
+/* Objects for coroutines of one scheduler (one thread).  Calls that would
+ * have to wait park the calling coroutine; made outside a coroutine they
+ * return COCO_ERROR_WOULDBLOCK instead.  Timeouts are in milliseconds;
+ * COCO_INFINITE waits for ever. */
+typedef struct coco_channel coco_channel_t;
+
+COCO_API coco_channel_t *coco_channel_create(size_t capacity);
+COCO_API void coco_channel_destroy(coco_channel_t *ch);
+COCO_API int coco_channel_send(coco_channel_t *ch, void *value);
+COCO_API int coco_channel_recv(coco_channel_t *ch, void **value);
+COCO_API void coco_channel_close(coco_channel_t *ch);
+COCO_API int coco_channel_try_send(coco_channel_t *ch, void *value);
+COCO_API int coco_channel_try_recv(coco_channel_t *ch, void **value);
+COCO_API int coco_channel_send_timeout(coco_channel_t *ch, void *value,
+                                       uint64_t timeout_ms);
+COCO_API int coco_channel_recv_timeout(coco_channel_t *ch, void **value,
+                                       uint64_t timeout_ms);
+COCO_API size_t coco_channel_len(const coco_channel_t *ch);
+COCO_API size_t coco_channel_cap(const coco_channel_t *ch);
+
+/* One case of coco_select(). */
+typedef enum coco_select_op {
+    COCO_SELECT_SEND = 1,    /* send value on ch */
+    COCO_SELECT_RECV = 2     /* receive from ch into value */
+} coco_select_op_t;
+
+typedef struct coco_select_case {
+    coco_channel_t *ch;      /* NULL: the case is never chosen */
+    coco_select_op_t op;
+    void *value;             /* SEND: what to send; RECV: what was received */
+    int result;              /* of the chosen case: COCO_OK or
+                                COCO_ERROR_CHANNEL_CLOSED */
+} coco_select_case_t;
+
+COCO_API int coco_select(coco_select_case_t *cases, size_t n, uint64_t timeout_ms);
+COCO_API int coco_select_try(coco_select_case_t *cases, size_t n);
+
+typedef struct coco_mutex coco_mutex_t;
+COCO_API coco_mutex_t *coco_mutex_create(void);
+COCO_API void coco_mutex_destroy(coco_mutex_t *mu);
+COCO_API int coco_mutex_lock(coco_mutex_t *mu);
+COCO_API int coco_mutex_trylock(coco_mutex_t *mu);
+COCO_API int coco_mutex_lock_timeout(coco_mutex_t *mu, uint64_t timeout_ms);
+COCO_API int coco_mutex_unlock(coco_mutex_t *mu);
+
+typedef struct coco_cond coco_cond_t;
+COCO_API coco_cond_t *coco_cond_create(void);
+COCO_API void coco_cond_destroy(coco_cond_t *cv);
+COCO_API int coco_cond_wait(coco_cond_t *cv, coco_mutex_t *mu);
+COCO_API int coco_cond_wait_timeout(coco_cond_t *cv, coco_mutex_t *mu,
+                                    uint64_t timeout_ms);
+COCO_API int coco_cond_signal(coco_cond_t *cv);
+COCO_API int coco_cond_broadcast(coco_cond_t *cv);
+
+typedef struct coco_sem coco_sem_t;
+COCO_API coco_sem_t *coco_sem_create(size_t initial);
+COCO_API void coco_sem_destroy(coco_sem_t *sem);
+COCO_API int coco_sem_wait(coco_sem_t *sem);
+COCO_API int coco_sem_trywait(coco_sem_t *sem);
+COCO_API int coco_sem_wait_timeout(coco_sem_t *sem, uint64_t timeout_ms);
+COCO_API int coco_sem_post(coco_sem_t *sem);
+COCO_API size_t coco_sem_value(const coco_sem_t *sem);
+
+typedef struct coco_waitgroup coco_waitgroup_t;
+COCO_API coco_waitgroup_t *coco_waitgroup_create(void);
+COCO_API void coco_waitgroup_destroy(coco_waitgroup_t *wg);
+COCO_API int coco_waitgroup_add(coco_waitgroup_t *wg, int delta);
+COCO_API int coco_waitgroup_done(coco_waitgroup_t *wg);
+COCO_API int coco_waitgroup_wait(coco_waitgroup_t *wg);
+COCO_API int coco_waitgroup_wait_timeout(coco_waitgroup_t *wg, uint64_t timeout_ms);
 
 /* Timer (lib/timer) */
 

@@ -1,0 +1,241 @@
+/*
+ * channel.c - Go-style channels: a ring of void pointers plus FIFO queues
+ * of parked senders and receivers.
+ *
+ * A value goes straight from a sender to a parked receiver's record (and
+ * from a parked sender's record to a receiver) without passing through
+ * the ring; the ring only holds values nobody is waiting for yet.  So a
+ * receiver never waits while the ring holds values, and a sender never
+ * waits while there is room in it.  The hand-off allocates nothing and
+ * makes no system call: at most one coroutine becomes runnable.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "channel/channel.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+/* The largest capacity whose ring size still fits a size_t. */
+#define CHANNEL_MAX_CAP ((SIZE_MAX - sizeof(coco_channel_t)) / sizeof(void *))
+
+coco_channel_t *coco_channel_create(size_t capacity)
+{
+    if (capacity > CHANNEL_MAX_CAP) {
+        errno = EINVAL;
+        return NULL;
+    }
+    coco_channel_t *ch = malloc(sizeof *ch + capacity * sizeof(void *));
+    if (ch == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ch->cap = capacity;
+    ch->len = 0;
+    ch->head = 0;
+    ch->sendq.head = ch->sendq.tail = NULL;
+    ch->recvq.head = ch->recvq.tail = NULL;
+    ch->closed = false;
+    /* Any odd start will do: the sequence only spreads select's choices. */
+    ch->seed = (uint32_t)((uintptr_t)ch >> 4) | 1u;
+    return ch;
+}
+
+void coco_channel_close(coco_channel_t *ch)
+{
+    if (ch == NULL || ch->closed)
+        return;
+    ch->closed = true;
+    /* A receiver only waits on an empty ring, so none of them can be owed
+     * a buffered value: all of them see the close. */
+    coco__waitq_fire_all(&ch->recvq, COCO_ERROR_CHANNEL_CLOSED);
+    coco__waitq_fire_all(&ch->sendq, COCO_ERROR_CHANNEL_CLOSED);
+}
+
+void coco_channel_destroy(coco_channel_t *ch)
+{
+    if (ch == NULL)
+        return;
+    /* Parked coroutines leave the queues before the memory goes; they
+     * resume with COCO_ERROR_CHANNEL_CLOSED and never look at ch again. */
+    coco_channel_close(ch);
+    free(ch);
+}
+
+/* ------------------------------------------------------------ hand-off */
+
+static inline void ring_put(coco_channel_t *ch, void *value)
+{
+    size_t tail = ch->head + ch->len;
+    if (tail >= ch->cap)
+        tail -= ch->cap;
+    ch->ring[tail] = value;
+    ch->len++;
+}
+
+/* Takes the oldest ring value.  A sender parked on the full ring moves
+ * its value into the freed slot, which keeps every sender's order. */
+static inline void *ring_take(coco_channel_t *ch)
+{
+    void *value = ch->ring[ch->head];
+    if (ch->sendq.head != NULL) {
+        ch->ring[ch->head] = ch->sendq.head->value;
+        coco__waitq_fire_head(&ch->sendq, COCO_OK);
+    } else {
+        ch->len--;
+    }
+    if (++ch->head == ch->cap)
+        ch->head = 0;
+    return value;
+}
+
+/* Sends without waiting: COCO_OK, COCO_ERROR_CHANNEL_CLOSED, or
+ * COCO_ERROR_WOULDBLOCK when the caller would have to wait. */
+static inline int send_now(coco_channel_t *ch, void *value)
+{
+    /* A closed channel has no parked receivers. */
+    if (ch->recvq.head != NULL) {
+        ch->recvq.head->value = value;
+        coco__waitq_fire_head(&ch->recvq, COCO_OK);
+        return COCO_OK;
+    }
+    if (coco__unlikely(ch->closed))
+        return COCO_ERROR_CHANNEL_CLOSED;
+    if (ch->len < ch->cap) {
+        ring_put(ch, value);
+        return COCO_OK;
+    }
+    return COCO_ERROR_WOULDBLOCK;
+}
+
+/* Receives without waiting, like send_now(). */
+static inline int recv_now(coco_channel_t *ch, void **value)
+{
+    if (ch->len > 0) {
+        *value = ring_take(ch);
+        return COCO_OK;
+    }
+    if (ch->sendq.head != NULL) {
+        *value = ch->sendq.head->value;
+        coco__waitq_fire_head(&ch->sendq, COCO_OK);
+        return COCO_OK;
+    }
+    if (ch->closed) {
+        *value = NULL;
+        return COCO_ERROR_CHANNEL_CLOSED;
+    }
+    return COCO_ERROR_WOULDBLOCK;
+}
+
+int coco__chan_send_now(coco_channel_t *ch, void *value)
+{
+    return send_now(ch, value);
+}
+
+int coco__chan_recv_now(coco_channel_t *ch, void **value)
+{
+    return recv_now(ch, value);
+}
+
+/* ---------------------------------------------------------------- send */
+
+static int send_wait(coco_channel_t *ch, void *value, uint64_t timeout_ms)
+{
+    coco_co_t *co = coco__wait_self();
+    if (co == NULL)
+        return COCO_ERROR_WOULDBLOCK;
+    if (timeout_ms == 0)
+        return COCO_ERROR_TIMEOUT;
+    coco__waiter_t w;
+    coco__wait_init(&w, 1, co);
+    w.value = value;
+    coco__waitq_push(&ch->sendq, &w);
+    int rc = coco__wait_park(co, &w, timeout_ms);
+    return rc < 0 ? rc : w.result;
+}
+
+static inline int chan_send(coco_channel_t *ch, void *value, uint64_t timeout_ms)
+{
+    if (coco__unlikely(ch == NULL))
+        return COCO_ERROR_INVALID;
+    int rc = send_now(ch, value);
+    if (rc != COCO_ERROR_WOULDBLOCK)
+        return rc;
+    return send_wait(ch, value, timeout_ms);
+}
+
+int coco_channel_send(coco_channel_t *ch, void *value)
+{
+    return chan_send(ch, value, COCO_INFINITE);
+}
+
+int coco_channel_send_timeout(coco_channel_t *ch, void *value, uint64_t timeout_ms)
+{
+    return chan_send(ch, value, timeout_ms);
+}
+
+int coco_channel_try_send(coco_channel_t *ch, void *value)
+{
+    if (ch == NULL)
+        return COCO_ERROR_INVALID;
+    return send_now(ch, value);
+}
+
+/* ---------------------------------------------------------------- recv */
+
+static int recv_wait(coco_channel_t *ch, void **value, uint64_t timeout_ms)
+{
+    coco_co_t *co = coco__wait_self();
+    if (co == NULL)
+        return COCO_ERROR_WOULDBLOCK;
+    if (timeout_ms == 0)
+        return COCO_ERROR_TIMEOUT;
+    coco__waiter_t w;
+    coco__wait_init(&w, 1, co);
+    w.value = NULL;
+    coco__waitq_push(&ch->recvq, &w);
+    int rc = coco__wait_park(co, &w, timeout_ms);
+    if (rc < 0)
+        return rc;
+    *value = w.value;
+    return w.result;
+}
+
+static inline int chan_recv(coco_channel_t *ch, void **value, uint64_t timeout_ms)
+{
+    if (coco__unlikely(ch == NULL || value == NULL))
+        return COCO_ERROR_INVALID;
+    int rc = recv_now(ch, value);
+    if (rc != COCO_ERROR_WOULDBLOCK)
+        return rc;
+    return recv_wait(ch, value, timeout_ms);
+}
+
+int coco_channel_recv(coco_channel_t *ch, void **value)
+{
+    return chan_recv(ch, value, COCO_INFINITE);
+}
+
+int coco_channel_recv_timeout(coco_channel_t *ch, void **value, uint64_t timeout_ms)
+{
+    return chan_recv(ch, value, timeout_ms);
+}
+
+int coco_channel_try_recv(coco_channel_t *ch, void **value)
+{
+    if (ch == NULL || value == NULL)
+        return COCO_ERROR_INVALID;
+    return recv_now(ch, value);
+}
+
+/* -------------------------------------------------------------- queries */
+
+size_t coco_channel_len(const coco_channel_t *ch)
+{
+    return ch != NULL ? ch->len : 0;
+}
+
+size_t coco_channel_cap(const coco_channel_t *ch)
+{
+    return ch != NULL ? ch->cap : 0;
+}

@@ -1,0 +1,76 @@
+/*
+ * cond.c - condition variables for coroutines.
+ *
+ * Waiting releases the mutex and parks in one step (nothing else runs in
+ * between on this thread, so no wake-up can be lost), then takes the
+ * mutex again before returning, whatever ended the wait.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "channel/sync.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+struct coco_cond {
+    coco__waitq_t waiters;
+};
+
+coco_cond_t *coco_cond_create(void)
+{
+    coco_cond_t *cv = calloc(1, sizeof *cv);
+    if (cv == NULL)
+        errno = ENOMEM;
+    return cv;
+}
+
+void coco_cond_destroy(coco_cond_t *cv)
+{
+    if (cv == NULL)
+        return;
+    coco__waitq_fire_all(&cv->waiters, COCO_ERROR_INVALID);
+    free(cv);
+}
+
+int coco_cond_wait_timeout(coco_cond_t *cv, coco_mutex_t *mu, uint64_t timeout_ms)
+{
+    coco_co_t *self = coco__wait_self();
+    if (cv == NULL || mu == NULL || !mu->locked || mu->owner != self)
+        return COCO_ERROR_INVALID;
+    if (self == NULL)
+        return COCO_ERROR_WOULDBLOCK;
+    if (timeout_ms == 0)
+        return COCO_ERROR_TIMEOUT;
+    coco__waiter_t w;
+    coco__wait_init(&w, 1, self);
+    coco__waitq_push(&cv->waiters, &w);
+    coco_mutex_unlock(mu);
+    int rc = coco__wait_park(self, &w, timeout_ms);
+    if (rc >= 0)
+        rc = w.result;
+    /* The caller holds the mutex again on every return, as with pthreads. */
+    int lrc = coco__mutex_lock(mu, self, COCO_INFINITE);
+    return lrc != COCO_OK ? lrc : rc;
+}
+
+int coco_cond_wait(coco_cond_t *cv, coco_mutex_t *mu)
+{
+    return coco_cond_wait_timeout(cv, mu, COCO_INFINITE);
+}
+
+int coco_cond_signal(coco_cond_t *cv)
+{
+    if (cv == NULL)
+        return COCO_ERROR_INVALID;
+    if (cv->waiters.head != NULL)
+        coco__wait_fire(cv->waiters.head, COCO_OK);
+    return COCO_OK;
+}
+
+int coco_cond_broadcast(coco_cond_t *cv)
+{
+    if (cv == NULL)
+        return COCO_ERROR_INVALID;
+    coco__waitq_fire_all(&cv->waiters, COCO_OK);
+    return COCO_OK;
+}

@@ -1,0 +1,89 @@
+/*
+ * mutex.c - a mutex for coroutines: waiting parks the coroutine, and
+ * unlock hands the mutex straight to the longest waiter (FIFO, so a
+ * coroutine that unlocks and locks again in a loop cannot starve others).
+ *
+ * The thread outside any coroutine may take a free mutex too; it is then
+ * its owner for unlock.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "channel/sync.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+coco_mutex_t *coco_mutex_create(void)
+{
+    coco_mutex_t *mu = calloc(1, sizeof *mu);
+    if (mu == NULL)
+        errno = ENOMEM;
+    return mu;
+}
+
+void coco_mutex_destroy(coco_mutex_t *mu)
+{
+    if (mu == NULL)
+        return;
+    coco__waitq_fire_all(&mu->waiters, COCO_ERROR_INVALID);
+    free(mu);
+}
+
+int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms)
+{
+    if (!mu->locked) {
+        mu->locked = true;
+        mu->owner = self;
+        return COCO_OK;
+    }
+    if (self == NULL)
+        return COCO_ERROR_WOULDBLOCK;
+    if (mu->owner == self)
+        return COCO_ERROR_DEADLOCK; /* not recursive: it would wait for ever */
+    if (timeout_ms == 0)
+        return COCO_ERROR_TIMEOUT;
+    coco__waiter_t w;
+    coco__wait_init(&w, 1, self);
+    coco__waitq_push(&mu->waiters, &w);
+    int rc = coco__wait_park(self, &w, timeout_ms);
+    /* On COCO_OK the unlocker already made us the owner. */
+    return rc < 0 ? rc : w.result;
+}
+
+int coco_mutex_lock_timeout(coco_mutex_t *mu, uint64_t timeout_ms)
+{
+    if (mu == NULL)
+        return COCO_ERROR_INVALID;
+    return coco__mutex_lock(mu, coco__wait_self(), timeout_ms);
+}
+
+int coco_mutex_lock(coco_mutex_t *mu)
+{
+    return coco_mutex_lock_timeout(mu, COCO_INFINITE);
+}
+
+int coco_mutex_trylock(coco_mutex_t *mu)
+{
+    if (mu == NULL)
+        return COCO_ERROR_INVALID;
+    if (mu->locked)
+        return COCO_ERROR_WOULDBLOCK;
+    mu->locked = true;
+    mu->owner = coco__wait_self();
+    return COCO_OK;
+}
+
+int coco_mutex_unlock(coco_mutex_t *mu)
+{
+    if (mu == NULL || !mu->locked || mu->owner != coco__wait_self())
+        return COCO_ERROR_INVALID;
+    coco__waiter_t *w = mu->waiters.head;
+    if (w == NULL) {
+        mu->locked = false;
+        mu->owner = NULL;
+        return COCO_OK;
+    }
+    mu->owner = w->co;
+    coco__wait_fire(w, COCO_OK);
+    return COCO_OK;
+}

@@ -1,0 +1,137 @@
+/*
+ * select.c - waiting on several channel operations at once.
+ *
+ * The ready cases are polled starting at a random one, so a case that is
+ * always ready cannot starve the ones after it.  When none is ready the
+ * coroutine queues one waiter record per case and parks; the first peer
+ * to satisfy a record unlinks all of them (coco__wait_fire()), so a select
+ * completes exactly one case.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "channel/channel.h"
+
+#include <stdlib.h>
+
+/* Waiter records kept on the stack; larger selects allocate theirs. */
+#define SELECT_STACK_CASES 8
+
+/* Completes c if it can be completed without waiting; false if not. */
+static bool case_try(coco_select_case_t *c)
+{
+    int rc;
+    if (c->op == COCO_SELECT_SEND)
+        rc = coco__chan_send_now(c->ch, c->value);
+    else
+        rc = coco__chan_recv_now(c->ch, &c->value);
+    if (rc == COCO_ERROR_WOULDBLOCK)
+        return false;
+    c->result = rc;
+    return true;
+}
+
+/* Checks the cases; the number of them with a channel, or -1 if one is
+ * malformed. */
+static long check_cases(const coco_select_case_t *cases, size_t n)
+{
+    long active = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cases[i].op != COCO_SELECT_SEND && cases[i].op != COCO_SELECT_RECV)
+            return -1;
+        if (cases[i].ch != NULL)
+            active++;
+    }
+    return active;
+}
+
+/* xorshift32 on the first channel's seed: a random start per call
+ * without any global state. */
+static size_t random_start(coco_select_case_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        coco_channel_t *ch = cases[i].ch;
+        if (ch != NULL) {
+            uint32_t x = ch->seed;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            ch->seed = x;
+            return (size_t)x % n;
+        }
+    }
+    return 0;
+}
+
+/* Completes one ready case, chosen fairly; its index, or -1 if none. */
+static int poll_cases(coco_select_case_t *cases, size_t n)
+{
+    size_t i = random_start(cases, n);
+    for (size_t k = 0; k < n; k++) {
+        coco_select_case_t *c = &cases[i];
+        if (c->ch != NULL && case_try(c))
+            return (int)i;
+        if (++i == n)
+            i = 0;
+    }
+    return -1;
+}
+
+static int select_wait(coco_co_t *co, coco_select_case_t *cases, size_t n,
+                       uint64_t timeout_ms)
+{
+    coco__waiter_t local[SELECT_STACK_CASES];
+    coco__waiter_t *w = local;
+    if (n > SELECT_STACK_CASES) {
+        w = malloc(n * sizeof *w);
+        if (w == NULL)
+            return COCO_ERROR_NOMEM;
+    }
+    coco__wait_init(w, (unsigned)n, co);
+    for (size_t i = 0; i < n; i++) {
+        coco_select_case_t *c = &cases[i];
+        if (c->ch == NULL)
+            continue;
+        w[i].value = c->value;
+        coco__waitq_push(c->op == COCO_SELECT_SEND ? &c->ch->sendq : &c->ch->recvq,
+                         &w[i]);
+    }
+    int rc = coco__wait_park(co, w, timeout_ms);
+    if (rc >= 0) {
+        coco_select_case_t *c = &cases[rc];
+        c->result = w[rc].result;
+        if (c->op == COCO_SELECT_RECV)
+            c->value = w[rc].value;
+    }
+    if (w != local)
+        free(w);
+    return rc;
+}
+
+int coco_select(coco_select_case_t *cases, size_t n, uint64_t timeout_ms)
+{
+    if (cases == NULL || n == 0 || n > INT32_MAX)
+        return COCO_ERROR_INVALID;
+    long active = check_cases(cases, n);
+    if (active < 0)
+        return COCO_ERROR_INVALID;
+    int i = poll_cases(cases, n);
+    if (i >= 0)
+        return i;
+    coco_co_t *co = coco__wait_self();
+    if (co == NULL)
+        return COCO_ERROR_WOULDBLOCK;
+    if (timeout_ms == 0)
+        return COCO_ERROR_TIMEOUT;
+    /* Nothing could ever wake it. */
+    if (active == 0 && timeout_ms == COCO_INFINITE)
+        return COCO_ERROR_INVALID;
+    return select_wait(co, cases, n, timeout_ms);
+}
+
+int coco_select_try(coco_select_case_t *cases, size_t n)
+{
+    if (cases == NULL || n == 0 || n > INT32_MAX || check_cases(cases, n) < 0)
+        return COCO_ERROR_INVALID;
+    int i = poll_cases(cases, n);
+    return i >= 0 ? i : COCO_ERROR_WOULDBLOCK;
+}

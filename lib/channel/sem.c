@@ -1,0 +1,89 @@
+/*
+ * sem.c - counting semaphores for coroutines.  A post with coroutines
+ * waiting hands its unit straight to the longest waiter, so waiters are
+ * served in order and a fresh wait cannot overtake them.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "channel/wait.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+struct coco_sem {
+    size_t value;
+    coco__waitq_t waiters;
+};
+
+coco_sem_t *coco_sem_create(size_t initial)
+{
+    coco_sem_t *sem = calloc(1, sizeof *sem);
+    if (sem == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    sem->value = initial;
+    return sem;
+}
+
+void coco_sem_destroy(coco_sem_t *sem)
+{
+    if (sem == NULL)
+        return;
+    coco__waitq_fire_all(&sem->waiters, COCO_ERROR_INVALID);
+    free(sem);
+}
+
+int coco_sem_wait_timeout(coco_sem_t *sem, uint64_t timeout_ms)
+{
+    if (sem == NULL)
+        return COCO_ERROR_INVALID;
+    if (sem->value > 0) {
+        sem->value--;
+        return COCO_OK;
+    }
+    coco_co_t *self = coco__wait_self();
+    if (self == NULL)
+        return COCO_ERROR_WOULDBLOCK;
+    if (timeout_ms == 0)
+        return COCO_ERROR_TIMEOUT;
+    coco__waiter_t w;
+    coco__wait_init(&w, 1, self);
+    coco__waitq_push(&sem->waiters, &w);
+    int rc = coco__wait_park(self, &w, timeout_ms);
+    return rc < 0 ? rc : w.result;
+}
+
+int coco_sem_wait(coco_sem_t *sem)
+{
+    return coco_sem_wait_timeout(sem, COCO_INFINITE);
+}
+
+int coco_sem_trywait(coco_sem_t *sem)
+{
+    if (sem == NULL)
+        return COCO_ERROR_INVALID;
+    if (sem->value == 0)
+        return COCO_ERROR_WOULDBLOCK;
+    sem->value--;
+    return COCO_OK;
+}
+
+int coco_sem_post(coco_sem_t *sem)
+{
+    if (sem == NULL)
+        return COCO_ERROR_INVALID;
+    if (sem->waiters.head != NULL) {
+        coco__wait_fire(sem->waiters.head, COCO_OK);
+        return COCO_OK;
+    }
+    if (sem->value == SIZE_MAX)
+        return COCO_ERROR_INVALID;
+    sem->value++;
+    return COCO_OK;
+}
+
+size_t coco_sem_value(const coco_sem_t *sem)
+{
+    return sem != NULL ? sem->value : 0;
+}

@@ -1,0 +1,152 @@
+/*
+ * wait.h - waiter records and wait queues, shared by the channel, select
+ * and synchronisation objects of lib/channel.
+ *
+ * A coroutine that must wait puts one waiter record per thing it waits on
+ * (one for a plain call, one per case for a select) on its own stack,
+ * links them into the objects' queues and parks.  Whoever satisfies one
+ * of them unlinks the whole group, records which one fired and wakes the
+ * coroutine.  Nothing here allocates.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef COCO_CHANNEL_WAIT_H
+#define COCO_CHANNEL_WAIT_H
+
+#include "coco_internal.h"
+
+typedef struct coco__waitq coco__waitq_t;
+
+typedef struct coco__waiter {
+    struct coco__waiter *next, *prev;
+    coco__waitq_t *q;        /* the queue it is linked in, NULL once out */
+    coco_co_t *co;
+    void *value;             /* channel: the value handed over */
+    int result;              /* set by whoever fired it */
+    unsigned index;          /* position in its group */
+    unsigned count;          /* size of the group, in every member */
+} coco__waiter_t;
+
+struct coco__waitq {
+    coco__waiter_t *head, *tail;
+};
+
+static inline void coco__waitq_push(coco__waitq_t *q, coco__waiter_t *w)
+{
+    w->next = NULL;
+    w->prev = q->tail;
+    if (q->tail != NULL)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+    w->q = q;
+}
+
+static inline void coco__waitq_remove(coco__waiter_t *w)
+{
+    coco__waitq_t *q = w->q;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        q->head = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+    w->q = NULL;
+}
+
+/* Unlinks every member of w's group still queued somewhere. */
+static inline void coco__wait_unlink_group(coco__waiter_t *w)
+{
+    coco__waiter_t *first = w - w->index;
+    for (unsigned i = 0; i < first->count; i++)
+        if (first[i].q != NULL)
+            coco__waitq_remove(&first[i]);
+}
+
+/* Makes the coroutine of the fired waiter w runnable. */
+static inline void coco__wait_wake(coco__waiter_t *w, int result)
+{
+    coco_co_t *co = w->co;
+    w->result = result;
+    co->wait_result = (intptr_t)w->index;
+    coco__wake(co->pub.sched, co);
+}
+
+/* Satisfies the queued waiter w with result: its whole group leaves the
+ * queues and its coroutine becomes runnable. */
+static inline void coco__wait_fire(coco__waiter_t *w, int result)
+{
+    if (coco__likely(w->count == 1))
+        coco__waitq_remove(w);
+    else
+        coco__wait_unlink_group(w);
+    coco__wait_wake(w, result);
+}
+
+/* coco__wait_fire() on the head of a non-empty queue: the hand-off path. */
+static inline void coco__waitq_fire_head(coco__waitq_t *q, int result)
+{
+    coco__waiter_t *w = q->head;
+    if (coco__likely(w->count == 1)) {
+        q->head = w->next;
+        if (q->head != NULL)
+            q->head->prev = NULL;
+        else
+            q->tail = NULL;
+        w->q = NULL;
+    } else {
+        coco__wait_unlink_group(w);
+    }
+    coco__wait_wake(w, result);
+}
+
+/* Fires every waiter of q with result (close, destroy, broadcast). */
+static inline void coco__waitq_fire_all(coco__waitq_t *q, int result)
+{
+    while (q->head != NULL)
+        coco__waitq_fire_head(q, result);
+}
+
+/* The running coroutine, or NULL outside one. */
+static inline coco_co_t *coco__wait_self(void)
+{
+    coco_sched_t *s = coco__tls_sched;
+    return s != NULL ? s->current : NULL;
+}
+
+/* Prepares the group w[0..n) for the running coroutine co. */
+static inline void coco__wait_init(coco__waiter_t *w, unsigned n, coco_co_t *co)
+{
+    for (unsigned i = 0; i < n; i++) {
+        w[i].q = NULL;
+        w[i].co = co;
+        w[i].index = i;
+        w[i].count = n;
+    }
+}
+
+/* Unlinks the group of a parked coroutine (its wait_cancel). */
+void coco__wait_cancel(coco_co_t *co);
+/* coco__wait_park() with a finite timeout. */
+int coco__wait_park_timeout(coco_co_t *co, uint64_t timeout_ms);
+
+/* Parks co, whose group w is already queued, for at most timeout_ms.
+ * Returns the index of the member that fired, or COCO_ERROR_TIMEOUT (the
+ * group is then unlinked) or COCO_ERROR_NOMEM (no deadline could be set;
+ * the group is unlinked too). */
+static inline int coco__wait_park(coco_co_t *co, coco__waiter_t *w,
+                                  uint64_t timeout_ms)
+{
+    co->wait_obj = w;
+    co->wait_cancel = coco__wait_cancel;
+    if (coco__likely(timeout_ms == COCO_INFINITE)) {
+        coco__park(co->pub.sched);
+        return (int)co->wait_result;
+    }
+    return coco__wait_park_timeout(co, timeout_ms);
+}
+
+#endif /* COCO_CHANNEL_WAIT_H */
