@@ -67,6 +67,9 @@ void coco__ctx_init(coco_ctx_t *ctx, void *lo, size_t size,
 typedef struct coco_stack {
     char *lo;
     size_t size;
+#if COCO_VALGRIND
+    unsigned int vg_id;             /* valgrind's handle for the stack */
+#endif
 } coco_stack_t;
 
 typedef struct coco_stack_pool {

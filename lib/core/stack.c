@@ -16,6 +16,17 @@
 #if COCO_HAVE_GUARD_PAGES
 #  include <sys/mman.h>
 #endif
+#if COCO_VALGRIND
+#  include <valgrind/valgrind.h>
+/* Valgrind takes a jump of the stack pointer into memory it does not know
+ * as a stack for a bug; registered stacks are switched to silently. */
+#  define stack_register(stk) \
+    ((stk)->vg_id = VALGRIND_STACK_REGISTER((stk)->lo, (stk)->lo + (stk)->size))
+#  define stack_deregister(stk) VALGRIND_STACK_DEREGISTER((stk)->vg_id)
+#else
+#  define stack_register(stk) ((void)0)
+#  define stack_deregister(stk) ((void)0)
+#endif
 
 /* The smallest stack handed out: enough for a few libc calls. */
 #define STACK_MIN ((size_t)16 * 1024)
@@ -26,6 +37,9 @@ struct coco_stack_free {
     struct coco_stack_free *next;
     char *lo;
     size_t size;
+#if COCO_VALGRIND
+    unsigned int vg_id;
+#endif
 };
 
 size_t coco__page_size(void)
@@ -92,6 +106,7 @@ static int stack_map(size_t size, coco_stack_t *out)
         return COCO_ERROR_NOMEM;
 #endif
     out->size = size;
+    stack_register(out);
     return COCO_OK;
 }
 
@@ -116,6 +131,9 @@ int coco__stack_get(coco_stack_pool_t *pool, size_t size, coco_stack_t *out)
             pool->count--;
             out->lo = f->lo;
             out->size = size;
+#if COCO_VALGRIND
+            out->vg_id = f->vg_id;
+#endif
             return COCO_OK;
         }
     }
@@ -127,6 +145,7 @@ void coco__stack_put(coco_stack_pool_t *pool, coco_stack_t *stk)
     if (stk->lo == NULL)
         return;
     if (pool->count >= pool->limit) {
+        stack_deregister(stk);
         stack_unmap(stk->lo, stk->size);
     } else {
         struct coco_stack_free *f = (struct coco_stack_free *)
@@ -135,6 +154,9 @@ void coco__stack_put(coco_stack_pool_t *pool, coco_stack_t *stk)
             stk->size == COCO_DEFAULT_STACK_SIZE ? &pool->dflt : &pool->other;
         f->lo = stk->lo;
         f->size = stk->size;
+#if COCO_VALGRIND
+        f->vg_id = stk->vg_id;
+#endif
         f->next = *head;
         *head = f;
         pool->count++;
@@ -147,6 +169,9 @@ static void drain_list(struct coco_stack_free *f)
 {
     while (f != NULL) {
         struct coco_stack_free *next = f->next;
+#if COCO_VALGRIND
+        VALGRIND_STACK_DEREGISTER(f->vg_id);
+#endif
         stack_unmap(f->lo, f->size);
         f = next;
     }
