@@ -22,7 +22,8 @@ trap cleanup EXIT INT TERM
 
 # Starts an example on a free port; sets pid and port.
 start() {
-  "./examples/$1" 0 >"$tmp/$1.out" 2>&1 &
+  # COCO_TEST_EXEC runs target programs of a cross build (an emulator).
+  ${COCO_TEST_EXEC:-} "./examples/$1" 0 >"$tmp/$1.out" 2>&1 &
   pid=$!
   port=
   i=0

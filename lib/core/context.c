@@ -43,6 +43,13 @@ void coco__ctx_init(coco_ctx_t *ctx, void *lo, size_t size,
     f[0] = (uintptr_t)arg;
     f[1] = (uintptr_t)fn;
     f[11] = (uintptr_t)coco__ctx_start;
+#elif defined(__riscv) && __riscv_xlen == 64
+    /* s0 = 0, s1 = arg, s2 = fn, ra = resume address, fs0-fs11 = 0. */
+    f = (uintptr_t *)(top - 26 * sizeof(uintptr_t));
+    memset(f, 0, 26 * sizeof(uintptr_t));
+    f[1] = (uintptr_t)arg;
+    f[2] = (uintptr_t)fn;
+    f[12] = (uintptr_t)coco__ctx_start;
 #else
 #  error "configure selected an assembly switch this file does not know"
 #endif
