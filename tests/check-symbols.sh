@@ -1,0 +1,90 @@
+#!/bin/sh
+# check-symbols.sh - the dynamic symbol table of the built libcoco.so is
+# exactly the public API: nothing but coco_* is exported, every exported
+# function has a man page under man/, every function declared in
+# include/coco.h is exported, and the soname follows the libtool version
+# (libcoco.so.CURRENT-AGE).
+#
+# Environment: srcdir (set by automake), NM, COCO_LT_VERSION
+# (CURRENT:REVISION:AGE).  Run from the build directory.  Prints TAP.
+#
+# SPDX-License-Identifier: MIT
+
+srcdir=${srcdir:-.}
+NM=${NM:-nm}
+lib=lib/.libs/libcoco.so
+header=$srcdir/include/coco.h
+
+if ! test -f "$lib"; then
+  echo "1..0 # SKIP no $lib (shared library disabled or not ELF)"
+  exit 0
+fi
+
+# "ADDRESS TYPE NAME" lines; undefined ones are left out by --defined-only.
+exported=$($NM -D --defined-only "$lib" | awk 'NF >= 3 { print $NF }' | sort -u)
+if test -z "$exported"; then
+  echo "1..1"
+  echo "not ok 1 - $NM -D --defined-only $lib listed nothing"
+  exit 1
+fi
+
+# Functions declared with COCO_API; a declaration may span lines.
+declared=$(awk '
+  /^[ \t]*COCO_API[ \t]/ { decl = ""; indecl = 1 }
+  indecl { decl = decl " " $0
+           if (index($0, ";")) {
+             sub(/\(.*/, "", decl); n = split(decl, w, /[ \t*]+/)
+             print w[n]; indecl = 0 } }' "$header" | sort -u)
+
+api=$(echo "$exported" | grep '^coco_')
+# Symbols some linkers define in every shared object; not part of the API.
+stray=$(echo "$exported" | grep -v '^coco_' |
+        grep -v -x -e _init -e _fini -e _edata -e _end -e __bss_start)
+
+n=2
+for s in $api; do n=$((n + 1)); done
+for s in $declared; do n=$((n + 1)); done
+echo "1..$n"
+
+i=0 failed=0
+ok() { i=$((i + 1)); echo "ok $i - $*"; }
+fail() { i=$((i + 1)); failed=1; echo "not ok $i - $*"; }
+
+if test -z "$stray"; then
+  ok "only coco_* symbols are exported"
+else
+  fail "symbols outside the coco_* API are exported:"
+  echo "$stray" | sed 's/^/#   /'
+fi
+# The soname, from the dynamic section.
+soname=$(LC_ALL=C readelf -d "$lib" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+if test -z "${COCO_LT_VERSION:-}"; then
+  i=$((i + 1)); echo "ok $i # SKIP COCO_LT_VERSION not given"
+elif ! command -v readelf >/dev/null 2>&1; then
+  i=$((i + 1)); echo "ok $i # SKIP readelf not found"
+else
+  IFS=: read -r current revision age <<EOV
+$COCO_LT_VERSION
+EOV
+  want=libcoco.so.$((current - age))
+  if test "$soname" = "$want"; then
+    ok "soname is $want (libtool version $COCO_LT_VERSION)"
+  else
+    fail "soname is '$soname', libtool version $COCO_LT_VERSION wants $want"
+  fi
+fi
+for s in $api; do
+  if test -f "$srcdir/man/$s.3"; then
+    ok "$s has a man page"
+  else
+    fail "$s is exported but has no man page man/$s.3"
+  fi
+done
+for s in $declared; do
+  if echo "$api" | grep -q -x "$s"; then
+    ok "$s (declared in coco.h) is exported"
+  else
+    fail "$s is declared in coco.h but not exported by $lib"
+  fi
+done
+exit $failed
