@@ -42,16 +42,7 @@ int coco_sem_wait_timeout(coco_sem_t *sem, uint64_t timeout_ms)
         sem->value--;
         return COCO_OK;
     }
-    coco_co_t *self = coco__wait_self();
-    if (self == NULL)
-        return COCO_ERROR_WOULDBLOCK;
-    if (timeout_ms == 0)
-        return COCO_ERROR_TIMEOUT;
-    coco__waiter_t w;
-    coco__wait_init(&w, 1, self);
-    coco__waitq_push(&sem->waiters, &w);
-    int rc = coco__wait_park(self, &w, timeout_ms);
-    return rc < 0 ? rc : w.result;
+    return coco__wait_alone(&sem->waiters, timeout_ms);
 }
 
 int coco_sem_wait(coco_sem_t *sem)

@@ -149,4 +149,21 @@ static inline int coco__wait_park(coco_co_t *co, coco__waiter_t *w,
     return coco__wait_park_timeout(co, timeout_ms);
 }
 
+/* Parks the running coroutine alone on q, for at most timeout_ms, and
+ * returns the result it was fired with; COCO_ERROR_WOULDBLOCK outside a
+ * coroutine, COCO_ERROR_TIMEOUT when timeout_ms is 0 or runs out. */
+static inline int coco__wait_alone(coco__waitq_t *q, uint64_t timeout_ms)
+{
+    coco_co_t *self = coco__wait_self();
+    if (self == NULL)
+        return COCO_ERROR_WOULDBLOCK;
+    if (timeout_ms == 0)
+        return COCO_ERROR_TIMEOUT;
+    coco__waiter_t w;
+    coco__wait_init(&w, 1, self);
+    coco__waitq_push(q, &w);
+    int rc = coco__wait_park(self, &w, timeout_ms);
+    return rc < 0 ? rc : w.result;
+}
+
 #endif /* COCO_CHANNEL_WAIT_H */

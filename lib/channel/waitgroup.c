@@ -56,16 +56,7 @@ int coco_waitgroup_wait_timeout(coco_waitgroup_t *wg, uint64_t timeout_ms)
         return COCO_ERROR_INVALID;
     if (wg->count == 0)
         return COCO_OK;
-    coco_co_t *self = coco__wait_self();
-    if (self == NULL)
-        return COCO_ERROR_WOULDBLOCK;
-    if (timeout_ms == 0)
-        return COCO_ERROR_TIMEOUT;
-    coco__waiter_t w;
-    coco__wait_init(&w, 1, self);
-    coco__waitq_push(&wg->waiters, &w);
-    int rc = coco__wait_park(self, &w, timeout_ms);
-    return rc < 0 ? rc : w.result;
+    return coco__wait_alone(&wg->waiters, timeout_ms);
 }
 
 int coco_waitgroup_wait(coco_waitgroup_t *wg)
