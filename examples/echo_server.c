@@ -40,7 +40,7 @@ static void on_signal(int sig)
 static void handle_client(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    char buf[4096];
+    char buf[16384]; /* room for a whole message: one read, not two */
     int n;
     while ((n = coco_read(fd, buf, sizeof buf)) > 0) {
         if (coco_write(fd, buf, (size_t)n) != n)

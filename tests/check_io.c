@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -553,6 +554,108 @@ START_TEST(test_peer_reset)
 }
 END_TEST
 
+/* A TCP reader whose last read came up short parks before trying again;
+ * data that arrived meanwhile must still be read, even when the loop saw
+ * its edge while the reader was busy elsewhere. */
+struct short_ctx {
+    int lfd;
+    struct sockaddr_in addr;
+    int sv[2];                 /* keeps the loop polling meanwhile */
+    char got[32];
+    int n1, n2, err;
+    bool urgent;
+};
+
+static void short_server(void *arg)
+{
+    struct short_ctx *t = arg;
+    int fd = coco_accept(t->lfd, NULL, NULL);
+    ck_assert_int_ge(fd, 0);
+    /* Parks first (the client waits before sending): fd is now watched. */
+    t->n1 = coco_read(fd, t->got, sizeof t->got);
+    if (!t->urgent)
+        coco_sleep(50);      /* the client's second message lands now */
+    errno = 0;
+    t->n2 = coco_read_timeout(fd, t->got + 16, 16, 1000);
+    t->err = errno;
+    coco_close(fd);
+}
+
+static void short_client(void *arg)
+{
+    struct short_ctx *t = arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(coco_connect(fd, &t->addr, sizeof t->addr), 0);
+    coco_sleep(10);
+    if (t->urgent) {
+        /* A TCP read stops short at the urgent mark with data behind it. */
+        ck_assert_int_eq(coco_write(fd, "hello", 5), 5);
+        ck_assert_int_eq((int)send(fd, "!", 1, MSG_OOB), 1);
+        ck_assert_int_eq(coco_write(fd, "world", 5), 5);
+    } else {
+        ck_assert_int_eq(coco_write(fd, "one", 3), 3);
+        coco_sleep(10);
+        ck_assert_int_eq(coco_write(fd, "two", 3), 3);
+    }
+    /* Holds the connection open until the server is done: a close would
+     * be news of its own and wake the server regardless. */
+    char b[4];
+    ck_assert_int_eq(coco_read_timeout(fd, b, sizeof b, 3000), 0);
+    coco_close(fd);
+}
+
+static void short_bystander(void *arg)
+{
+    struct short_ctx *t = arg;
+    char b[1];
+    /* Parked on I/O for longer than the server sleeps, so the loop waits
+     * in the backend and collects the edge of the server's socket while
+     * its reader is not parked. */
+    ck_assert_int_eq(coco_read_timeout(t->sv[0], b, 1, 100), -1);
+}
+
+static void run_short_read(struct short_ctx *t)
+{
+    t->lfd = listen_any(&t->addr);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, t->sv), 0);
+    coco_sched_t *s = coco_sched_create();
+    coco_create(s, short_server, t, 0);
+    coco_create(s, short_client, t, 0);
+    coco_create(s, short_bystander, t, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    coco_sched_destroy(s);
+    coco_close(t->lfd);
+    close(t->sv[0]);
+    close(t->sv[1]);
+}
+
+START_TEST(test_tcp_short_read_then_more)
+{
+    struct short_ctx t = { 0 };
+    run_short_read(&t);
+    ck_assert_int_eq(t.n1, 3);
+    ck_assert_int_eq(t.n2, 3);
+    ck_assert_int_eq(t.err, 0);
+    ck_assert(memcmp(t.got, "one", 3) == 0);
+    ck_assert(memcmp(t.got + 16, "two", 3) == 0);
+}
+END_TEST
+
+START_TEST(test_tcp_short_read_urgent)
+{
+    struct short_ctx t = { 0 };
+    t.urgent = true;
+    run_short_read(&t);
+    /* "hello" up to the mark, then the rest: the urgent byte itself is
+     * out of band and never part of the stream. */
+    ck_assert_int_eq(t.n1, 5);
+    ck_assert_int_eq(t.n2, 5);
+    ck_assert_int_eq(t.err, 0);
+    ck_assert(memcmp(t.got, "hello", 5) == 0);
+    ck_assert(memcmp(t.got + 16, "world", 5) == 0);
+}
+END_TEST
+
 static void timed_acceptor(void *arg)
 {
     struct tcp_ctx *t = arg;
@@ -740,6 +843,8 @@ int main(void)
     tcase_add_test(tc, test_peer_reset);
     tcase_add_test(tc, test_accept_timeout);
     tcase_add_test(tc, test_accept_emfile_no_spin);
+    tcase_add_test(tc, test_tcp_short_read_then_more);
+    tcase_add_test(tc, test_tcp_short_read_urgent);
     suite_add_tcase(su, tc);
 
     tc = tcase_create("misuse");

@@ -144,6 +144,12 @@ void coco__io_ready(struct coco_io *io, int fd, unsigned events)
         return;
     coco_fd_t *ent = &io->fds[fd];
     coco_co_t *r = ent->reader, *w = ent->writer;
+    /* New data (or an error) since the last short read: the next read
+     * must try the system call again, whether or not anyone is parked. */
+    if (events & (COCO__EV_READ | COCO__EV_ERROR))
+        ent->drained = 0;
+    if (events & COCO__EV_URGENT)
+        ent->short_read = COCO__SHORT_UNSURE;
     if (r != NULL && (events & (COCO__EV_READ | COCO__EV_ERROR))) {
         coco_sched_t *s = r->pub.sched;
         io_wake(s, r, (intptr_t)(events & (COCO__EV_READ | COCO__EV_WRITE | COCO__EV_ERROR)));
@@ -166,6 +172,8 @@ void coco__io_reset(coco_sched_t *s, int fd)
         io_wake(s, ent->writer, -EBADF);
     coco__poller_forget(io, fd, ent);
     ent->kind = COCO__FD_UNKNOWN;
+    ent->short_read = COCO__SHORT_UNKNOWN;
+    ent->drained = 0;
 }
 
 /* ------------------------------------------------------------ the loop */

@@ -3,7 +3,15 @@
  * variants, coco_wait_fd and coco_close.
  *
  * Every call tries the system call first and parks the coroutine on
- * readiness only when it reports EAGAIN.  Descriptors are taken as
+ * readiness only when it reports EAGAIN, with one exception: a read from a
+ * TCP socket whose previous read came up short.  A short read means the
+ * kernel's queue was emptied; until the backend reports new data (which
+ * clears the mark, see coco__io_ready) another recv() could only say
+ * EAGAIN, so the reader parks straight away and saves that system call on
+ * every message of a request/response exchange.  TCP alone qualifies: a
+ * TCP read stops early only at urgent data, which the backend watches for;
+ * Unix-domain, datagram and pipe reads can stop early for other reasons.
+ * Descriptors are taken as
  * socket() and pipe() return them: sockets are driven with MSG_DONTWAIT
  * (and MSG_NOSIGNAL, so a vanished peer is an EPIPE, never a SIGPIPE),
  * which needs no change to the descriptor; anything else (a pipe, a
@@ -21,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -114,14 +123,42 @@ static int park(coco_sched_t *s, int fd, unsigned dir, uint64_t left)
 
 /* ------------------------------------------------------- single tries */
 
+/* Does a short read on the socket fd prove its receive queue empty? */
+static uint8_t short_read_kind(int fd)
+{
+#if defined(SO_PROTOCOL) && defined(IPPROTO_TCP)
+    int proto = 0;
+    socklen_t len = sizeof proto;
+    if (coco__poller_sees_arrivals &&
+        getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
+        proto == IPPROTO_TCP)
+        return COCO__SHORT_DRAINS;
+#else
+    (void)fd;
+#endif
+    return COCO__SHORT_UNSURE;
+}
+
+/* Marks ent drained after a read of r bytes out of n asked. */
+static void note_read(coco_fd_t *ent, int fd, ssize_t r, size_t n)
+{
+    if (r <= 0 || (size_t)r >= n)
+        return;
+    if (ent->short_read == COCO__SHORT_UNKNOWN)
+        ent->short_read = short_read_kind(fd);
+    ent->drained = ent->short_read == COCO__SHORT_DRAINS;
+}
+
 static ssize_t try_read(coco_sched_t *s, int fd, void *buf, size_t n)
 {
     coco_fd_t *ent = known(s, fd);
     if (ent == NULL || ent->kind != COCO__FD_OTHER) {
         ssize_t r = recv(fd, buf, n, MSG_DONTWAIT);
         if (r >= 0 || errno != ENOTSOCK) {
-            if (ent != NULL)
+            if (ent != NULL) {
                 ent->kind = COCO__FD_SOCKET;
+                note_read(ent, fd, r, n);
+            }
             return r;
         }
         if (ent != NULL)
@@ -196,6 +233,13 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
         count = INT_MAX;
     coco_sched_t *s = cur_sched();
     deadline_t d = deadline(timeout_ms);
+    coco_fd_t *ent = known(s, fd);
+    if (ent != NULL && ent->drained && count > 0) {
+        /* Emptied by the last read and no news since: wait first. */
+        ent->drained = 0;
+        if (park(s, fd, COCO__EV_READ, remaining(s, &d)) < 0)
+            return -1;
+    }
     for (;;) {
         ssize_t r = try_read(s, fd, buf, count);
         if (r >= 0)

@@ -15,15 +15,20 @@
 #define COCO__EV_READ  1u
 #define COCO__EV_WRITE 2u
 #define COCO__EV_ERROR 4u   /* error or hang-up: wakes both directions */
+#define COCO__EV_URGENT 8u  /* TCP urgent data: reads may stop short of it */
 
 /* What the table knows about one descriptor number. */
 enum { COCO__FD_UNKNOWN = 0, COCO__FD_SOCKET, COCO__FD_OTHER };
+/* Whether a short read on the descriptor proves its queue empty. */
+enum { COCO__SHORT_UNKNOWN = 0, COCO__SHORT_DRAINS, COCO__SHORT_UNSURE };
 
 typedef struct coco_fd {
     coco_co_t *reader;          /* parked waiting to read, or NULL */
     coco_co_t *writer;          /* parked waiting to write, or NULL */
     uint8_t kind;               /* COCO__FD_*: how to make calls non-blocking */
     uint8_t reg;                /* owned by the backend */
+    uint8_t short_read;         /* COCO__SHORT_*, learnt on the first one */
+    uint8_t drained;            /* emptied by a short read, no edge since */
     uint32_t pidx;              /* owned by the backend */
 } coco_fd_t;
 
@@ -53,6 +58,12 @@ void coco__io_ready(struct coco_io *io, int fd, unsigned events);
 void coco__io_reset(coco_sched_t *s, int fd);
 
 /* ----------------------------------------------------------- backend */
+
+/* Nonzero when the backend reports, through coco__io_ready(), every
+ * arrival of data on a watched descriptor (or polls its current state),
+ * so that a reader whose last read came up short may park before trying
+ * again.  Each backend defines it. */
+extern const int coco__poller_sees_arrivals;
 
 /* Sets up io->poller.  0, or -1 with errno. */
 int coco__poller_init(struct coco_io *io);

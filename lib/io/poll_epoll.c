@@ -7,7 +7,9 @@
  * connect).  Parking and waking then cost no system call at all: the I/O
  * calls always try the operation first and park only on EAGAIN, which is
  * exactly the condition after which an edge is guaranteed to be reported.
- * A readiness edge that arrives while nobody is parked is simply dropped.
+ * A readiness edge that arrives while nobody is parked wakes nobody; it
+ * only tells the table that the descriptor has news (see io.c).  Urgent
+ * data (EPOLLPRI) is watched too, because a TCP read stops short of it.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -19,6 +21,10 @@
 #include <unistd.h>
 
 #define MAX_EVENTS 256
+
+/* Every arrival of data is an edge, and an edge is never lost: one that
+ * comes while nobody is parked still reaches coco__io_ready(). */
+const int coco__poller_sees_arrivals = 1;
 
 struct epoll_state {
     int epfd;
@@ -59,7 +65,7 @@ int coco__poller_want(struct coco_io *io, int fd, coco_fd_t *ent, unsigned event
     if (events == 0 || ent->reg)
         return 0;
     struct epoll_event ev;
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.events = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.u64 = 0;
     ev.data.fd = fd;
     if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -97,6 +103,8 @@ int coco__poller_wait(struct coco_io *io, int timeout_ms)
             ev |= COCO__EV_WRITE;
         if (e & (EPOLLERR | EPOLLHUP))
             ev |= COCO__EV_ERROR;
+        if (e & EPOLLPRI)
+            ev |= COCO__EV_READ | COCO__EV_URGENT;
         coco__io_ready(io, ep->ev[i].data.fd, ev);
     }
     return 0;

@@ -54,6 +54,10 @@ void coco__poller_fini(struct coco_io *io)
     io->poller = NULL;
 }
 
+/* Not relied on: the read filter reports no urgent data, before which a
+ * TCP read can stop short, and this backend cannot be run here. */
+const int coco__poller_sees_arrivals = 0;
+
 int coco__poller_want(struct coco_io *io, int fd, coco_fd_t *ent, unsigned events)
 {
     struct kq_state *k = io->poller;

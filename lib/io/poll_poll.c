@@ -57,6 +57,10 @@ static void drop(struct coco_io *io, struct poll_state *ps, coco_fd_t *ent)
     ent->reg = 0;
 }
 
+/* Level-triggered and asked afresh on every wait: a reader that parks
+ * while data is queued is woken by the very next poll. */
+const int coco__poller_sees_arrivals = 1;
+
 int coco__poller_want(struct coco_io *io, int fd, coco_fd_t *ent, unsigned events)
 {
     struct poll_state *ps = io->poller;
