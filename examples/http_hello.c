@@ -138,13 +138,16 @@ static void handle_client(void *arg)
     char in[IN_SIZE], out[OUT_SIZE];
     size_t have = 0, skip = 0;
     int keep = 1;
-    while (keep) {
+    /* The body of the last request is read even after its response:
+     * closing with unread data makes the kernel reset the connection,
+     * and the reset can destroy the response before the client reads it. */
+    while (keep || skip > 0) {
         int n = coco_read_timeout(fd, in + have, sizeof in - have, idle_ms);
         if (n <= 0)
             break;
         have += (size_t)n;
         size_t used = 0, olen = 0;
-        while (keep) {
+        for (;;) {
             if (skip > 0) { /* the rest of a request body */
                 size_t k = have - used < skip ? have - used : skip;
                 used += k;
@@ -152,6 +155,8 @@ static void handle_client(void *arg)
                 if (skip > 0)
                     break;
             }
+            if (!keep)
+                break;
             char *start = in + used;
             char *hend = headers_end(start, in + have);
             if (hend == NULL)
@@ -175,7 +180,7 @@ static void handle_client(void *arg)
             break;
         memmove(in, in + used, have - used);
         have -= used;
-        if (have == sizeof in) { /* a header block larger than the buffer */
+        if (keep && have == sizeof in) { /* a header block larger than the buffer */
             coco_write_timeout(fd, BAD_REQUEST, sizeof BAD_REQUEST - 1, idle_ms);
             break;
         }
