@@ -202,7 +202,8 @@ soak() {
 
   if test $alive = yes; then
     $exec_ ./tests/soak/soak_client -t "$reply_ms" "$proto" "$port" 0 >"$tmp/probe.out" 2>&1
-    check "$name: still answers after the soak" 'test $? -eq 0'
+    pst=$?
+    check "$name: still answers after the soak" 'test $pst -eq 0'
   else
     bad "$name: still answers after the soak (the server died: $(tail -n 3 "$tmp/$name.out"))"
   fi
