@@ -8,8 +8,8 @@
 # For each server it asserts:
 #   - no reply lost or wrong among the clients that behave, no connection
 #     refused, and every misbehaviour (reset mid-request, half-close,
-#     silence past the idle timeout, a byte at a time, connect and close)
-#     handled as it should be; wrk, if present, sees no error at all
+#     silence past the idle timeout, a byte at a time, connect and close,
+#     never reading the replies) handled as it should be; wrk, if present, sees no error at all
 #     (its connections are its own, so none of our resets reach them);
 #   - RSS flat after warm-up: the last sample under load is at most the
 #     first one after warm-up plus max(10%, 512 KiB);

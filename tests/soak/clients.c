@@ -6,8 +6,9 @@
  * a reply that is wrong, or does not come within the timeout, is counted.
  * A misbehaving client cycles through the ways real clients mistreat a
  * server and checks what the server owes it even then: the replies to the
- * complete requests it sent, and a clean close when it half-closes or
- * stays silent past the server's idle timeout.
+ * complete requests it sent, a clean close when it half-closes or stays
+ * silent past the server's idle timeout, and a close when it never reads
+ * what the server writes.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -23,6 +24,7 @@
 
 const char *const soak_bad_names[BAD_KINDS] = {
     "reset mid-request", "half-close", "idle", "byte at a time", "connect-close",
+    "never reads",
 };
 
 typedef struct batch {
@@ -121,9 +123,9 @@ static bool exchange(const client_cfg_t *cfg, conn_t *c, batch_t *b, bool last_r
     return check_replies(p, c, b, st);
 }
 
-static bool open_conn(const client_cfg_t *cfg, conn_t *c, stats_t *st)
+static bool open_conn(const client_cfg_t *cfg, conn_t *c, int rcvbuf, stats_t *st)
 {
-    if (net_connect(c, cfg->port, cfg->timeout_ms) != NET_OK) {
+    if (net_connect(c, cfg->port, cfg->timeout_ms, rcvbuf) != NET_OK) {
         st->connect_failed++;
         net_sleep_ms(10);
         return false;
@@ -139,7 +141,7 @@ void client_good(const client_cfg_t *cfg, rng_t *rng, stats_t *st)
     if (b == NULL)
         abort();
     while (net_now_ms() < cfg->end_ms) {
-        if (!open_conn(cfg, &c, st))
+        if (!open_conn(cfg, &c, 0, st))
             continue;
         int rounds = (int)rng_range(rng, 1, 20);
         bool ok = true, closes = false;
@@ -246,6 +248,18 @@ static bool bad_bytewise(const client_cfg_t *cfg, conn_t *c, batch_t *b, rng_t *
     return check_replies(cfg->proto, c, b, st);
 }
 
+/* Requests sent without end and no reply ever read, through a small
+ * receive window: the server's writes stall, and with an idle timeout it
+ * must give up on the connection within that time; without one it must
+ * simply keep it. */
+static bool bad_no_read(const client_cfg_t *cfg, conn_t *c, batch_t *b, rng_t *rng)
+{
+    build_batch(cfg->proto, b, cfg->proto->max_pipeline, 20480, false, rng);
+    if (cfg->idle_ms == 0)
+        return net_flood(c, b->out, b->total, 500) == NET_TIMEOUT;
+    return net_flood(c, b->out, b->total, cfg->idle_ms + cfg->timeout_ms) == NET_EOF;
+}
+
 void client_bad(const client_cfg_t *cfg, rng_t *rng, int first_kind, stats_t *st)
 {
     conn_t c = { .fd = -1 };
@@ -254,7 +268,7 @@ void client_bad(const client_cfg_t *cfg, rng_t *rng, int first_kind, stats_t *st
         abort();
     for (int kind = first_kind % BAD_KINDS; net_now_ms() < cfg->end_ms;
          kind = (kind + 1) % BAD_KINDS) {
-        if (!open_conn(cfg, &c, st))
+        if (!open_conn(cfg, &c, kind == BAD_NO_READ ? 4096 : 0, st))
             continue;
         bool ok = true;
         switch (kind) {
@@ -262,7 +276,8 @@ void client_bad(const client_cfg_t *cfg, rng_t *rng, int first_kind, stats_t *st
         case BAD_HALF_CLOSE: ok = bad_half_close(cfg, &c, b, rng, st); break;
         case BAD_IDLE:       ok = bad_idle(cfg, &c, b, rng, st); break;
         case BAD_BYTEWISE:   ok = bad_bytewise(cfg, &c, b, rng, st); break;
-        default:
+        case BAD_NO_READ:    ok = bad_no_read(cfg, &c, b, rng); break;
+        default:    /* BAD_CONNECT_CLOSE: a plain close or a reset */
             if (rng_range(rng, 0, 1) == 0)
                 net_reset(&c);
             break;
@@ -283,7 +298,7 @@ int client_probe(const client_cfg_t *cfg)
     memset(&st, 0, sizeof st);
     rng_t rng = { 0x50a4 };
     batch_t *b = malloc(sizeof *b);
-    bool ok = b != NULL && open_conn(cfg, &c, &st);
+    bool ok = b != NULL && open_conn(cfg, &c, 0, &st);
     if (ok) {
         build_batch(cfg->proto, b, 1, 256, false, &rng);
         ok = send_pieces(&c, b, &rng) == 0 && check_replies(cfg->proto, &c, b, &st);

@@ -33,7 +33,7 @@ void net_sleep_ms(int ms)
         ;
 }
 
-int net_connect(conn_t *c, int port, int timeout_ms)
+int net_connect(conn_t *c, int port, int timeout_ms, int rcvbuf)
 {
     c->fd = -1;
     c->timeout_ms = timeout_ms;
@@ -41,6 +41,9 @@ int net_connect(conn_t *c, int port, int timeout_ms)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return NET_ERROR;
+    /* Before connect, so that the window announced is the small one. */
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
@@ -164,6 +167,28 @@ int net_expect_eof(conn_t *c, int timeout_ms)
         r = wait_for(c, POLLIN, (int)(end - now), &got);
         if (r == NET_ERROR)
             return r;
+    }
+}
+
+int net_flood(conn_t *c, const char *buf, size_t n, int wait_ms)
+{
+    size_t off = 0;
+    for (;;) {
+        ssize_t w = send(c->fd, buf + off, n - off, MSG_NOSIGNAL);
+        if (w > 0) {
+            off = (off + (size_t)w) % n;
+            continue;
+        }
+        if (w < 0 && (errno == EPIPE || errno == ECONNRESET))
+            return NET_EOF;
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return NET_ERROR;
+        short got = 0;
+        int r = wait_for(c, POLLOUT, wait_ms, &got);
+        if (r != NET_OK)
+            return r;
+        if (got & (POLLERR | POLLHUP))
+            return NET_EOF;
     }
 }
 

@@ -48,7 +48,8 @@ typedef struct conn {
     size_t len, cap;
 } conn_t;
 
-int net_connect(conn_t *c, int port, int timeout_ms);
+/* rcvbuf: the receive buffer to ask for (0: the system's default). */
+int net_connect(conn_t *c, int port, int timeout_ms, int rcvbuf);
 /* Sends all of out while taking in whatever the server sends meanwhile,
  * so a server that answers as it reads never deadlocks against us. */
 int net_send(conn_t *c, const char *out, size_t n);
@@ -58,6 +59,10 @@ void net_consume(conn_t *c, size_t n);
 /* Waits for the server to close: NET_EOF if it does with nothing more
  * buffered, NET_ERROR if more data or a reset comes first. */
 int net_expect_eof(conn_t *c, int timeout_ms);
+/* Sends buf over and over without ever reading, until the server closes
+ * the connection (NET_EOF) or no byte could be sent for wait_ms
+ * (NET_TIMEOUT). */
+int net_flood(conn_t *c, const char *buf, size_t n, int wait_ms);
 /* Closes with SO_LINGER 0, so the server sees a reset. */
 void net_reset(conn_t *c);
 void net_close(conn_t *c);
@@ -98,6 +103,7 @@ enum {
     BAD_IDLE,           /* connects and sends nothing */
     BAD_BYTEWISE,       /* sends a request one byte at a time */
     BAD_CONNECT_CLOSE,  /* connects and closes at once */
+    BAD_NO_READ,        /* sends requests and never reads the replies */
     BAD_KINDS
 };
 
