@@ -54,6 +54,10 @@ static void handle_client(void *arg)
     while ((n = coco_read_timeout(fd, buf, sizeof buf, idle_ms)) > 0) {
         if (coco_write_timeout(fd, buf, (size_t)n, idle_ms) != n)
             break;
+        /* A full buffer means more is waiting: reads and writes that
+         * never have to wait never let the other connections run. */
+        if (n == (int)sizeof buf)
+            coco_yield();
     }
     if (fd < MAX_CONNS && conn_open[fd]) {
         conn_open[fd] = 0;

@@ -178,6 +178,10 @@ static void handle_client(void *arg)
         }
         if (olen > 0 && coco_write_timeout(fd, out, olen, idle_ms) != (int)olen)
             break;
+        /* The read filled the buffer, so more is waiting: reads and writes
+         * that never have to wait never let the other connections run. */
+        if (have == sizeof in)
+            coco_yield();
         memmove(in, in + used, have - used);
         have -= used;
         if (keep && have == sizeof in) { /* a header block larger than the buffer */
