@@ -115,12 +115,17 @@ static bool exchange(const client_cfg_t *cfg, conn_t *c, batch_t *b, bool last_r
     build_batch(p, b, (int)rng_range(rng, 1, (uint32_t)p->max_pipeline), 20480,
                 last_round, rng);
     *closes = b->n > 0 && b->closes[b->n - 1];
+    uint64_t t0 = net_now_ms();
     if (send_pieces(c, b, rng) != 0) {
         st->lost += (uint64_t)b->n;
         show_failure("no", c, b->out, b->total);
         return false;
     }
-    return check_replies(p, c, b, st);
+    bool ok = check_replies(p, c, b, st);
+    uint64_t t = net_now_ms() - t0;
+    if (ok && t > st->slowest_ms)
+        st->slowest_ms = t;
+    return ok;
 }
 
 static bool open_conn(const client_cfg_t *cfg, conn_t *c, int rcvbuf, stats_t *st)

@@ -111,6 +111,7 @@ typedef struct stats {
     uint64_t ok, wrong, lost;       /* replies to complete requests */
     uint64_t connect_failed;
     uint64_t connections;
+    uint64_t slowest_ms;            /* longest wait for a batch's replies */
     uint64_t bad_done[BAD_KINDS];   /* misbehaviours carried out */
     uint64_t bad_failed[BAD_KINDS]; /* ... where the server did not cope */
     uint64_t idle_min_ms, idle_max_ms; /* when idle connections were closed */

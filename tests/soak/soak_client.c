@@ -58,6 +58,8 @@ static void add_stats(stats_t *sum, const stats_t *s)
     sum->lost += s->lost;
     sum->connect_failed += s->connect_failed;
     sum->connections += s->connections;
+    if (s->slowest_ms > sum->slowest_ms)
+        sum->slowest_ms = s->slowest_ms;
     for (int k = 0; k < BAD_KINDS; k++) {
         sum->bad_done[k] += s->bad_done[k];
         sum->bad_failed[k] += s->bad_failed[k];
@@ -76,6 +78,7 @@ static uint64_t report(const char *name, const stats_t *s, double secs)
            " lost, %" PRIu64 " connections, %" PRIu64 " refused\n",
            name, s->ok, secs, secs > 0 ? (double)s->ok / secs : 0.0, s->wrong, s->lost,
            s->connections, s->connect_failed);
+    printf("  slowest batch of replies: %" PRIu64 " ms\n", s->slowest_ms);
     for (int k = 0; k < BAD_KINDS; k++) {
         printf("  %-18s %8" PRIu64 " done, %" PRIu64 " not handled\n", soak_bad_names[k],
                s->bad_done[k], s->bad_failed[k]);
