@@ -2,7 +2,14 @@
  * echo_server.c - the README echo server, completed: a TCP echo server
  * with one detached coroutine per connection, all on one thread.
  *
- *   echo_server [PORT]      (default 7777; 0 picks a free port)
+ *   echo_server [PORT [IDLE_SECONDS]]
+ *
+ * PORT defaults to 7777 (0 picks a free port).  A connection that sends
+ * nothing for IDLE_SECONDS (default 60; 0 means never), or does not take
+ * its echo for as long, is closed: without that limit, a client that
+ * connects and goes silent would hold its coroutine and descriptor for
+ * ever.  The limit is the timeout of each coco_read_timeout() and
+ * coco_write_timeout() call.
  *
  * SIGINT or SIGTERM shuts it down cleanly: the signal handler writes to a
  * pipe, a coroutine waiting on that pipe closes the listening socket and
@@ -19,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,6 +36,7 @@
 static int stop_pipe[2];
 static int server_fd = -1;
 static char conn_open[MAX_CONNS];   /* descriptors of live connections */
+static uint64_t idle_ms;            /* per read or write; COCO_INFINITE: none */
 
 static void on_signal(int sig)
 {
@@ -42,9 +51,13 @@ static void handle_client(void *arg)
     int fd = (int)(intptr_t)arg;
     char buf[16384]; /* room for a whole message: one read, not two */
     int n;
-    while ((n = coco_read(fd, buf, sizeof buf)) > 0) {
-        if (coco_write(fd, buf, (size_t)n) != n)
+    while ((n = coco_read_timeout(fd, buf, sizeof buf, idle_ms)) > 0) {
+        if (coco_write_timeout(fd, buf, (size_t)n, idle_ms) != n)
             break;
+        /* A full buffer means more is waiting: reads and writes that
+         * never have to wait never let the other connections run. */
+        if (n == (int)sizeof buf)
+            coco_yield();
     }
     if (fd < MAX_CONNS && conn_open[fd]) {
         conn_open[fd] = 0;
@@ -100,6 +113,8 @@ static void stopper(void *arg)
 int main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : 7777;
+    int idle = argc > 2 ? atoi(argv[2]) : 60;
+    idle_ms = idle > 0 ? (uint64_t)idle * 1000 : COCO_INFINITE;
     if (pipe(stop_pipe) != 0) {
         perror("pipe");
         return 1;

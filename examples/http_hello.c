@@ -2,7 +2,14 @@
  * http_hello.c - a keep-alive HTTP/1.1 server that answers every request
  * with "Hello, World!", one detached coroutine per connection.
  *
- *   http_hello [PORT]       (default 8080; 0 picks a free port)
+ *   http_hello [PORT [IDLE_SECONDS]]
+ *
+ * PORT defaults to 8080 (0 picks a free port).  A connection that sends
+ * nothing for IDLE_SECONDS (default 60; 0 means never), whether between
+ * keep-alive requests or in the middle of one, or that does not take its
+ * responses for as long, is closed, as real servers close idle keep-alive
+ * connections: the limit is the timeout of each coco_read_timeout() and
+ * coco_write_timeout() call.
  *
  * It understands just enough HTTP for real clients (curl, wrk, browsers):
  * requests may be pipelined (all complete requests in a read are answered
@@ -53,6 +60,7 @@ static const char BAD_REQUEST[] =
 static int stop_pipe[2];
 static int server_fd = -1;
 static char conn_open[MAX_CONNS];
+static uint64_t idle_ms;  /* per read or write; COCO_INFINITE: none */
 
 static void on_signal(int sig)
 {
@@ -130,13 +138,16 @@ static void handle_client(void *arg)
     char in[IN_SIZE], out[OUT_SIZE];
     size_t have = 0, skip = 0;
     int keep = 1;
-    while (keep) {
-        int n = coco_read(fd, in + have, sizeof in - have);
+    /* The body of the last request is read even after its response:
+     * closing with unread data makes the kernel reset the connection,
+     * and the reset can destroy the response before the client reads it. */
+    while (keep || skip > 0) {
+        int n = coco_read_timeout(fd, in + have, sizeof in - have, idle_ms);
         if (n <= 0)
             break;
         have += (size_t)n;
         size_t used = 0, olen = 0;
-        while (keep) {
+        for (;;) {
             if (skip > 0) { /* the rest of a request body */
                 size_t k = have - used < skip ? have - used : skip;
                 used += k;
@@ -144,6 +155,8 @@ static void handle_client(void *arg)
                 if (skip > 0)
                     break;
             }
+            if (!keep)
+                break;
             char *start = in + used;
             char *hend = headers_end(start, in + have);
             if (hend == NULL)
@@ -155,7 +168,7 @@ static void handle_client(void *arg)
             if (keep < 0)
                 keep = 0;
             if (olen + rl > sizeof out) {
-                if (coco_write(fd, out, olen) != (int)olen)
+                if (coco_write_timeout(fd, out, olen, idle_ms) != (int)olen)
                     goto done;
                 olen = 0;
             }
@@ -163,12 +176,16 @@ static void handle_client(void *arg)
             olen += rl;
             used = (size_t)(hend - in);
         }
-        if (olen > 0 && coco_write(fd, out, olen) != (int)olen)
+        if (olen > 0 && coco_write_timeout(fd, out, olen, idle_ms) != (int)olen)
             break;
+        /* The read filled the buffer, so more is waiting: reads and writes
+         * that never have to wait never let the other connections run. */
+        if (have == sizeof in)
+            coco_yield();
         memmove(in, in + used, have - used);
         have -= used;
-        if (have == sizeof in) { /* a header block larger than the buffer */
-            coco_write(fd, BAD_REQUEST, sizeof BAD_REQUEST - 1);
+        if (keep && have == sizeof in) { /* a header block larger than the buffer */
+            coco_write_timeout(fd, BAD_REQUEST, sizeof BAD_REQUEST - 1, idle_ms);
             break;
         }
     }
@@ -224,6 +241,8 @@ static void stopper(void *arg)
 int main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : 8080;
+    int idle = argc > 2 ? atoi(argv[2]) : 60;
+    idle_ms = idle > 0 ? (uint64_t)idle * 1000 : COCO_INFINITE;
     if (pipe(stop_pipe) != 0) {
         perror("pipe");
         return 1;

@@ -46,7 +46,7 @@ stop() {
   test $st -eq 0
 }
 
-echo "1..9"
+echo "1..10"
 
 # ---------------------------------------------------------------- http
 if ! start http_hello; then
@@ -80,6 +80,21 @@ if command -v bash >/dev/null 2>&1; then
      test "$(grep -o "Hello, World!" "$tmp/pipe.out" | wc -l)" -eq 3'
 else
   skip "pipelining: bash not found"
+fi
+# Connection: close with a body larger than one read: the server answers
+# after the headers, and must read the rest of the body before it closes,
+# or the kernel resets the connection and the response can be lost.
+if command -v bash >/dev/null 2>&1; then
+  bash -c '
+    exec 3<>/dev/tcp/127.0.0.1/'"$port"' || exit 1
+    printf "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n" >&3
+    head -c 100000 /dev/zero >&3 || exit 1
+    timeout 10 cat <&3' >"$tmp/post.out" 2>/dev/null
+  st=$?
+  check "Connection: close after a large body: response, then a clean close" \
+    'test $st -eq 0 && grep -q "Hello, World!" "$tmp/post.out"'
+else
+  skip "large body before close: bash not found"
 fi
 check "http_hello exits cleanly on SIGTERM" stop
 

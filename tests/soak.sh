@@ -1,0 +1,219 @@
+#!/bin/sh
+# soak.sh - the soak test: examples/echo_server and examples/http_hello
+# under load from well-behaved and misbehaving clients (tests/soak/
+# soak_client, and wrk for HTTP when it is installed) for a bounded time,
+# watching the server's resident memory and open descriptors once a
+# second.  Run from the build directory; prints TAP.
+#
+# For each server it asserts:
+#   - no reply lost or wrong among the clients that behave, no connection
+#     refused, and every misbehaviour (reset mid-request, half-close,
+#     silence past the idle timeout, a byte at a time, connect and close,
+#     never reading the replies) handled as it should be; wrk, if present, sees no error at all
+#     (its connections are its own, so none of our resets reach them);
+#   - RSS flat after warm-up: the last sample under load is at most the
+#     first one after warm-up plus max(10%, 512 KiB);
+#   - open descriptors bounded under load, and back to the count before
+#     the load once the clients are gone;
+#   - the server alive afterwards: it answers a last request, and exits
+#     with status 0 on SIGTERM.
+#
+# Environment:
+#   SOAK_SECONDS  seconds of load per server after warm-up (default 3, the
+#                 short form `make check` runs; `make soak` gives 60)
+#   SOAK_WARMUP   seconds of warm-up (default 1; 10 from 30 s of load on)
+#   SOAK_IDLE     the servers' idle timeout in seconds (default 1)
+#   SOAK_GOOD, SOAK_BAD   well-behaved and misbehaving client threads
+#                 (default 8 and 10)
+#   SOAK_WRK_CONNS        wrk connections (default 16)
+#   COCO_TEST_EXEC        runs target programs of a cross build (qemu)
+#
+# SPDX-License-Identifier: MIT
+
+secs=${SOAK_SECONDS:-3}
+warm=${SOAK_WARMUP:-}
+if test -z "$warm"; then
+  if test "$secs" -ge 30; then warm=10; else warm=1; fi
+fi
+idle=${SOAK_IDLE:-1}
+good=${SOAK_GOOD:-8}
+bad=${SOAK_BAD:-10}
+wrk_conns=${SOAK_WRK_CONNS:-16}
+exec_=${COCO_TEST_EXEC:-}
+# Emulated servers answer more slowly; give replies longer.
+reply_ms=10000
+test -n "$exec_" && reply_ms=60000
+
+n=0
+fails=0
+ok()   { n=$((n + 1)); echo "ok $n - $1"; }
+bad()  { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+tmp=${TMPDIR:-/tmp}/coco-soak.$$
+mkdir -p "$tmp" || exit 1
+spid= cpid= wpid=
+cleanup() {
+  for p in $cpid $wpid $spid; do kill "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# ------------------------------------------------------------- helpers
+rss_kib() { sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null; }
+fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l | tr -d ' '; }
+
+# Starts an example on a free port (the server picks it); sets spid, port.
+start_server() {
+  $exec_ "./examples/$1" 0 "$idle" >"$tmp/$1.out" 2>&1 &
+  spid=$!
+  port=
+  i=0
+  while test $i -lt 200 && test -z "$port"; do
+    port=$(sed -n 's/^Listening on port \([0-9]*\)$/\1/p' "$tmp/$1.out")
+    test -n "$port" || sleep 0.05
+    i=$((i + 1))
+  done
+  test -n "$port"
+}
+
+# Stops the server with SIGTERM; true if it exits with status 0.
+stop_server() {
+  kill -TERM "$spid" 2>/dev/null
+  i=0
+  while kill -0 "$spid" 2>/dev/null && test $i -lt 200; do sleep 0.05; i=$((i + 1)); done
+  wait "$spid"
+  st=$?
+  spid=
+  test $st -eq 0
+}
+
+# The value of KEY in soak_client's last line ("result: k=v ...").
+result() { sed -n "s/^result:.* $1=\\([0-9]*\\).*/\\1/p" "$tmp/client.out"; }
+
+# Sums the errors wrk reports: socket errors of every kind and non-2xx.
+wrk_errors() {
+  sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1 \2 \3 \4/p;
+          s/.*Non-2xx or 3xx responses: \([0-9]*\).*/\1/p' "$tmp/wrk.out" |
+    awk '{ for (i = 1; i <= NF; i++) s += $i } END { print s + 0 }'
+}
+
+# --------------------------------------------------------------- soak
+# soak NAME PROTO: one server through warm-up, load, and the checks.
+soak() {
+  name=$1 proto=$2
+  count=7     # checks for this server, wrk's included
+  test "$proto" = http && count=8
+  if ! start_server "$name"; then
+    bad "$name: starts (the server printed no port)"
+    i=1
+    while test $i -lt $count; do bad "$name: not run"; i=$((i + 1)); done
+    return
+  fi
+  have_proc=no
+  test -r "/proc/$spid/status" && have_proc=yes
+  base_fds=$(fd_count "$spid")
+  base_rss=$(rss_kib "$spid")
+  total=$((warm + secs))
+
+  $exec_ ./tests/soak/soak_client -c "$good" -m "$bad" -i $((idle * 1000)) -t "$reply_ms" \
+    "$proto" "$port" "$total" >"$tmp/client.out" 2>&1 &
+  cpid=$!
+  wrk_ran=no
+  if test "$proto" = http && command -v wrk >/dev/null 2>&1; then
+    wrk -t1 -c"$wrk_conns" -d"${total}s" --timeout 10s "http://127.0.0.1:$port/" \
+      >"$tmp/wrk.out" 2>&1 &
+    wpid=$!
+    wrk_ran=yes
+  fi
+
+  # One sample a second: "second rss fds".
+  : >"$tmp/samples"
+  t=0
+  while test $t -lt $total && kill -0 "$spid" 2>/dev/null; do
+    sleep 1
+    t=$((t + 1))
+    echo "$t $(rss_kib "$spid") $(fd_count "$spid")" >>"$tmp/samples"
+  done
+  wait "$cpid"
+  cst=$?
+  cpid=
+  if test $wrk_ran = yes; then wait "$wpid"; wpid=; fi
+  cat "$tmp/client.out" | sed 's/^/# /'
+
+  alive=yes
+  kill -0 "$spid" 2>/dev/null || alive=no
+  # Once the clients are gone every connection must be closed; the
+  # server may take a moment to notice the last ones.
+  end_fds=$(fd_count "$spid")
+  i=0
+  while test "$alive" = yes && test "$end_fds" != "$base_fds" && test $i -lt $(((idle + 10) * 5)); do
+    sleep 0.2
+    end_fds=$(fd_count "$spid")
+    i=$((i + 1))
+  done
+  after_rss=$(rss_kib "$spid")
+
+  replies=$(result replies) wrong=$(result wrong) lost=$(result lost) refused=$(result refused)
+  check "$name: no reply lost or wrong among well-behaved clients (${replies:-?} replies, ${wrong:-?} wrong, ${lost:-?} lost, ${refused:-?} refused)" \
+    'test -n "$replies" && test "$replies" -gt 0 && test "$wrong" = 0 && test "$lost" = 0 && test "$refused" = 0'
+  unhandled=$(result unhandled) misb=$(result misbehaviours)
+  check "$name: every misbehaving client handled (${misb:-?} misbehaviours, ${unhandled:-?} not handled)" \
+    'test $cst -eq 0 && test -n "$misb" && test "$misb" -gt 0 && test "$unhandled" = 0'
+
+  wrk_reqs=0
+  if test "$proto" = http; then
+    if test $wrk_ran = yes; then
+      sed 's/^/# wrk: /' "$tmp/wrk.out"
+      wrk_reqs=$(sed -n 's/^ *\([0-9][0-9]*\) requests in .*/\1/p' "$tmp/wrk.out")
+      werr=$(wrk_errors)
+      check "$name: wrk saw no error (${wrk_reqs:-?} requests, $werr errors)" \
+        'test -n "$wrk_reqs" && test "$wrk_reqs" -gt 0 && test "$werr" -eq 0'
+    else
+      skip "$name: wrk not found (Debian: apt-get install wrk)"
+    fi
+  fi
+
+  if test $have_proc = yes; then
+    start_rss=$(awk -v w="$warm" '$1 == w { print $2 }' "$tmp/samples")
+    last_rss=$(awk 'END { print $2 }' "$tmp/samples")
+    max_rss=$(awk '$2 > m { m = $2 } END { print m + 0 }' "$tmp/samples")
+    max_fds=$(awk '$3 > m { m = $3 } END { print m + 0 }' "$tmp/samples")
+    start_fds=$(awk -v w="$warm" '$1 == w { print $3 }' "$tmp/samples")
+    last_fds=$(awk 'END { print $3 }' "$tmp/samples")
+    echo "# $name RSS KiB each second: $(awk '{ printf "%s ", $2 }' "$tmp/samples")"
+    echo "# $name open fds each second: $(awk '{ printf "%s ", $3 }' "$tmp/samples")"
+    slack=$(( ${start_rss:-0} / 10 ))
+    test $slack -lt 512 && slack=512
+    check "$name: RSS flat after warm-up (before load $base_rss KiB; after warm-up ${start_rss:-?} KiB, at the end ${last_rss:-?} KiB, max $max_rss KiB; allowed +$slack KiB)" \
+      'test -n "$start_rss" && test -n "$last_rss" && test "$last_rss" -le $((start_rss + slack))'
+    conns=$((good + bad + wrk_conns))
+    check "$name: open fds bounded under load (before load $base_fds; after warm-up ${start_fds:-?}, at the end ${last_fds:-?}, max $max_fds; allowed $((base_fds + 2 * conns + 16)))" \
+      'test "$max_fds" -le $((base_fds + 2 * conns + 16))'
+    check "$name: open fds back to $base_fds once the clients left (now $end_fds; RSS $after_rss KiB)" \
+      'test "$end_fds" = "$base_fds"'
+  else
+    for t in "RSS flat" "fds bounded" "fds back to baseline"; do
+      skip "$name: $t: no /proc/PID/status here"
+    done
+  fi
+
+  if test $alive = yes; then
+    $exec_ ./tests/soak/soak_client -t "$reply_ms" "$proto" "$port" 0 >"$tmp/probe.out" 2>&1
+    pst=$?
+    check "$name: still answers after the soak" 'test $pst -eq 0'
+  else
+    bad "$name: still answers after the soak (the server died: $(tail -n 3 "$tmp/$name.out"))"
+  fi
+  check "$name: exits cleanly on SIGTERM" stop_server
+  echo "# $name: $((${replies:-0} + ${wrk_reqs:-0})) requests served (${replies:-0} checked by soak_client, ${wrk_reqs:-0} by wrk) in ${total} s"
+}
+
+echo "1..15"
+echo "# $secs s of load per server after $warm s of warm-up; idle timeout $idle s;" \
+     "$good well-behaved and $bad misbehaving client threads"
+soak echo_server echo
+soak http_hello http
+test $fails -eq 0
