@@ -70,12 +70,15 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-detect_stack_use_after_return=0:detect_leaks=1}
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 export ASAN_OPTIONS UBSAN_OPTIONS
 echo "== fuzzing for ${seconds}s ($jobs job(s)) in $dir"
+parallel=
+[ "$jobs" -gt 1 ] && parallel="-jobs=$jobs -workers=$jobs"
+rm -f fuzz-*.log
 status=0
 # shellcheck disable=SC2086
 ./fuzz_ops -max_total_time="$seconds" -timeout=10 -max_len=1024 -print_final_stats=1 \
-    -jobs="$jobs" -workers="$jobs" -artifact_prefix="$dir/" ${FUZZ_ARGS:-} \
+    -artifact_prefix="$dir/" $parallel ${FUZZ_ARGS:-} \
     "$dir/corpus" "$top/tests/fuzz/corpus" >fuzz.log 2>&1 || status=$?
-[ "$jobs" -gt 1 ] && cat fuzz-*.log >>fuzz.log 2>/dev/null
+cat fuzz-*.log >>fuzz.log 2>/dev/null || true
 grep -E '^#[0-9]+.*(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' fuzz.log || true
 if [ $status -ne 0 ]; then
     grep -E -A 30 'ERROR|fuzz invariant|runtime error|SUMMARY' fuzz.log | head -n 60 >&2
