@@ -87,17 +87,22 @@ bool fz_waiting(int co)
     return coco_get_state(fz.coros[co].h) == COCO_STATE_WAITING;
 }
 
-/* Coroutine co is destroyed (or its scheduler is) inside a call: what it
- * was doing may have half happened. */
+/* Coroutine co, alive, is about to be destroyed (or its scheduler is).
+ * Still parked, it is unlinked and its call has done nothing.  Woken but
+ * not resumed, its call may have half happened: its value taken with no
+ * COCO_OK seen, or a value handed to it that nobody will see. */
 void fz_forget(int co)
 {
     fz_pending_t *op = &fz.coros[co].op;
+    bool woken = op->kind != FZ_NONE && !fz_waiting(co);
     for (int i = 0; i < op->n; i++) {
         if (op->chan[i] < 0)
             continue;
-        if (op->send[i])
+        if (op->send[i] && woken)
             fz.values[op->value[i]].flags |= FZ_V_AMBIGUOUS;
-        else
+        else if (op->send[i])
+            fz_value_sent(op->value[i], COCO_ERROR_CHANNEL_CLOSED);
+        else if (woken)
             fz.chans[op->chan[i]].lost++;
     }
     switch (op->kind) {
