@@ -61,7 +61,7 @@ cd "$dir"
 # shellcheck disable=SC2086
 "$cc" $cflags -fsanitize=fuzzer -Wall -Wextra -Werror \
     -I"$top/include" -I"$dir/lib-build" \
-    "$top/tests/fuzz/fuzz_ops.c" "$top/tests/fuzz/fuzz_model.c" \
+    "$top/tests/fuzz/fuzz_ops.c" "$top/tests/fuzz/fuzz_sync.c" "$top/tests/fuzz/fuzz_model.c" \
     "$dir/lib-build/lib/.libs/libcoco.a" -o fuzz_ops
 
 # Coroutine stacks are switched by hand: the fake stacks ASan keeps for

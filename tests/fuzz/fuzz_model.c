@@ -117,6 +117,56 @@ void fz_forget(int co)
         fz_finish(co, NULL);
 }
 
+/* ------------------------------------------------------ calls that park */
+
+/* 1 ms of waiting if the input still has some, else 0. */
+uint64_t fz_take_ms(unsigned want)
+{
+    if (want == 0 || fz.time_budget == 0)
+        return 0;
+    fz.time_budget--;
+    return 1;
+}
+
+/* Records what coroutine me does inside a call that may park. */
+fz_pending_t *fz_begin(int me, enum fz_kind kind, bool timed)
+{
+    fz_pending_t *op = &fz.coros[me].op;
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    op->timed = timed;
+    op->start = ++fz.clock;
+    return op;
+}
+
+void fz_end(int me)
+{
+    memset(&fz.coros[me].op, 0, sizeof fz.coros[me].op);
+}
+
+/* The result a call that could not complete at once must give. */
+int fz_not_ready_rc(int me, bool try, uint64_t timeout)
+{
+    if (try || me == FZ_OUTSIDE)
+        return COCO_ERROR_WOULDBLOCK;
+    return timeout == 0 ? COCO_ERROR_TIMEOUT : 1; /* 1: it waits */
+}
+
+/* The oldest coroutine parked in an operation of this kind on object i. */
+int fz_oldest_parked(enum fz_kind kind, int i)
+{
+    int best = -1;
+    for (int c = 0; c < fz.ncoros; c++) {
+        const fz_pending_t *op = &fz.coros[c].op;
+        if (fz.coros[c].finished || op->kind != kind || op->target != i ||
+            !fz_waiting(c))
+            continue;
+        if (best < 0 || op->start < fz.coros[best].op.start)
+            best = c;
+    }
+    return best;
+}
+
 /* ------------------------------------------------------ channels, values */
 
 coco_channel_t *fz_chan(int id)

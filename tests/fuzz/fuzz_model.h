@@ -120,6 +120,22 @@ extern fz_world_t fz;
 void fz_world_init(unsigned sem0, unsigned sem1);
 void fz_world_fini(void);
 
+/* Calls that may park: fz_begin() records what coroutine me does until
+ * fz_end(); outside coroutines (FZ_OUTSIDE) nothing is recorded. */
+fz_pending_t *fz_begin(int me, enum fz_kind kind, bool timed);
+void fz_end(int me);
+/* 1 ms of waiting if the input has some left, else 0. */
+uint64_t fz_take_ms(unsigned want);
+/* What a call that cannot complete at once returns; 1 when it waits. */
+int fz_not_ready_rc(int me, bool try, uint64_t timeout);
+/* The oldest coroutine parked in a call of this kind on object i, or -1. */
+int fz_oldest_parked(enum fz_kind kind, int i);
+
+/* Synchronisation operations (fuzz_sync.c); a is the argument byte. */
+void fz_op_mutex(int me, unsigned a);
+void fz_op_sem(int me, unsigned a);
+void fz_op_wg(int me, unsigned a);
+
 /* Coroutines. */
 int fz_alive_count(void);
 void fz_check_count(void);

@@ -71,39 +71,6 @@ static unsigned next_byte(script_t *s)
     return s->p < s->end ? *s->p++ : 0;
 }
 
-/* 1 ms of waiting if the input still has some, else 0. */
-static uint64_t take_ms(unsigned want)
-{
-    if (want == 0 || fz.time_budget == 0)
-        return 0;
-    fz.time_budget--;
-    return 1;
-}
-
-/* Records what coroutine me does inside a call that may park. */
-static fz_pending_t *begin(int me, enum fz_kind kind, bool timed)
-{
-    fz_pending_t *op = &fz.coros[me].op;
-    memset(op, 0, sizeof *op);
-    op->kind = kind;
-    op->timed = timed;
-    op->start = ++fz.clock;
-    return op;
-}
-
-static void end(int me)
-{
-    memset(&fz.coros[me].op, 0, sizeof fz.coros[me].op);
-}
-
-/* The result a call that could not complete at once must give. */
-static int not_ready_rc(int me, bool try, uint64_t timeout)
-{
-    if (try || me == FZ_OUTSIDE)
-        return COCO_ERROR_WOULDBLOCK;
-    return timeout == 0 ? COCO_ERROR_TIMEOUT : 1; /* 1: it waits */
-}
-
 /* --------------------------------------------------------------- channels */
 
 static void op_chan_new(unsigned a)
@@ -149,7 +116,7 @@ static void op_chan_free(unsigned a)
 /* mode: 0 waits for ever, 1 try, 2 timeout 0, 3 timeout 1 ms. */
 static uint64_t mode_timeout(unsigned mode)
 {
-    return mode == 0 ? COCO_INFINITE : mode == 3 ? take_ms(1) : 0;
+    return mode == 0 ? COCO_INFINITE : mode == 3 ? fz_take_ms(1) : 0;
 }
 
 static void op_send(int me, unsigned a, unsigned mode)
@@ -173,18 +140,18 @@ static void op_send(int me, unsigned a, unsigned mode)
     } else if (me == FZ_OUTSIDE) {
         rc = coco_channel_send_timeout(ch, fz_value_ptr(v), t);
     } else {
-        fz_pending_t *op = begin(me, FZ_SEND, t != COCO_INFINITE);
+        fz_pending_t *op = fz_begin(me, FZ_SEND, t != COCO_INFINITE);
         op->n = 1;
         op->chan[0] = chan;
         op->send[0] = true;
         op->value[0] = v;
         rc = t == COCO_INFINITE ? coco_channel_send(ch, fz_value_ptr(v))
                                 : coco_channel_send_timeout(ch, fz_value_ptr(v), t);
-        end(me);
+        fz_end(me);
     }
     fz_value_sent(v, rc);
     int want = closed ? COCO_ERROR_CHANNEL_CLOSED
-                      : ready ? COCO_OK : not_ready_rc(me, try, t);
+                      : ready ? COCO_OK : fz_not_ready_rc(me, try, t);
     if (want != 1) {
         FZ_CHECK(rc == want);
         return;
@@ -240,7 +207,7 @@ static int op_recv(int me, unsigned a, unsigned mode)
     else if (fz.chans[chan].closed)
         want = COCO_ERROR_CHANNEL_CLOSED;
     else
-        want = not_ready_rc(me, try, t);
+        want = fz_not_ready_rc(me, try, t);
     unsigned start = ++fz.clock;
     int rc;
     if (try) {
@@ -248,13 +215,13 @@ static int op_recv(int me, unsigned a, unsigned mode)
     } else if (me == FZ_OUTSIDE) {
         rc = coco_channel_recv_timeout(ch, &p, t);
     } else {
-        fz_pending_t *op = begin(me, FZ_RECV, t != COCO_INFINITE);
+        fz_pending_t *op = fz_begin(me, FZ_RECV, t != COCO_INFINITE);
         op->n = 1;
         op->chan[0] = chan;
         start = op->start;
         rc = t == COCO_INFINITE ? coco_channel_recv(ch, &p)
                                 : coco_channel_recv_timeout(ch, &p, t);
-        end(me);
+        fz_end(me);
     }
     check_recv(chan, rc, p, want, t, start);
     return rc;
@@ -326,7 +293,7 @@ static void check_select(int me, int rc, const coco_select_case_t *cs,
         return;
     }
     FZ_CHECK(!ready);
-    int want = not_ready_rc(me, try, t);
+    int want = fz_not_ready_rc(me, try, t);
     if (want != 1)
         FZ_CHECK(rc == want || (me == FZ_OUTSIDE && rc == COCO_ERROR_TIMEOUT && t == 0));
     else
@@ -342,7 +309,7 @@ static void op_select(int me, script_t *s, unsigned a)
     coco_select_case_t cs[FZ_MAX_CASES];
     fz_pending_t local, *op = &local;
     if (me != FZ_OUTSIDE && !try)
-        op = begin(me, FZ_SELECT, t != COCO_INFINITE);
+        op = fz_begin(me, FZ_SELECT, t != COCO_INFINITE);
     else
         memset(op, 0, sizeof *op);
     int live = select_cases(me, s, n, cs, op);
@@ -353,7 +320,7 @@ static void op_select(int me, script_t *s, unsigned a)
     int rc = try ? coco_select_try(cs, (size_t)n) : coco_select(cs, (size_t)n, t);
     fz_pending_t done = *op;
     if (op != &local)
-        end(me);
+        fz_end(me);
     check_select(me, rc, cs, &done, ready, try, t, live);
 }
 
@@ -399,11 +366,11 @@ static void op_join(int me, unsigned a)
         FZ_CHECK(coco_join(t->h) == NULL); /* refused at once */
         return;
     }
-    fz_pending_t *op = begin(me, FZ_JOIN, false);
+    fz_pending_t *op = fz_begin(me, FZ_JOIN, false);
     op->target = k;
     t->joiners++;
     void *r = coco_join(t->h);
-    end(me);
+    fz_end(me);
     t->joiners--;
     FZ_CHECK(t->finished && r == t->result);
 }
@@ -494,7 +461,7 @@ static void op_timer(unsigned a, unsigned b)
         return;
     fz_timer_t *t = &fz.timers[fz.ntimers++];
     t->action = (uint8_t)b;
-    t->h = coco_timer(take_ms(a & 1), timer_cb, t);
+    t->h = coco_timer(fz_take_ms(a & 1), timer_cb, t);
     FZ_CHECK(t->h != NULL);
 }
 
@@ -510,184 +477,6 @@ static void op_timer_cancel(unsigned a)
         t->cancelled = true;
 }
 
-/* ------------------------------------------------------- synchronisation */
-
-/* The oldest coroutine parked in an operation of this kind on object i. */
-static int oldest_parked(enum fz_kind kind, int i)
-{
-    int best = -1;
-    for (int c = 0; c < fz.ncoros; c++) {
-        const fz_pending_t *op = &fz.coros[c].op;
-        if (fz.coros[c].finished || op->kind != kind || op->target != i ||
-            !fz_waiting(c))
-            continue;
-        if (best < 0 || op->start < fz.coros[best].op.start)
-            best = c;
-    }
-    return best;
-}
-
-static void mutex_lock(int me, int m, unsigned sub)
-{
-    bool try = sub == 1;
-    uint64_t t = sub == 0 ? COCO_INFINITE : sub == 2 ? take_ms(1) : 0;
-    int owner = fz.mutex_owner[m], rc;
-    if (try) {
-        rc = coco_mutex_trylock(fz.mutex[m]);
-    } else if (me == FZ_OUTSIDE) {
-        rc = coco_mutex_lock_timeout(fz.mutex[m], t);
-    } else {
-        begin(me, FZ_LOCK, t != COCO_INFINITE)->target = m;
-        rc = t == COCO_INFINITE ? coco_mutex_lock(fz.mutex[m])
-                                : coco_mutex_lock_timeout(fz.mutex[m], t);
-        end(me);
-    }
-    if (owner == FZ_FREE) {
-        FZ_CHECK(rc == COCO_OK);
-        fz.mutex_owner[m] = me;
-    } else if (owner == me) {
-        FZ_CHECK(rc == COCO_ERROR_DEADLOCK || (try && rc == COCO_ERROR_WOULDBLOCK) ||
-                 (me == FZ_OUTSIDE && rc == COCO_ERROR_WOULDBLOCK));
-    } else if (not_ready_rc(me, try, t) != 1) {
-        FZ_CHECK(rc == not_ready_rc(me, try, t));
-    } else {
-        /* Waited: unlock handed it over, or the time ran out. */
-        FZ_CHECK(rc == COCO_OK ? fz.mutex_owner[m] == me
-                               : rc == COCO_ERROR_TIMEOUT && t != COCO_INFINITE &&
-                                 fz.mutex_owner[m] != me);
-    }
-}
-
-static void mutex_unlock(int me, int m)
-{
-    bool mine = fz.mutex_owner[m] == me;
-    int next = oldest_parked(FZ_LOCK, m); /* before the unlock wakes it */
-    int rc = coco_mutex_unlock(fz.mutex[m]);
-    FZ_CHECK(rc == (mine ? COCO_OK : COCO_ERROR_INVALID));
-    if (!mine)
-        return;
-    fz.mutex_owner[m] = next >= 0 ? next : FZ_FREE;
-    if (next >= 0) {
-        fz.coros[next].op.granted = true;
-        FZ_CHECK(!fz_waiting(next));
-    }
-}
-
-static void op_mutex(int me, unsigned a)
-{
-    int m = (int)(a & 1);
-    unsigned sub = (a >> 1) & 3;
-    if (sub == 3)
-        mutex_unlock(me, m);
-    else
-        mutex_lock(me, m, sub);
-}
-
-static void sem_wait(int me, int i, unsigned sub)
-{
-    bool try = sub == 1;
-    uint64_t t = sub == 0 ? COCO_INFINITE : sub == 3 ? take_ms(1) : 0;
-    size_t have = coco_sem_value(fz.sem[i]);
-    FZ_CHECK(have == fz.sem_units[i] - fz.sem_taken[i]);
-    int rc;
-    fz_pending_t *op = NULL;
-    if (try) {
-        rc = coco_sem_trywait(fz.sem[i]);
-    } else if (me == FZ_OUTSIDE) {
-        rc = coco_sem_wait_timeout(fz.sem[i], t);
-    } else {
-        op = begin(me, FZ_SEMWAIT, t != COCO_INFINITE);
-        op->target = i;
-        rc = t == COCO_INFINITE ? coco_sem_wait(fz.sem[i])
-                                : coco_sem_wait_timeout(fz.sem[i], t);
-    }
-    /* A unit handed over by a post was counted by the post. */
-    bool granted = op != NULL && op->granted;
-    if (op != NULL)
-        end(me);
-    if (have > 0) {
-        FZ_CHECK(rc == COCO_OK);
-        fz.sem_taken[i]++;
-    } else if (not_ready_rc(me, try, t) != 1) {
-        FZ_CHECK(rc == not_ready_rc(me, try, t));
-    } else {
-        FZ_CHECK(rc == COCO_OK ? granted
-                               : rc == COCO_ERROR_TIMEOUT && t != COCO_INFINITE && !granted);
-    }
-}
-
-static void sem_post(int i)
-{
-    int w = oldest_parked(FZ_SEMWAIT, i); /* before the post wakes it */
-    FZ_CHECK(coco_sem_post(fz.sem[i]) == COCO_OK);
-    fz.sem_units[i]++;
-    if (w >= 0) {
-        fz.coros[w].op.granted = true;
-        fz.sem_taken[i]++;
-        FZ_CHECK(!fz_waiting(w));
-    }
-    FZ_CHECK(coco_sem_value(fz.sem[i]) == fz.sem_units[i] - fz.sem_taken[i]);
-}
-
-static void op_sem(int me, unsigned a)
-{
-    int i = (int)(a & 1);
-    unsigned sub = (a >> 1) & 3;
-    if (sub == 2)
-        sem_post(i);
-    else
-        sem_wait(me, i, sub);
-}
-
-static void wg_add(int i, int delta)
-{
-    long want = fz.wg_count[i] + delta;
-    int rc = delta == -1 ? coco_waitgroup_done(fz.wg[i]) : coco_waitgroup_add(fz.wg[i], delta);
-    FZ_CHECK(rc == (want >= 0 ? COCO_OK : COCO_ERROR_INVALID));
-    if (rc != COCO_OK)
-        return;
-    if (want == 0 && fz.wg_count[i] != 0) {
-        fz.wg_epoch[i]++;
-        FZ_CHECK(oldest_parked(FZ_WGWAIT, i) < 0); /* all woken */
-    }
-    fz.wg_count[i] = want;
-}
-
-static void wg_wait(int me, int i, unsigned sub)
-{
-    uint64_t t = sub == 2 ? COCO_INFINITE : take_ms(sub == 3);
-    bool zero = fz.wg_count[i] == 0;
-    unsigned epoch = fz.wg_epoch[i];
-    int rc;
-    if (me == FZ_OUTSIDE) {
-        rc = coco_waitgroup_wait_timeout(fz.wg[i], t);
-    } else {
-        begin(me, FZ_WGWAIT, t != COCO_INFINITE)->target = i;
-        rc = t == COCO_INFINITE ? coco_waitgroup_wait(fz.wg[i])
-                                : coco_waitgroup_wait_timeout(fz.wg[i], t);
-        end(me);
-    }
-    if (zero)
-        FZ_CHECK(rc == COCO_OK);
-    else if (not_ready_rc(me, false, t) != 1)
-        FZ_CHECK(rc == not_ready_rc(me, false, t));
-    else
-        FZ_CHECK(rc == COCO_OK ? fz.wg_epoch[i] != epoch
-                               : rc == COCO_ERROR_TIMEOUT && t != COCO_INFINITE);
-}
-
-static void op_wg(int me, unsigned a)
-{
-    int i = (int)(a & 1);
-    unsigned sub = (a >> 1) & 7;
-    if (sub < 2)
-        wg_add(i, sub == 0 ? 1 : -1);
-    else if (sub == 4)
-        wg_add(i, 2);
-    else
-        wg_wait(me, i, sub & 3); /* 2: no limit, 3: 1 ms, else 0 */
-}
-
 /* -------------------------------------------------------------- the rest */
 
 static void op_sleep(int me, unsigned a)
@@ -696,10 +485,10 @@ static void op_sleep(int me, unsigned a)
         FZ_CHECK(coco_sleep(0) == COCO_ERROR_INVALID);
         return;
     }
-    uint64_t t = take_ms(a & 1);
-    begin(me, FZ_SLEEP, true);
+    uint64_t t = fz_take_ms(a & 1);
+    fz_begin(me, FZ_SLEEP, true);
     FZ_CHECK(coco_sleep(t) == COCO_OK);
-    end(me);
+    fz_end(me);
 }
 
 /* Identity, and the library refusing bad arguments. */
@@ -751,9 +540,9 @@ static bool exec_op(int me, script_t *s)
     case OP_EXIT:         op_exit(me); break;
     case OP_TIMER:        op_timer(a, next_byte(s)); break;
     case OP_TIMER_CANCEL: op_timer_cancel(a); break;
-    case OP_MUTEX:        op_mutex(me, a); break;
-    case OP_SEM:          op_sem(me, a); break;
-    case OP_WG:           op_wg(me, a); break;
+    case OP_MUTEX:        fz_op_mutex(me, a); break;
+    case OP_SEM:          fz_op_sem(me, a); break;
+    case OP_WG:           fz_op_wg(me, a); break;
     default:              op_self(me); break;
     }
     return true;
