@@ -6,7 +6,7 @@
  *
  * Input layout (every byte string is a valid program):
  *
- *   byte 0      bits 0-1: how the run ends (see finish_run());
+ *   byte 0      bits 0-1: how the run goes and ends (see finish_run());
  *               bits 2-3 and 4-5: initial units of semaphores 0 and 1
  *   then        segments separated by 0xff.  Segment 0 runs outside any
  *               coroutine before coco_sched_run(); segments 1..8 are the
@@ -606,12 +606,35 @@ static void check_run(int rc)
     fz_check_timers();
 }
 
+static bool timers_pending(void)
+{
+    for (int i = 0; i < fz.ntimers; i++)
+        if (!fz.timers[i].fired && !fz.timers[i].cancelled)
+            return true;
+    return false;
+}
+
+/* Steps the scheduler with coco_sched_run_once() while something is left
+ * to run, as a program with its own event loop does; then the same as
+ * coco_sched_run() must follow.  Every step runs one coroutine or fires a
+ * timer, and the operations are bounded, so the steps are too. */
+static int run_by_steps(void)
+{
+    int rc = COCO_OK;
+    while (rc == COCO_OK && (fz_alive_count() > 0 || timers_pending())) {
+        rc = coco_sched_run_once(fz.sched);
+        fz_check_count();
+    }
+    FZ_CHECK(rc == COCO_OK || rc == COCO_ERROR_DEADLOCK);
+    return coco_sched_run(fz.sched);
+}
+
 /* mode 0 and 3: close every channel and run again, then destroy what is
  * left; mode 1: destroy what is left; mode 2: destroy the scheduler with
- * it, channels outliving it. */
+ * it, channels outliving it.  Mode 3 runs by steps. */
 static void finish_run(unsigned mode)
 {
-    check_run(coco_sched_run(fz.sched));
+    check_run(mode == 3 ? run_by_steps() : coco_sched_run(fz.sched));
     if (mode == 0 || mode == 3) {
         for (int i = 0; i < FZ_CHAN_SLOTS; i++)
             op_close((unsigned)i);
@@ -661,7 +684,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     unsigned flags = data[0];
-    trace = getenv("COCO_FUZZ_TRACE") != NULL;
+    const char *t = getenv("COCO_FUZZ_TRACE");
+    trace = t != NULL && *t != '\0' && strcmp(t, "0") != 0;
     script_t outside = split(data + 1, size - 1);
     coco_sched_t *sched = coco_sched_create();
     FZ_CHECK(sched != NULL);
