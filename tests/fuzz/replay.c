@@ -5,11 +5,13 @@
  *
  * Usage: replay [FILE|DIR]...  With no argument it replays
  * $srcdir/tests/fuzz/corpus.  Each input runs in a child process and
- * shows as one TAP line; an input that aborts or crashes is "not ok".
+ * shows as one TAP line; an input that aborts, crashes or runs longer than
+ * REPLAY_TIMEOUT seconds (a hang) is "not ok".
  *
  * SPDX-License-Identifier: MIT
  */
 #include <dirent.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_INPUTS 4096
 #define MAX_INPUT_SIZE (1 << 20)
+#define REPLAY_TIMEOUT 60  /* an input takes milliseconds */
 
 static char *inputs[MAX_INPUTS];
 static int ninputs;
@@ -87,11 +90,16 @@ static int replay(const char *path)
         perror("fork");
         return 0;
     }
-    if (pid == 0)
+    if (pid == 0) {
+        alarm(REPLAY_TIMEOUT); /* SIGALRM ends a hung input */
         exit(run_one(path)); /* exit, not _exit: coverage tools dump at exit */
+    }
     int status;
     if (waitpid(pid, &status, 0) < 0)
         return 0;
+    if (WIFSIGNALED(status))
+        printf("# %s: killed by signal %d%s\n", path, WTERMSIG(status),
+               WTERMSIG(status) == SIGALRM ? " (timed out)" : "");
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
