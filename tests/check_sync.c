@@ -110,6 +110,46 @@ START_TEST(test_mutex_misuse)
 }
 END_TEST
 
+static void lock_and_finish(void *arg)
+{
+    (void)arg;
+    rcs[0] = coco_mutex_lock(mu);
+}
+
+/* Not the owner, though it has the descriptor of the coroutine that
+ * finished holding the mutex. */
+static void heir(void *arg)
+{
+    (void)arg;
+    coco_cond_t *c = coco_cond_create();
+    rcs[1] = coco_mutex_lock_timeout(mu, 0);
+    rcs[2] = coco_mutex_trylock(mu);
+    rcs[3] = coco_mutex_unlock(mu);
+    rcs[4] = coco_cond_wait_timeout(c, mu, 0);
+    coco_cond_destroy(c);
+}
+
+START_TEST(test_mutex_owner_descriptor_reused)
+{
+    coco_sched_t *s = coco_sched_create();
+    mu = coco_mutex_create();
+    reset();
+    coco_coro_t *first = coco_create(s, lock_and_finish, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(rcs[0], COCO_OK);
+    coco_destroy(first);
+    coco_coro_t *second = coco_create(s, heir, NULL, 0);
+    ck_assert_ptr_eq(second, first); /* the recycled descriptor */
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(rcs[1], COCO_ERROR_TIMEOUT);
+    ck_assert_int_eq(rcs[2], COCO_ERROR_WOULDBLOCK);
+    ck_assert_int_eq(rcs[3], COCO_ERROR_INVALID);
+    ck_assert_int_eq(rcs[4], COCO_ERROR_INVALID);
+    coco_mutex_destroy(mu);
+    coco_sched_destroy(s);
+}
+END_TEST
+
 static void holder(void *arg)
 {
     coco_mutex_lock(mu);
@@ -421,6 +461,7 @@ int main(void)
     tcase_add_test(tc, test_mutex_bad_input);
     tcase_add_test(tc, test_mutex_exclusion_fifo);
     tcase_add_test(tc, test_mutex_misuse);
+    tcase_add_test(tc, test_mutex_owner_descriptor_reused);
     tcase_add_test(tc, test_mutex_timeout);
     tcase_add_test(tc, test_mutex_destroy_with_waiters);
     suite_add_tcase(su, tc);

@@ -3,18 +3,20 @@
 # needs on Debian or Ubuntu, when it is missing.  Safe to run again.
 #
 #   tools/deps.sh            what building needs
-#   tools/deps.sh --test     also what the whole test suite needs
+#   tools/deps.sh --test     also what the whole test suite needs (fuzzing too)
 #   tools/deps.sh --bench    also the peers the benchmarks compare against
 set -eu
 
 build="build-essential autoconf automake libtool pkg-config check mandoc clang"
 bench="libboost-context-dev libboost-fiber-dev golang-go wrk curl"
+# libFuzzer and the sanitizer runtimes of clang, for tools/fuzz.sh
+fuzz="libclang-rt-14-dev"
 cross="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user gdb wrk dpkg-dev valgrind lintian rpm debhelper ruby"
 
 want=$build
 case "${1:-}" in
     --bench) want="$build $bench" ;;
-    --test)  want="$build $cross" ;;
+    --test)  want="$build $fuzz $cross" ;;
 esac
 
 missing=

@@ -5,6 +5,7 @@
 #   build/            default (assembly switch, best poller), gcc
 #   build-clang/      clang, warnings as errors
 #   build-ucontext/   the portable ucontext switch (--disable-asm)
+#   build-fuzz/       the operations fuzzer, FUZZ_SECONDS (default 60)
 #   build-aarch64/    cross-built for AArch64, make check under qemu-aarch64
 #   build-riscv64/    cross-built for RISC-V 64, make check under qemu-riscv64
 # It stops at the first failure; logs stay in each build directory.
@@ -33,6 +34,9 @@ skipped=0
 run build --enable-werror
 run build-clang --enable-werror CC=clang
 run build-ucontext --enable-werror --disable-asm
+# The operations fuzzer (clang, libFuzzer, ASan, UBSan) for a bounded time.
+echo "== fuzzing in build-fuzz (${FUZZ_SECONDS:-60}s)"
+"$top/tools/fuzz.sh" build-fuzz
 # AArch64 and RISC-V 64: cross-built, the whole make check under qemu-user.
 cross() {
     "$top/tools/cross-check.sh" "$1" "build-$1" || exit 1

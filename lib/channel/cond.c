@@ -35,7 +35,7 @@ void coco_cond_destroy(coco_cond_t *cv)
 int coco_cond_wait_timeout(coco_cond_t *cv, coco_mutex_t *mu, uint64_t timeout_ms)
 {
     coco_co_t *self = coco__wait_self();
-    if (cv == NULL || mu == NULL || !mu->locked || mu->owner != self)
+    if (cv == NULL || mu == NULL || !coco__mutex_held_by(mu, self))
         return COCO_ERROR_INVALID;
     if (self == NULL)
         return COCO_ERROR_WOULDBLOCK;

@@ -33,12 +33,12 @@ int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms)
 {
     if (!mu->locked) {
         mu->locked = true;
-        mu->owner = self;
+        coco__mutex_set_owner(mu, self);
         return COCO_OK;
     }
     if (self == NULL)
         return COCO_ERROR_WOULDBLOCK;
-    if (mu->owner == self)
+    if (coco__mutex_held_by(mu, self))
         return COCO_ERROR_DEADLOCK; /* not recursive: it would wait for ever */
     if (timeout_ms == 0)
         return COCO_ERROR_TIMEOUT;
@@ -69,21 +69,21 @@ int coco_mutex_trylock(coco_mutex_t *mu)
     if (mu->locked)
         return COCO_ERROR_WOULDBLOCK;
     mu->locked = true;
-    mu->owner = coco__wait_self();
+    coco__mutex_set_owner(mu, coco__wait_self());
     return COCO_OK;
 }
 
 int coco_mutex_unlock(coco_mutex_t *mu)
 {
-    if (mu == NULL || !mu->locked || mu->owner != coco__wait_self())
+    if (mu == NULL || !coco__mutex_held_by(mu, coco__wait_self()))
         return COCO_ERROR_INVALID;
     coco__waiter_t *w = mu->waiters.head;
     if (w == NULL) {
         mu->locked = false;
-        mu->owner = NULL;
+        coco__mutex_set_owner(mu, NULL);
         return COCO_OK;
     }
-    mu->owner = w->co;
+    coco__mutex_set_owner(mu, w->co);
     coco__wait_fire(w, COCO_OK);
     return COCO_OK;
 }

@@ -12,8 +12,24 @@
 struct coco_mutex {
     bool locked;
     coco_co_t *owner;        /* NULL: the thread outside coroutines */
+    uint64_t owner_id;       /* its id: descriptors are recycled */
     coco__waitq_t waiters;
 };
+
+/* Makes co (NULL: the thread) the owner of mu. */
+static inline void coco__mutex_set_owner(coco_mutex_t *mu, coco_co_t *co)
+{
+    mu->owner = co;
+    mu->owner_id = co != NULL ? co->id : 0;
+}
+
+/* True when co holds mu.  The id tells co from an earlier coroutine that
+ * finished holding the mutex and whose descriptor co has been given. */
+static inline bool coco__mutex_held_by(const coco_mutex_t *mu, const coco_co_t *co)
+{
+    return mu->locked && mu->owner == co &&
+           mu->owner_id == (co != NULL ? co->id : 0);
+}
 
 /* Locks mu for self (NULL outside a coroutine); coco_mutex_lock_timeout()
  * without the argument checks. */

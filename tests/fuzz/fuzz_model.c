@@ -1,0 +1,374 @@
+/*
+ * fuzz_model.c - the bookkeeping and the invariants of the operations
+ * fuzzer (see fuzz_model.h).
+ *
+ * Channel values are indices into a table, so that a receiver can tell
+ * which channel and sender a value came from, and whether it was already
+ * received.  Two documented ways of losing or half-sending a value are
+ * allowed, and only they: a receiver destroyed after a value was handed to
+ * it but before it resumed loses that value, and a sender destroyed after
+ * its value was taken but before it resumed never sees COCO_OK.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "fuzz_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+fz_world_t fz;
+
+void fz_fail(const char *what, const char *file, int line)
+{
+    fprintf(stderr, "fuzz invariant violated: %s (%s:%d)\n", what, file, line);
+    abort();
+}
+
+void fz_world_init(unsigned sem0, unsigned sem1)
+{
+    memset(&fz, 0, sizeof fz);
+    for (int i = 0; i < FZ_CHAN_SLOTS; i++)
+        fz.slot[i] = -1;
+    for (int i = 0; i < FZ_NSYNC; i++) {
+        fz.mutex_owner[i] = FZ_FREE;
+        fz.mutex[i] = coco_mutex_create();
+        fz.wg[i] = coco_waitgroup_create();
+        FZ_CHECK(fz.mutex[i] != NULL && fz.wg[i] != NULL);
+    }
+    fz.sem_units[0] = sem0;
+    fz.sem_units[1] = sem1;
+    for (int i = 0; i < FZ_NSYNC; i++) {
+        fz.sem[i] = coco_sem_create(fz.sem_units[i]);
+        FZ_CHECK(fz.sem[i] != NULL);
+    }
+}
+
+void fz_world_fini(void)
+{
+    for (int i = 0; i < FZ_MAX_CHANS; i++)
+        coco_channel_destroy(fz.chans[i].ch);
+    for (int i = 0; i < FZ_NSYNC; i++) {
+        coco_mutex_destroy(fz.mutex[i]);
+        coco_sem_destroy(fz.sem[i]);
+        coco_waitgroup_destroy(fz.wg[i]);
+    }
+}
+
+/* ------------------------------------------------------------ coroutines */
+
+int fz_alive_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < fz.ncoros; i++)
+        n += !fz.coros[i].finished;
+    return n;
+}
+
+/* The library counts exactly the coroutines the model thinks alive. */
+void fz_check_count(void)
+{
+    FZ_CHECK(coco_sched_count(fz.sched) == (size_t)fz_alive_count());
+}
+
+/* Coroutine me ends, by itself or destroyed; joiners get result. */
+void fz_finish(int me, void *result)
+{
+    fz_coro_t *c = &fz.coros[me];
+    FZ_CHECK(!c->finished);
+    c->finished = true;
+    c->result = result;
+}
+
+/* True while co is parked.  Only asked of coroutines inside a call, which
+ * are alive, so the handle is valid even for a detached one. */
+bool fz_waiting(int co)
+{
+    return coco_get_state(fz.coros[co].h) == COCO_STATE_WAITING;
+}
+
+/* Coroutine co, alive, is about to be destroyed (or its scheduler is).
+ * Still parked, it is unlinked and its call has done nothing.  Woken but
+ * not resumed, its call may have half happened: its value taken with no
+ * COCO_OK seen, or a value handed to it that nobody will see. */
+void fz_forget(int co)
+{
+    fz_pending_t *op = &fz.coros[co].op;
+    bool woken = op->kind != FZ_NONE && !fz_waiting(co);
+    for (int i = 0; i < op->n; i++) {
+        if (op->chan[i] < 0)
+            continue;
+        if (op->send[i] && woken)
+            fz.values[op->value[i]].flags |= FZ_V_AMBIGUOUS;
+        else if (op->send[i])
+            fz_value_sent(op->value[i], COCO_ERROR_CHANNEL_CLOSED);
+        else if (woken)
+            fz.chans[op->chan[i]].lost++;
+    }
+    switch (op->kind) {
+    case FZ_JOIN:
+        fz.coros[op->target].joiners--;
+        break;
+    default:
+        break;
+    }
+    memset(op, 0, sizeof *op);
+    if (!fz.coros[co].finished)
+        fz_finish(co, NULL);
+}
+
+/* ------------------------------------------------------ calls that park */
+
+/* 1 ms of waiting if the input still has some, else 0. */
+uint64_t fz_take_ms(unsigned want)
+{
+    if (want == 0 || fz.time_budget == 0)
+        return 0;
+    fz.time_budget--;
+    return 1;
+}
+
+/* Records what coroutine me does inside a call that may park. */
+fz_pending_t *fz_begin(int me, enum fz_kind kind, bool timed)
+{
+    fz_pending_t *op = &fz.coros[me].op;
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    op->timed = timed;
+    op->start = ++fz.clock;
+    return op;
+}
+
+void fz_end(int me)
+{
+    memset(&fz.coros[me].op, 0, sizeof fz.coros[me].op);
+}
+
+/* The result a call that could not complete at once must give. */
+int fz_not_ready_rc(int me, bool try, uint64_t timeout)
+{
+    if (try || me == FZ_OUTSIDE)
+        return COCO_ERROR_WOULDBLOCK;
+    return timeout == 0 ? COCO_ERROR_TIMEOUT : 1; /* 1: it waits */
+}
+
+/* The oldest coroutine parked in an operation of this kind on object i. */
+int fz_oldest_parked(enum fz_kind kind, int i)
+{
+    int best = -1;
+    for (int c = 0; c < fz.ncoros; c++) {
+        const fz_pending_t *op = &fz.coros[c].op;
+        if (fz.coros[c].finished || op->kind != kind || op->target != i ||
+            !fz_waiting(c))
+            continue;
+        if (best < 0 || op->start < fz.coros[best].op.start)
+            best = c;
+    }
+    return best;
+}
+
+/* ------------------------------------------------------ channels, values */
+
+coco_channel_t *fz_chan(int id)
+{
+    return id >= 0 ? fz.chans[id].ch : NULL;
+}
+
+int fz_value_new(int chan, int sender)
+{
+    if (fz.nvalues == FZ_MAX_VALUES)
+        return -1;
+    fz_value_t *v = &fz.values[fz.nvalues];
+    v->chan = chan;
+    v->sender = sender;
+    return fz.nvalues++;
+}
+
+void *fz_value_ptr(int v)
+{
+    return (void *)(uintptr_t)(v + 1);
+}
+
+void fz_value_sent(int v, int rc)
+{
+    fz_value_t *val = &fz.values[v];
+    FZ_CHECK(!(val->flags & (FZ_V_SENT | FZ_V_FAILED)));
+    if (rc == COCO_OK) {
+        val->flags |= FZ_V_SENT;
+    } else {
+        FZ_CHECK(!(val->flags & FZ_V_RECEIVED)); /* an error sent nothing */
+        val->flags |= FZ_V_FAILED;
+    }
+}
+
+/* p came out of channel chan by a receive that began at clock start. */
+void fz_value_received(int chan, void *p, unsigned start)
+{
+    uintptr_t idx = (uintptr_t)p;
+    FZ_CHECK(idx >= 1 && idx <= (uintptr_t)fz.nvalues);
+    fz_value_t *v = &fz.values[idx - 1];
+    FZ_CHECK(v->chan == chan);                  /* no value crosses channels */
+    FZ_CHECK(!(v->flags & FZ_V_RECEIVED));      /* received at most once */
+    FZ_CHECK(!(v->flags & FZ_V_FAILED));        /* a failed send sent nothing */
+    v->flags |= FZ_V_RECEIVED;
+    v->recv_start = start;
+    v->recv_end = ++fz.clock;
+}
+
+/* Is coroutine co (other than self) parked on chan, sending or not? */
+static bool parked_on(int co, int chan, bool send, int self)
+{
+    const fz_pending_t *op = &fz.coros[co].op;
+    if (co == self || fz.coros[co].finished || op->kind == FZ_NONE)
+        return false;
+    for (int i = 0; i < op->n; i++)
+        if (op->chan[i] == chan && op->send[i] == send)
+            return fz_waiting(co);
+    return false;
+}
+
+static bool someone_parked(int chan, bool send, int self)
+{
+    for (int i = 0; i < fz.ncoros; i++)
+        if (parked_on(i, chan, send, self))
+            return true;
+    return false;
+}
+
+/* Could a send by self on chan complete now (with OK or CLOSED)? */
+bool fz_can_send(int chan, int self)
+{
+    const fz_chan_t *c = &fz.chans[chan];
+    return c->closed || coco_channel_len(c->ch) < c->cap ||
+           someone_parked(chan, false, self);
+}
+
+/* Could a receive by self on chan complete now? */
+bool fz_can_recv(int chan, int self)
+{
+    const fz_chan_t *c = &fz.chans[chan];
+    return c->closed || coco_channel_len(c->ch) > 0 ||
+           someone_parked(chan, true, self);
+}
+
+/* After a close or destroy: nobody may still be parked on chan. */
+void fz_check_unparked(int chan)
+{
+    for (int i = 0; i < fz.ncoros; i++) {
+        FZ_CHECK(!parked_on(i, chan, true, FZ_OUTSIDE));
+        FZ_CHECK(!parked_on(i, chan, false, FZ_OUTSIDE));
+    }
+}
+
+/* ------------------------------------------------------ after the run */
+
+/* One parked channel case could never complete. */
+static void explain_case(int co, int chan, bool send)
+{
+    FZ_CHECK(chan >= 0 && fz.chans[chan].ch != NULL); /* destroyed: woken */
+    FZ_CHECK(!fz.chans[chan].closed);                 /* closed: woken */
+    FZ_CHECK(send ? !fz_can_send(chan, co) : !fz_can_recv(chan, co));
+}
+
+/* coco_sched_run() said COCO_ERROR_DEADLOCK: every coroutine left must be
+ * parked for good on something nothing left can provide. */
+void fz_explain_deadlock(void)
+{
+    for (int i = 0; i < fz.ncoros; i++) {
+        const fz_coro_t *c = &fz.coros[i];
+        if (c->finished)
+            continue;
+        const fz_pending_t *op = &c->op;
+        FZ_CHECK(fz_waiting(i));
+        FZ_CHECK(op->kind != FZ_NONE && op->kind != FZ_SLEEP && !op->timed);
+        int any = 0;
+        for (int k = 0; k < op->n; k++) {
+            if (op->chan[k] < 0)
+                continue;
+            explain_case(i, op->chan[k], op->send[k]);
+            any++;
+        }
+        switch (op->kind) {
+        case FZ_SEND: case FZ_RECV: case FZ_SELECT:
+            FZ_CHECK(any > 0);
+            break;
+        case FZ_JOIN:
+            FZ_CHECK(!fz.coros[op->target].finished);
+            break;
+        case FZ_LOCK:
+            FZ_CHECK(fz.mutex_owner[op->target] != FZ_FREE);
+            break;
+        case FZ_SEMWAIT:
+            FZ_CHECK(coco_sem_value(fz.sem[op->target]) == 0);
+            break;
+        case FZ_WGWAIT:
+            FZ_CHECK(fz.wg_count[op->target] != 0);
+            break;
+        default:
+            FZ_CHECK(!"unexpected parked operation");
+        }
+    }
+}
+
+/* Per channel and sender, values are received in the order they were
+ * sent: a value cannot be received (its receive returned) before an
+ * earlier one's receive had even begun. */
+static void check_order(void)
+{
+    static unsigned first_end[FZ_MAX_CHANS][FZ_MAX_COROS + 1];
+    memset(first_end, 0xff, sizeof first_end);
+    for (int i = fz.nvalues - 1; i >= 0; i--) {
+        const fz_value_t *v = &fz.values[i];
+        if (!(v->flags & FZ_V_RECEIVED))
+            continue;
+        unsigned *later = &first_end[v->chan][v->sender + 1];
+        FZ_CHECK(v->recv_start < *later);
+        if (v->recv_end < *later)
+            *later = v->recv_end;
+    }
+}
+
+void fz_check_values(void)
+{
+    static unsigned long unreceived[FZ_MAX_CHANS], unsure[FZ_MAX_CHANS];
+    memset(unreceived, 0, sizeof unreceived);
+    memset(unsure, 0, sizeof unsure);
+    for (int i = 0; i < fz.nvalues; i++) {
+        const fz_value_t *v = &fz.values[i];
+        unsigned f = v->flags;
+        /* Every send call returned, or its coroutine was destroyed. */
+        FZ_CHECK(f & (FZ_V_SENT | FZ_V_FAILED | FZ_V_AMBIGUOUS));
+        if ((f & FZ_V_RECEIVED) && !(f & FZ_V_SENT))
+            FZ_CHECK(f & FZ_V_AMBIGUOUS);
+        if ((f & FZ_V_SENT) && !(f & FZ_V_RECEIVED))
+            unreceived[v->chan]++;
+        if ((f & FZ_V_AMBIGUOUS) && !(f & (FZ_V_SENT | FZ_V_RECEIVED | FZ_V_FAILED)))
+            unsure[v->chan]++;
+    }
+    for (int c = 0; c < fz.nchans; c++) {
+        const fz_chan_t *ch = &fz.chans[c];
+        /* Sent values missing: dropped with the buffer, or handed to a
+         * receiver destroyed before it resumed; nothing else. */
+        FZ_CHECK(unreceived[c] <= ch->dropped + ch->lost);
+        /* Dropped values were sent (or half sent) and never received. */
+        FZ_CHECK(ch->dropped <= unreceived[c] + unsure[c]);
+    }
+    check_order();
+}
+
+void fz_check_timers(void)
+{
+    /* coco_sched_run() returns only when no timer is pending. */
+    for (int i = 0; i < fz.ntimers; i++)
+        FZ_CHECK(fz.timers[i].fired != fz.timers[i].cancelled);
+}
+
+void fz_check_sync(void)
+{
+    /* A unit handed to a waiter destroyed before it resumed is gone,
+     * like a mutex handed to one; both were counted when handed. */
+    for (int i = 0; i < FZ_NSYNC; i++) {
+        FZ_CHECK(fz.sem_taken[i] <= fz.sem_units[i]);
+        FZ_CHECK(coco_sem_value(fz.sem[i]) == fz.sem_units[i] - fz.sem_taken[i]);
+    }
+}
