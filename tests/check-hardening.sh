@@ -5,11 +5,13 @@
 #   - RELRO and BIND_NOW, when the linker took -z relro / -z now;
 #   - the stack protector (__stack_chk_fail is referenced);
 #   - fortified libc calls (__*_chk) when _FORTIFY_SOURCE is in effect;
-#   - on x86-64 with -fcf-protection: every object of the library is
-#     marked IBT and not SHSTK, the assembly entry points start with endbr64
-#     and its indirect jump into a suspended context is notrack, and the
-#     library as a whole is marked IBT wherever the toolchain's own
-#     startup files are (the linker keeps only what every input claims).
+#   - landing pads, on x86-64 with -fcf-protection (CET-IBT) and on
+#     AArch64 with -mbranch-protection (BTI): every object of the library
+#     is marked for them (x86-64: and not for shadow stacks), the assembly
+#     entry points start with one (endbr64, bti), the x86-64 jump into a
+#     suspended context is notrack, and the library as a whole is marked
+#     wherever the toolchain's own startup files are (the linker keeps only
+#     what every input claims).
 #
 # Environment (set by the Makefile): READELF, OBJDUMP, CC, host_cpu,
 # COCO_HARDENING (yes/no), COCO_HARDEN_CFLAGS, COCO_HARDEN_LDFLAGS and
@@ -105,71 +107,90 @@ else
   skip "fortified calls (__*_chk imported)" "_FORTIFY_SOURCE not in effect (unoptimised build or a libc without it)"
 fi
 
-# --------------------------------------------------------------- CET-IBT
-ibt_desc="every object of the library marked IBT, none SHSTK"
-so_desc="libcoco.so marked IBT"
-endbr_desc="assembly entry points start with endbr64"
-notrack_desc="the jump back into a suspended context is notrack"
+# ------------------------------------------ landing pads: CET-IBT or BTI
+# Per CPU: the compiler flag, the property readelf prints, a property no
+# object may claim, and the first instruction of each assembly entry.
 case ${host_cpu:-} in
-  x86_64|amd64) is_x86_64=yes ;;
-  *) is_x86_64=no ;;
+  x86_64|amd64)
+    pad_flag=-fcf-protection=branch; pad_note='x86 feature: .*IBT'
+    pad_name=IBT; pad_never=SHSTK; pad_insn=endbr64 ;;
+  aarch64|arm64)
+    pad_flag=-mbranch-protection=standard; pad_note='AArch64 feature: .*BTI'
+    pad_name=BTI; pad_never=; pad_insn=bti ;;
+  *) pad_flag= ;;
 esac
-if test $is_x86_64 != yes; then
-  for d in "$ibt_desc" "$endbr_desc" "$notrack_desc" "$so_desc"; do skip "$d" "not x86-64"; done
-elif ! has_flag -fcf-protection=branch "$COCO_HARDEN_CFLAGS"; then
+objs_desc="every object of the library marked ${pad_name:-IBT/BTI}${pad_never:+, none $pad_never}"
+entry_desc="assembly entry points start with ${pad_insn:-a landing pad}"
+notrack_desc="the jump back into a suspended context is notrack (x86-64)"
+so_desc="libcoco.so marked ${pad_name:-IBT/BTI}"
+
+if test -z "$pad_flag"; then
+  why="no landing pads on ${host_cpu:-this CPU}"
+elif ! has_flag "$pad_flag" "$COCO_HARDEN_CFLAGS"; then
   why=$off_reason
-  test "$hardening" = yes && why="$CC lacks -fcf-protection=branch"
-  for d in "$ibt_desc" "$endbr_desc" "$notrack_desc" "$so_desc"; do skip "$d" "$why"; done
+  test "$hardening" = yes && why="$CC lacks $pad_flag"
+else
+  why=
+fi
+if test -n "$why"; then
+  skip "$objs_desc" "$why"
+  skip "$entry_desc" "$why"
+  skip "$notrack_desc" "$why"
+  skip "$so_desc" "$why"
 else
   objs=$(find lib -path '*/.libs/*.o' | sort)
   bad=
   for o in $objs; do
-    props=$("$READELF" -nW "$o" | grep 'x86 feature')
-    case $props in
-      *SHSTK*) bad="$bad $o(SHSTK)" ;;
-      *IBT*) ;;
-      *) bad="$bad $o" ;;
-    esac
+    props=$("$READELF" -nW "$o" | grep -E 'x86 feature|AArch64 feature')
+    if test -n "$pad_never" && echo "$props" | grep -q "$pad_never"; then
+      bad="$bad $o($pad_never)"
+    elif ! echo "$props" | grep -Eq "$pad_note"; then
+      bad="$bad $o"
+    fi
   done
   if test -z "$objs"; then
-    not_ok "$ibt_desc: no objects found under lib/*/.libs"
+    not_ok "$objs_desc: no objects found under lib/*/.libs"
   elif test -n "$bad"; then
-    not_ok "$ibt_desc; wrong:$bad"
+    not_ok "$objs_desc; wrong:$bad"
   else
-    ok "$ibt_desc ($(echo "$objs" | wc -l | tr -d ' ') objects)"
+    ok "$objs_desc ($(echo "$objs" | wc -l | tr -d ' ') objects)"
   fi
 
   # The first instruction of each entry point, from the static symbol table.
-  if "$OBJDUMP" --version >/dev/null 2>&1; then
+  if "$OBJDUMP" -d "$lib" >/dev/null 2>&1; then
+    dis=$("$OBJDUMP" -d --no-show-raw-insn "$lib")
     missing=
     for f in coco__ctx_switch coco__ctx_jump coco__ctx_start; do
-      first=$("$OBJDUMP" -d --no-show-raw-insn "$lib" |
-        awk -v f="<$f>:" '$2 == f { getline; print $2; exit }')
-      test "x$first" = xendbr64 || missing="$missing $f(${first:-not found})"
+      first=$(echo "$dis" | awk -v f="<$f>:" '$2 == f { getline; print $2; exit }')
+      test "x$first" = "x$pad_insn" || missing="$missing $f(${first:-not found})"
     done
-    if test -n "$missing"; then not_ok "$endbr_desc; not:$missing"; else ok "$endbr_desc"; fi
-    # It lands after a call, where no endbr64 is: it must not be tracked.
-    resume=$("$OBJDUMP" -d --no-show-raw-insn "$lib" |
-      awk '$2 == "<coco__ctx_resume>:" { on = 1; next } on && NF == 0 { exit }
-           on && /jmp/ { print; exit }')
-    case $resume in
-      *notrack*) ok "$notrack_desc" ;;
-      *) not_ok "$notrack_desc; found: ${resume:-no jump}" ;;
-    esac
+    if test -n "$missing"; then not_ok "$entry_desc; not:$missing"; else ok "$entry_desc"; fi
+    if test "$pad_name" = IBT; then
+      # It lands after a call, where no endbr64 is: it must not be tracked.
+      resume=$(echo "$dis" |
+        awk '$2 == "<coco__ctx_resume>:" { on = 1; next } on && NF == 0 { exit }
+             on && /jmp/ { print; exit }')
+      case $resume in
+        *notrack*) ok "$notrack_desc" ;;
+        *) not_ok "$notrack_desc; found: ${resume:-no jump}" ;;
+      esac
+    else
+      skip "$notrack_desc" "not x86-64"
+    fi
   else
-    skip "$endbr_desc" "no $OBJDUMP"
-    skip "$notrack_desc" "no $OBJDUMP"
+    skip "$entry_desc" "$OBJDUMP cannot read $lib"
+    skip "$notrack_desc" "$OBJDUMP cannot read $lib"
   fi
 
-  # Does this toolchain's crti.o etc. carry the note?  Link an empty
-  # shared library the same way and see.
-  probe_dir=$(mktemp -d "${TMPDIR:-/tmp}/coco-ibt.XXXXXX")
+  # Do this toolchain's startup files (crti.o...) carry the note?  Link an
+  # empty shared library the same way and see.
+  probe_dir=$(mktemp -d "${TMPDIR:-/tmp}/coco-pad.XXXXXX")
   echo 'int coco_probe(int x) { return x + 1; }' >"$probe_dir/p.c"
-  if "$CC" -shared -fPIC -fcf-protection=branch -o "$probe_dir/p.so" "$probe_dir/p.c" \
-       >/dev/null 2>&1 && "$READELF" -nW "$probe_dir/p.so" | grep -q 'x86 feature: .*IBT'; then
-    check "$so_desc" sh -c "'$READELF' -nW '$lib' | grep -q 'x86 feature: .*IBT'"
+  if "$CC" -shared -fPIC "$pad_flag" -o "$probe_dir/p.so" "$probe_dir/p.c" \
+       >/dev/null 2>&1 && "$READELF" -nW "$probe_dir/p.so" | grep -Eq "$pad_note"; then
+    if "$READELF" -nW "$lib" | grep -Eq "$pad_note"; then ok "$so_desc"; else not_ok "$so_desc"; fi
   else
-    skip "$so_desc" "this toolchain's startup files (crti.o) are not IBT-marked, so no shared library it links is"
+    skip "$so_desc" "this toolchain's startup files are not $pad_name-marked, so no shared library it links is"
   fi
   rm -rf "$probe_dir"
 fi
