@@ -39,6 +39,21 @@
 #  define SANITIZED 0
 #endif
 
+/* Under valgrind the descriptor limit is valgrind's own: it lets accept
+ * succeed, then closes the new descriptor and reports EMFILE, so the
+ * pending connection is gone.  Its own mappings also move the process's
+ * mapped size. */
+#if defined(__has_include)
+#  if __has_include(<valgrind/valgrind.h>)
+#    include <valgrind/valgrind.h>
+#  endif
+#endif
+#ifdef RUNNING_ON_VALGRIND
+#  define UNDER_VALGRIND (RUNNING_ON_VALGRIND != 0)
+#else
+#  define UNDER_VALGRIND 0
+#endif
+
 #define MIB ((size_t)1 << 20)
 
 static uint64_t now_ms(void)
@@ -169,7 +184,8 @@ START_TEST(test_create_stack_out_of_memory)
 
     ck_assert_ptr_null(big);
     ck_assert_int_eq(err, ENOMEM);
-    ck_assert_uint_eq(after, before);       /* nothing left mapped */
+    if (!UNDER_VALGRIND)
+        ck_assert_uint_eq(after, before);   /* nothing left mapped */
     ck_assert_uint_eq(alive, 0);            /* nor counted */
     ck_assert_ptr_nonnull(small);
     ck_assert_int_eq(rc, COCO_OK);
@@ -512,10 +528,16 @@ static Suite *limits_suite(void)
         fflush(stdout);
     }
 
-    tc = tcase_create("out of descriptors");
-    tcase_add_test(tc, test_accept_out_of_descriptors);
-    tcase_set_timeout(tc, 10);
-    suite_add_tcase(s, tc);
+    if (!UNDER_VALGRIND) {
+        tc = tcase_create("out of descriptors");
+        tcase_add_test(tc, test_accept_out_of_descriptors);
+        tcase_set_timeout(tc, 10);
+        suite_add_tcase(s, tc);
+    } else {
+        printf("# out-of-descriptors case not run: under valgrind the"
+               " descriptor limit is valgrind's, which drops the connection\n");
+        fflush(stdout);
+    }
 
     tc = tcase_create("coroutine limit");
     tcase_add_test(tc, test_limit_reached_while_running);
