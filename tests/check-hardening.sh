@@ -157,8 +157,12 @@ else
   fi
 
   # The first instruction of each entry point, from the static symbol table.
-  if "$OBJDUMP" -d "$lib" >/dev/null 2>&1; then
-    dis=$("$OBJDUMP" -d --no-show-raw-insn "$lib")
+  dis=
+  "$OBJDUMP" -d "$lib" >/dev/null 2>&1 && dis=$("$OBJDUMP" -d --no-show-raw-insn "$lib")
+  if test -n "$dis" && ! echo "$dis" | grep -q '<coco__ctx_resume>:'; then
+    skip "$entry_desc" "the ucontext switch (--disable-asm) has no assembly"
+    skip "$notrack_desc" "the ucontext switch (--disable-asm) has no assembly"
+  elif test -n "$dis"; then
     missing=
     for f in coco__ctx_switch coco__ctx_jump coco__ctx_start; do
       first=$(echo "$dis" | awk -v f="<$f>:" '$2 == f { getline; print $2; exit }')
