@@ -9,6 +9,27 @@
  * SPDX-License-Identifier: MIT
  */
 
+/*
+ * Branch protection, when the compiler is asked for it
+ * (-mbranch-protection): each entry point begins with a "bti c" landing
+ * pad, and the property note at the end marks this file BTI-ready, since
+ * the linker marks the library only if every object is.
+ *
+ * Return-address signing (PAC) is not claimed: a context's resume address
+ * is stored in its frame unsigned, and a frame built by
+ * coco__ctx_init for a context that never ran could not be signed against
+ * the stack pointer it will be authenticated with.  The C code around the
+ * switch does sign its own return addresses; that needs nothing from here
+ * because each of its frames is left and re-entered on the same stack.
+ */
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+#  define COCO_BTI 1
+#  define COCO_BTI_C bti c
+#else
+#  define COCO_BTI 0
+#  define COCO_BTI_C
+#endif
+
 	.text
 
 /* void coco__ctx_switch(coco_ctx_t *from, coco_ctx_t *to) */
@@ -18,6 +39,7 @@
 	.p2align 4
 coco__ctx_switch:
 	.cfi_startproc
+	COCO_BTI_C
 	sub	sp, sp, #160
 	.cfi_adjust_cfa_offset 160
 	stp	x19, x20, [sp, #0]
@@ -76,6 +98,7 @@ coco__ctx_resume:
 	.p2align 4
 coco__ctx_jump:
 	.cfi_startproc
+	COCO_BTI_C
 	ldr	x2, [x0]
 	mov	sp, x2
 	b	.Lrestore
@@ -91,10 +114,26 @@ coco__ctx_jump:
 coco__ctx_start:
 	.cfi_startproc
 	.cfi_undefined x30
+	COCO_BTI_C
 	mov	x0, x19
 	blr	x20
 	brk	#0
 	.cfi_endproc
 	.size	coco__ctx_start, .-coco__ctx_start
+
+#if COCO_BTI
+/* NT_GNU_PROPERTY_TYPE_0 with GNU_PROPERTY_AARCH64_FEATURE_1_AND = BTI,
+ * laid out for ELF64: 8-byte aligned, the descriptor padded to 8. */
+	.section .note.gnu.property,"a"
+	.p2align 3
+	.long	4			/* name size: "GNU" and its NUL */
+	.long	16			/* descriptor size */
+	.long	5			/* NT_GNU_PROPERTY_TYPE_0 */
+	.asciz	"GNU"
+	.long	0xc0000000		/* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
+	.long	4			/* property data size */
+	.long	1			/* GNU_PROPERTY_AARCH64_FEATURE_1_BTI */
+	.p2align 3
+#endif
 
 	.section .note.GNU-stack,"",%progbits

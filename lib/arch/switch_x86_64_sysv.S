@@ -13,10 +13,28 @@
  * SPDX-License-Identifier: MIT
  */
 
+/*
+ * Indirect branch tracking (CET-IBT), when the compiler is asked for it
+ * (-fcf-protection): every entry point begins with endbr64, and the jump
+ * back into a suspended context is notrack, since it lands just after the
+ * call that suspended it, where no endbr64 is (nor could be: the return
+ * address of an ordinary call).  The property note at the end tells the
+ * linker this file is IBT-ready; without it the whole library would lose
+ * the IBT marking.
+ *
+ * Shadow stacks (CET-SHSTK) are not claimed, even under
+ * -fcf-protection=full: a switch would have to swap shadow stacks too, and
+ * this one does not, so the first return on another coroutine's stack
+ * would fault.  The linker drops SHSTK from the library accordingly.
+ */
 #if defined(__CET__) && (__CET__ & 1)
+#  define COCO_IBT 1
 #  define COCO_ENDBR endbr64
+#  define COCO_JMP_RESUME notrack jmpq *%rcx
 #else
+#  define COCO_IBT 0
 #  define COCO_ENDBR
+#  define COCO_JMP_RESUME jmpq *%rcx
 #endif
 
 	.text
@@ -87,7 +105,7 @@ coco__ctx_resume:
 	popq	%rcx
 	.cfi_adjust_cfa_offset -8
 	.cfi_register %rip, %rcx
-	jmpq	*%rcx
+	COCO_JMP_RESUME
 	.cfi_endproc
 	.size	coco__ctx_switch, .-coco__ctx_switch
 
@@ -122,5 +140,20 @@ coco__ctx_start:
 	ud2
 	.cfi_endproc
 	.size	coco__ctx_start, .-coco__ctx_start
+
+#if COCO_IBT
+/* NT_GNU_PROPERTY_TYPE_0 with GNU_PROPERTY_X86_FEATURE_1_AND = IBT,
+ * laid out for ELF64: 8-byte aligned, the descriptor padded to 8. */
+	.section .note.gnu.property,"a"
+	.p2align 3
+	.long	4			/* name size: "GNU" and its NUL */
+	.long	16			/* descriptor size */
+	.long	5			/* NT_GNU_PROPERTY_TYPE_0 */
+	.asciz	"GNU"
+	.long	0xc0000002		/* GNU_PROPERTY_X86_FEATURE_1_AND */
+	.long	4			/* property data size */
+	.long	1			/* GNU_PROPERTY_X86_FEATURE_1_IBT */
+	.p2align 3
+#endif
 
 	.section .note.GNU-stack,"",%progbits
