@@ -41,8 +41,17 @@
 #  include <sanitizer/tsan_interface.h>
 #endif
 
+/* Always inlined: under ThreadSanitizer a function of its own would enter
+ * on one fiber's shadow call stack and leave from the other's, unbalancing
+ * both (clang keeps cold calls such as the one in co_finish out of line). */
+#if defined(__GNUC__)
+#  define COCO__FIBER_FN static inline __attribute__((always_inline))
+#else
+#  define COCO__FIBER_FN static inline
+#endif
+
 /* A new coroutine's context, whose stack is [lo, lo + size). */
-static inline void coco__fiber_init(coco_ctx_t *ctx, void *lo, size_t size)
+COCO__FIBER_FN void coco__fiber_init(coco_ctx_t *ctx, void *lo, size_t size)
 {
 #if COCO__ASAN
     ctx->asan_lo = lo;
@@ -59,7 +68,7 @@ static inline void coco__fiber_init(coco_ctx_t *ctx, void *lo, size_t size)
 }
 
 /* The coroutine's stack [lo, lo + size) is released; it never runs again. */
-static inline void coco__fiber_fini(coco_ctx_t *ctx, void *lo, size_t size)
+COCO__FIBER_FN void coco__fiber_fini(coco_ctx_t *ctx, void *lo, size_t size)
 {
 #if COCO__ASAN
     /* A coroutine destroyed while parked, or one that overflowed, leaves
@@ -79,7 +88,7 @@ static inline void coco__fiber_fini(coco_ctx_t *ctx, void *lo, size_t size)
 }
 
 /* Right before switching from `from` to `to`; from is resumed later. */
-static inline void coco__fiber_leave(coco_ctx_t *from, coco_ctx_t *to)
+COCO__FIBER_FN void coco__fiber_leave(coco_ctx_t *from, coco_ctx_t *to)
 {
 #if COCO__ASAN
     to->asan_from = from;
@@ -97,7 +106,7 @@ static inline void coco__fiber_leave(coco_ctx_t *from, coco_ctx_t *to)
 
 /* Right before jumping from `from` to `to` for good: from finished or
  * overflowed.  Its fake stack is freed here. */
-static inline void coco__fiber_exit(coco_ctx_t *from, coco_ctx_t *to)
+COCO__FIBER_FN void coco__fiber_exit(coco_ctx_t *from, coco_ctx_t *to)
 {
 #if COCO__ASAN
     to->asan_from = from;
@@ -111,7 +120,7 @@ static inline void coco__fiber_exit(coco_ctx_t *from, coco_ctx_t *to)
 }
 
 /* First thing once running on ctx's stack again (or for the first time). */
-static inline void coco__fiber_arrive(coco_ctx_t *ctx)
+COCO__FIBER_FN void coco__fiber_arrive(coco_ctx_t *ctx)
 {
 #if COCO__ASAN
     coco_ctx_t *from = ctx->asan_from;
