@@ -16,8 +16,10 @@
  * left) and writes them into the resumer's context.
  *
  * ThreadSanitizer keeps a shadow call stack and a clock per fiber: every
- * coroutine gets one with its stack, the thread that runs the scheduler
- * uses its own, and __tsan_switch_to_fiber goes right before each switch.
+ * coroutine gets one when it first runs (GCC's runtime can track only
+ * about 8000 at once, fewer than a scheduler may hold created) and gives it
+ * back with its stack; the thread that runs the scheduler uses its own, and
+ * __tsan_switch_to_fiber goes right before each switch.
  * The default flag orders the two sides (happens-before), which matches
  * coroutines of one thread running one at a time.
  *
@@ -60,7 +62,7 @@ COCO__FIBER_FN void coco__fiber_init(coco_ctx_t *ctx, void *lo, size_t size)
     ctx->asan_from = NULL;
 #endif
 #if COCO__TSAN
-    ctx->tsan_fiber = __tsan_create_fiber(0);
+    ctx->tsan_fiber = NULL; /* until it first runs */
 #endif
     (void)ctx;
     (void)lo;
@@ -98,6 +100,8 @@ COCO__FIBER_FN void coco__fiber_leave(coco_ctx_t *from, coco_ctx_t *to)
     /* For the scheduler's own context this is the thread's fiber; for a
      * coroutine it is the one created with it. */
     from->tsan_fiber = __tsan_get_current_fiber();
+    if (to->tsan_fiber == NULL)
+        to->tsan_fiber = __tsan_create_fiber(0);
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     (void)from;
