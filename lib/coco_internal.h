@@ -37,6 +37,26 @@
 #  define COCO__NORETURN
 #endif
 
+/* Sanitizer builds: which ones instrument this file (gcc says so with
+ * __SANITIZE_*__, clang with __has_feature).  lib/core/fiber_annot.h tells
+ * them about every stack switch. */
+#if defined(__SANITIZE_ADDRESS__)
+#  define COCO__ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#  define COCO__TSAN 1
+#endif
+#if defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    undef COCO__ASAN
+#    define COCO__ASAN 1
+#  endif
+#  if __has_feature(thread_sanitizer)
+#    undef COCO__TSAN
+#    define COCO__TSAN 1
+#  endif
+#endif
+
 /* ------------------------------------------------------------------ arch */
 
 /* A suspended execution context.  With the assembly switch it is only the
@@ -49,6 +69,15 @@ typedef struct coco_ctx {
 #else
     void *sp;
 #endif
+#if COCO__ASAN
+    const void *asan_lo;         /* the stack this context runs on */
+    size_t asan_size;
+    void *asan_fake;             /* its fake stack while it is suspended */
+    struct coco_ctx *asan_from;  /* who resumed it last */
+#endif
+#if COCO__TSAN
+    void *tsan_fiber;
+#endif
 } coco_ctx_t;
 
 /* Saves the running context in *from and resumes *to. */
@@ -59,6 +88,10 @@ COCO__NORETURN void coco__ctx_jump(coco_ctx_t *to);
  * [lo, lo + size).  fn must never return. */
 void coco__ctx_init(coco_ctx_t *ctx, void *lo, size_t size,
                     void (*fn)(void *), void *arg);
+
+/* The annotations every switch site makes for the sanitizers (empty in
+ * ordinary builds). */
+#include "core/fiber_annot.h"
 
 /* ----------------------------------------------------------------- stack */
 

@@ -86,12 +86,14 @@ static COCO__NORETURN void co_finish(coco_sched_t *s, coco_co_t *co)
     co->state = COCO_STATE_DEAD;
     s->zombie = co;
     s->current = NULL;
+    coco__fiber_exit(&co->ctx, &s->main_ctx);
     coco__ctx_jump(&s->main_ctx); /* the loop calls coco__co_reap() */
 }
 
 static void co_main(void *p)
 {
     coco_co_t *co = p;
+    coco__fiber_arrive(&co->ctx);
     co->entry(co->arg);
     co_finish(co->pub.sched, co);
 }
@@ -138,6 +140,7 @@ coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
     all_link(s, co);
     s->alive++;
     coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, co_main, co);
+    coco__fiber_init(&co->ctx, co->stack.lo, co->stack.size);
     coco__enqueue(s, co);
     return &co->pub;
 }
@@ -148,6 +151,7 @@ static void co_retire(coco_sched_t *s, coco_co_t *co, void *result)
 {
     s->alive--;
     all_unlink(s, co);
+    coco__fiber_fini(&co->ctx, co->stack.lo, co->stack.size);
     coco__stack_put(&s->stacks, &co->stack);
     coco_co_t *j = co->joiners;
     co->joiners = NULL;
@@ -285,6 +289,7 @@ void coco__co_destroy_all(coco_sched_t *s)
     while (s->all != NULL) {
         coco_co_t *co = s->all;
         all_unlink(s, co);
+        coco__fiber_fini(&co->ctx, co->stack.lo, co->stack.size);
         coco__stack_put(&s->stacks, &co->stack);
     }
     while (s->chunks != NULL) {

@@ -98,11 +98,16 @@ static inline void switch_away(coco_sched_t *s, coco_co_t *co)
         rq_pop(s);
         next->state = COCO_STATE_RUNNING;
         s->current = next;
-        if (next != co)
+        if (next != co) {
+            coco__fiber_leave(&co->ctx, &next->ctx);
             coco__ctx_switch(&co->ctx, &next->ctx);
+            coco__fiber_arrive(&co->ctx);
+        }
     } else {
         s->current = NULL;
+        coco__fiber_leave(&co->ctx, &s->main_ctx);
         coco__ctx_switch(&co->ctx, &s->main_ctx);
+        coco__fiber_arrive(&co->ctx);
     }
     /* Whoever resumed us marked us RUNNING and current. */
 }
@@ -132,7 +137,9 @@ void coco_yield(void)
         s->rq_tail = co;
         next->state = COCO_STATE_RUNNING;
         s->current = next;
+        coco__fiber_leave(&co->ctx, &next->ctx);
         coco__ctx_switch(&co->ctx, &next->ctx);
+        coco__fiber_arrive(&co->ctx); /* nothing, unless sanitized */
         return;
     }
     if (next == NULL && !coco__pending(s))
@@ -165,7 +172,9 @@ static void dispatch(coco_sched_t *s)
     s->budget = (unsigned)s->rq_len;
     s->current = co;
     co->state = COCO_STATE_RUNNING;
+    coco__fiber_leave(&s->main_ctx, &co->ctx);
     coco__ctx_switch(&s->main_ctx, &co->ctx);
+    coco__fiber_arrive(&s->main_ctx);
     s->current = NULL;
     if (s->zombie != NULL) {
         coco_co_t *z = s->zombie;

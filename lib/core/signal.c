@@ -70,6 +70,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
             sigprocmask(SIG_UNBLOCK, &set, NULL);
             s->overflowed = co;
             s->current = NULL;
+            coco__fiber_exit(&co->ctx, &s->main_ctx);
             coco__ctx_jump(&s->main_ctx);
         }
     }

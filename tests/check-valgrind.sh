@@ -1,0 +1,36 @@
+#!/bin/sh
+# check-valgrind.sh SUITE... - runs each Check suite under valgrind memcheck
+# and says how it went; the caller (make check-valgrind) passes VALGRIND,
+# VALGRIND_FLAGS and LIBTOOL.  A suite passes when every test in it passes
+# and valgrind found no error and no leak of the kinds VALGRIND_FLAGS
+# counts.  Each suite's whole output stays in SUITE.vg.log.
+#
+# The suites run in-process (CK_FORK=no): in the forked mode every test
+# runs in a child that valgrind follows only with --trace-children, and a
+# leak in a child would pass unseen.  Their results come as TAP.
+: "${VALGRIND:=valgrind}" "${LIBTOOL:=libtool}"
+CK_FORK=no
+CK_TAP_LOG_FILE_NAME=-
+CK_VERBOSITY=silent
+export CK_FORK CK_TAP_LOG_FILE_NAME CK_VERBOSITY
+
+suites=0 failed=0 tests=0
+for suite in "$@"; do
+    log=$suite.vg.log
+    # shellcheck disable=SC2086 # VALGRIND_FLAGS is a list of options
+    $LIBTOOL --mode=execute "$VALGRIND" $VALGRIND_FLAGS ./"$suite" >"$log" 2>&1
+    rc=$?
+    ok=$(grep -c '^ok ' "$log")
+    bad=$(grep -c '^not ok ' "$log")
+    suites=$((suites + 1))
+    tests=$((tests + ok))
+    if [ "$rc" -eq 0 ] && [ "$bad" -eq 0 ] && [ "$ok" -gt 0 ]; then
+        echo "PASS: $suite under valgrind ($ok tests)"
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $suite under valgrind (exit $rc, $ok passed, $bad failed; see $log)"
+        grep -E '^(not ok|==[0-9]+==)' "$log" | head -n 40
+    fi
+done
+echo "check-valgrind: $suites suites, $tests tests passed, $failed suites failed"
+[ "$failed" -eq 0 ]
