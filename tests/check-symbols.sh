@@ -16,8 +16,10 @@ srcdir=${srcdir:-.}
 NM=${NM:-nm}
 OBJDUMP=${OBJDUMP:-objdump}
 lib=lib/.libs/libcoco.so
-dll=$(ls lib/.libs/libcoco-*.dll 2>/dev/null | head -n 1)
-test -n "$dll" && lib=$dll
+dll=
+for f in lib/.libs/libcoco-*.dll; do
+  if test -f "$f"; then dll=$f; lib=$f; break; fi
+done
 header=$srcdir/include/coco.h
 
 if ! test -f "$lib"; then
