@@ -3,28 +3,42 @@
 # exactly the public API: nothing but coco_* is exported, every exported
 # function has a man page under man/, every function declared in
 # include/coco.h is exported, and the soname follows the libtool version
-# (libcoco.so.CURRENT-AGE).
+# (libcoco.so.CURRENT-AGE).  A Windows build is checked the same way
+# through the export table of its DLL, named libcoco-(CURRENT - AGE).dll.
 #
-# Environment: srcdir (set by automake), NM, COCO_LT_VERSION
-# (CURRENT:REVISION:AGE).  Run from the build directory.  Prints TAP.
+# Environment: srcdir (set by automake), NM, OBJDUMP (for a DLL),
+# COCO_LT_VERSION (CURRENT:REVISION:AGE).  Run from the build directory.
+# Prints TAP.
 #
 # SPDX-License-Identifier: MIT
 
 srcdir=${srcdir:-.}
 NM=${NM:-nm}
+OBJDUMP=${OBJDUMP:-objdump}
 lib=lib/.libs/libcoco.so
+dll=
+for f in lib/.libs/libcoco-*.dll; do
+  if test -f "$f"; then dll=$f; lib=$f; break; fi
+done
 header=$srcdir/include/coco.h
 
 if ! test -f "$lib"; then
-  echo "1..0 # SKIP no $lib (shared library disabled or not ELF)"
+  echo "1..1"
+  echo "ok 1 # SKIP no $lib (shared library disabled or not ELF)"
   exit 0
 fi
 
-# "ADDRESS TYPE NAME" lines; undefined ones are left out by --defined-only.
-exported=$($NM -D --defined-only "$lib" | awk 'NF >= 3 { print $NF }' | sort -u)
+if test -n "$dll"; then
+  # The names of the "[Ordinal/Name Pointer] Table" of objdump -p.
+  exported=$($OBJDUMP -p "$lib" | sed -n '/\[Ordinal\/Name Pointer\] Table/,/^$/p' |
+             awk '/^\t*\[/ && NF >= 2 && $1 != "[Ordinal/Name" { print $NF }' | sort -u)
+else
+  # "ADDRESS TYPE NAME" lines; undefined ones are left out by --defined-only.
+  exported=$($NM -D --defined-only "$lib" | awk 'NF >= 3 { print $NF }' | sort -u)
+fi
 if test -z "$exported"; then
   echo "1..1"
-  echo "not ok 1 - $NM -D --defined-only $lib listed nothing"
+  echo "not ok 1 - no symbol listed as exported by $lib"
   exit 1
 fi
 
@@ -56,17 +70,22 @@ else
   fail "symbols outside the coco_* API are exported:"
   echo "$stray" | sed 's/^/#   /'
 fi
-# The soname, from the dynamic section.
-soname=$(LC_ALL=C readelf -d "$lib" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+# The soname, from the dynamic section; a DLL's is its file name.
+if test -n "$dll"; then
+  soname=$(basename "$dll")
+else
+  soname=$(LC_ALL=C readelf -d "$lib" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+fi
 if test -z "${COCO_LT_VERSION:-}"; then
   i=$((i + 1)); echo "ok $i # SKIP COCO_LT_VERSION not given"
-elif ! command -v readelf >/dev/null 2>&1; then
+elif test -z "$dll" && ! command -v readelf >/dev/null 2>&1; then
   i=$((i + 1)); echo "ok $i # SKIP readelf not found"
 else
   IFS=: read -r current revision age <<EOV
 $COCO_LT_VERSION
 EOV
   want=libcoco.so.$((current - age))
+  test -n "$dll" && want=libcoco-$((current - age)).dll
   if test "$soname" = "$want"; then
     ok "soname is $want (libtool version $COCO_LT_VERSION)"
   else

@@ -8,6 +8,7 @@
 #   build-fuzz/       the operations fuzzer, FUZZ_SECONDS (default 60)
 #   build-aarch64/    cross-built for AArch64, make check under qemu-aarch64
 #   build-riscv64/    cross-built for RISC-V 64, make check under qemu-riscv64
+#   build-mingw/      cross-built for Windows x86-64, make check under wine
 # It stops at the first failure; logs stay in each build directory.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,6 +49,11 @@ cross() {
 }
 cross aarch64
 cross riscv64
+# Windows x86-64: cross-built with mingw-w64, the whole make check under wine.
+"$top/tools/wine-check.sh" build-mingw || exit 1
+passed=$((passed + $(sed -n 's/^# PASS: *//p' "$top/build-mingw/check.out")))
+skipped=$((skipped + $(sed -n 's/^# SKIP: *//p' "$top/build-mingw/check.out")))
+passed=$((passed + $(grep -c '^PASS: examples/' "$top/build-mingw/examples.out")))
 
 echo "All configurations passed."
 echo "tests: $passed passed, 0 failed, $skipped skipped"

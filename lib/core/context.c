@@ -13,6 +13,9 @@
 #if !COCO_USE_UCONTEXT
 
 #include <string.h>
+#if defined(_WIN64)
+#  include "core/stack_win32.h"
+#endif
 
 void coco__ctx_start(void);
 
@@ -23,16 +26,34 @@ void coco__ctx_init(coco_ctx_t *ctx, void *lo, size_t size,
     uintptr_t *f;
 
 #if defined(__x86_64__)
+    uint32_t mxcsr;
+    uint16_t fpucw;
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(fpucw));
+    uintptr_t csr = (uintptr_t)mxcsr | ((uintptr_t)fpucw << 32);
+#endif
+
+#if defined(__x86_64__) && defined(_WIN64)
+    /* See switch_x86_64_win64.S: csr, the three thread-block fields, ten
+     * xmm registers (zero), padding, r15, r14, r13 = fn, r12 = arg, rsi,
+     * rdi, rbx, rbp = 0, resume address; then six zero words, the first of
+     * which ends stack walks in coco__ctx_start. */
+    f = (uintptr_t *)(top - 40 * sizeof(uintptr_t));
+    memset(f, 0, 40 * sizeof(uintptr_t));
+    f[0] = csr;
+    f[1] = (uintptr_t)lo + size;                      /* StackBase */
+    f[2] = (uintptr_t)lo;                             /* StackLimit */
+    f[3] = (uintptr_t)coco__stack_win32_base(lo);     /* DeallocationStack */
+    f[27] = (uintptr_t)fn;
+    f[28] = (uintptr_t)arg;
+    f[33] = (uintptr_t)coco__ctx_start;
+#elif defined(__x86_64__)
     /* csr, r15, r14, r13 = fn, r12 = arg, rbx, rbp = 0, resume address, and
      * two zero words above: coco__ctx_start then calls fn with the stack
      * 16-byte aligned, as the ABI wants at a call. */
-    uint32_t mxcsr;
-    uint16_t fpucw;
     f = (uintptr_t *)(top - 10 * sizeof(uintptr_t));
     memset(f, 0, 10 * sizeof(uintptr_t));
-    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
-    __asm__ volatile("fnstcw %0" : "=m"(fpucw));
-    f[0] = (uintptr_t)mxcsr | ((uintptr_t)fpucw << 32);
+    f[0] = csr;
     f[3] = (uintptr_t)fn;
     f[4] = (uintptr_t)arg;
     f[7] = (uintptr_t)coco__ctx_start;

@@ -13,6 +13,10 @@
 #define COCO__WHEEL_BITS   8
 #define COCO__WHEEL_SLOTS  (1u << COCO__WHEEL_BITS)
 
+/* Milliseconds on the system's monotonic clock: clock_posix.c or
+ * clock_win32.c, whichever the build links. */
+uint64_t coco__clock_ms(void);
+
 struct coco_timer_slot;
 struct coco_tpark;
 

@@ -16,16 +16,8 @@
 
 #include <limits.h>
 #include <stdlib.h>
-#include <time.h>
 
 #define MASK (COCO__WHEEL_SLOTS - 1u)
-
-static uint64_t clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 struct coco_timers *coco__timers(coco_sched_t *s)
 {
@@ -40,7 +32,7 @@ struct coco_timers *coco__timers(coco_sched_t *s)
             h->next = h->prev = h;
         }
     }
-    w->clock = w->now = clock_ms();
+    w->clock = w->now = coco__clock_ms();
     /* Handles from different schedulers should not look alike. */
     w->serial = (uint32_t)((uintptr_t)w >> 4) * 2654435761u;
     s->timers = w;
@@ -51,8 +43,8 @@ uint64_t coco__timer_refresh(coco_sched_t *s)
 {
     struct coco_timers *w = s->timers;
     if (w == NULL)
-        return clock_ms();
-    uint64_t c = clock_ms();
+        return coco__clock_ms();
+    uint64_t c = coco__clock_ms();
     if (c > w->clock)
         w->clock = c;
     return w->clock;
@@ -60,7 +52,7 @@ uint64_t coco__timer_refresh(coco_sched_t *s)
 
 uint64_t coco__now_ms(coco_sched_t *s)
 {
-    return s->timers != NULL ? s->timers->clock : clock_ms();
+    return s->timers != NULL ? s->timers->clock : coco__clock_ms();
 }
 
 /* ------------------------------------------------------------ slots */
