@@ -180,6 +180,8 @@ struct coco_sched {
     struct coco_io *io;          /* owned by lib/io */
     size_t timers_pending;       /* armed timers: kept by lib/timer */
     size_t io_waiting;           /* coroutines parked on I/O: kept by lib/io */
+    coco_co_t *io_streak_co;     /* lib/io: whose I/O calls have not waited */
+    unsigned io_streak;          /* ... and how many in a row */
 };
 
 /* True when a timer or an I/O wait could still make something runnable. */

@@ -656,6 +656,48 @@ START_TEST(test_tcp_short_read_urgent)
 }
 END_TEST
 
+/* Reads that never have to wait still let the other coroutines run. */
+struct greedy_ctx {
+    int fds[2];
+    int reads;          /* done by the greedy reader so far */
+    int reads_seen;     /* what the other coroutine saw when it ran */
+};
+
+static void greedy_reader(void *arg)
+{
+    struct greedy_ctx *g = arg;
+    char c;
+    while (coco_read(g->fds[0], &c, 1) == 1)
+        g->reads++;
+}
+
+static void patient(void *arg)
+{
+    struct greedy_ctx *g = arg;
+    g->reads_seen = g->reads;
+}
+
+START_TEST(test_io_streak_yields)
+{
+    struct greedy_ctx g = { .reads_seen = -1 };
+    ck_assert_int_eq(pipe(g.fds), 0);
+    char block[4096];
+    memset(block, 'x', sizeof block);
+    ck_assert_int_eq((int)write(g.fds[1], block, sizeof block), (int)sizeof block);
+    close(g.fds[1]);
+    coco_sched_t *s = coco_sched_create();
+    coco_create(s, greedy_reader, &g, 0);
+    coco_create(s, patient, &g, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    coco_sched_destroy(s);
+    close(g.fds[0]);
+    ck_assert_int_eq(g.reads, (int)sizeof block);
+    /* The other coroutine ran long before the 4096 reads were over. */
+    ck_assert_int_ge(g.reads_seen, 1);
+    ck_assert_int_le(g.reads_seen, 256);
+}
+END_TEST
+
 static void timed_acceptor(void *arg)
 {
     struct tcp_ctx *t = arg;
@@ -820,6 +862,7 @@ int main(void)
     tcase_add_test(tc, test_pipe_read_parks);
     tcase_add_test(tc, test_pipe_eof);
     tcase_add_test(tc, test_pipe_no_sigpipe);
+    tcase_add_test(tc, test_io_streak_yields);
     suite_add_tcase(su, tc);
 
     tc = tcase_create("socketpair");

@@ -118,7 +118,29 @@ static int park(coco_sched_t *s, int fd, unsigned dir, uint64_t left)
         errno = ETIMEDOUT;
         return -1;
     }
+    s->io_streak = 0; /* it gives up the thread now */
     return coco__io_wait(s, fd, dir, left);
+}
+
+/* A coroutine whose reads always find data and whose writes always find
+ * room would never give up the thread: one that pipelines requests
+ * without reading the answers could starve every other connection.  After
+ * this many I/O calls in a row that did not have to wait, the caller
+ * yields once, which costs next to nothing when nobody else is ready. */
+#define IO_STREAK_MAX 64
+
+static void io_done_without_waiting(coco_sched_t *s)
+{
+    if (s == NULL)
+        return;
+    if (s->io_streak_co != s->current) {
+        s->io_streak_co = s->current;
+        s->io_streak = 0;
+    }
+    if (++s->io_streak >= IO_STREAK_MAX) {
+        s->io_streak = 0;
+        coco_yield();
+    }
 }
 
 /* ------------------------------------------------------- single tries */
@@ -234,7 +256,7 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
     coco_sched_t *s = cur_sched();
     deadline_t d = deadline(timeout_ms);
     coco_fd_t *ent = known(s, fd);
-    if (ent != NULL && ent->drained && count > 0) {
+    if (ent != NULL && ent->drained && count > 0 && timeout_ms != 0) {
         /* Emptied by the last read and no news since: wait first. */
         ent->drained = 0;
         if (park(s, fd, COCO__EV_READ, remaining(s, &d)) < 0)
@@ -242,8 +264,10 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
     }
     for (;;) {
         ssize_t r = try_read(s, fd, buf, count);
-        if (r >= 0)
+        if (r >= 0) {
+            io_done_without_waiting(s);
             return (int)r;
+        }
         if (errno == EINTR)
             continue;
         if (!would_block(errno))
@@ -290,6 +314,7 @@ int coco_write_timeout(int fd, const void *buf, size_t count, uint64_t timeout_m
             return done > 0 ? (int)done : -1;
         }
     } while (done < count);
+    io_done_without_waiting(s);
     return (int)done;
 }
 
@@ -341,6 +366,7 @@ int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms
             /* Whatever the table knew about this number is about an older
              * descriptor. */
             coco__io_reset(coco__tls_sched, c);
+            io_done_without_waiting(s);
             return c;
         }
         int e = errno;
