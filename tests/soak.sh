@@ -189,9 +189,12 @@ soak() {
     test $slack -lt 512 && slack=512
     check "$name: RSS flat after warm-up (before load $base_rss KiB; after warm-up ${start_rss:-?} KiB, at the end ${last_rss:-?} KiB, max $max_rss KiB; allowed +$slack KiB)" \
       'test -n "$start_rss" && test -n "$last_rss" && test "$last_rss" -le $((start_rss + slack))'
+    # A misbehaving client moves on while the server still holds its last
+    # connection until the idle timeout closes it, so a slow (loaded)
+    # machine holds a few per client; the real leak check is the next one.
     conns=$((good + bad + wrk_conns))
-    check "$name: open fds bounded under load (before load $base_fds; after warm-up ${start_fds:-?}, at the end ${last_fds:-?}, max $max_fds; allowed $((base_fds + 2 * conns + 16)))" \
-      'test "$max_fds" -le $((base_fds + 2 * conns + 16))'
+    check "$name: open fds bounded under load (before load $base_fds; after warm-up ${start_fds:-?}, at the end ${last_fds:-?}, max $max_fds; allowed $((base_fds + 4 * conns + 16)))" \
+      'test "$max_fds" -le $((base_fds + 4 * conns + 16))'
     check "$name: open fds back to $base_fds once the clients left (now $end_fds; RSS $after_rss KiB)" \
       'test "$end_fds" = "$base_fds"'
   else
