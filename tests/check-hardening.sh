@@ -104,7 +104,7 @@ if test -n "$fortify" && test "$fortify" -ge 1; then
 elif test "$hardening" != yes; then
   skip "fortified calls (__*_chk imported)" "$off_reason"
 else
-  skip "fortified calls (__*_chk imported)" "_FORTIFY_SOURCE not in effect (unoptimised build or a libc without it)"
+  skip "fortified calls (__*_chk imported)" "_FORTIFY_SOURCE not in effect (unoptimised or sanitizer build, or a libc without it)"
 fi
 
 # ------------------------------------------ landing pads: CET-IBT or BTI

@@ -425,6 +425,97 @@ START_TEST(test_accept_out_of_descriptors)
 }
 END_TEST
 
+/* A scheduler sets up its I/O state (poller, descriptor table) at its
+ * first wait on a descriptor.  An acceptor with nothing pending that is
+ * refused that memory must back off as it does when accept itself runs
+ * short, not return at once into a retry loop that would never yield, and
+ * must take the connection that comes once memory is back. */
+struct first_wait {
+    int lfd;
+    struct sockaddr_in addr;
+    int calls;                  /* coco_accept calls made */
+    int enomem;
+    int other_err;
+    char seen;                  /* first byte of the accepted connection */
+    uint64_t cpu_used_us;
+    bool capped;
+    int client;
+};
+
+static void nap(void *arg)
+{
+    (void)arg;
+    coco_sleep(1);
+}
+
+static void first_wait_acceptor(void *arg)
+{
+    struct first_wait *f = arg;
+    for (;;) {
+        f->calls++;
+        int c = coco_accept(f->lfd, NULL, NULL);
+        if (c < 0 && errno == ENOMEM) {
+            f->enomem++;
+            continue;
+        }
+        if (c < 0) {
+            f->other_err = errno;
+            return;
+        }
+        coco_read(c, &f->seen, 1);
+        coco_close(c);
+        return;
+    }
+}
+
+/* Holds the heap for STARVE_MS, then connects. */
+static void first_wait_starver(void *arg)
+{
+    struct first_wait *f = arg;
+    f->capped = cap_address_space(1 * MIB);
+    void *hoard = hoard_heap();
+    uint64_t cpu0 = cpu_us();
+    coco_sleep(STARVE_MS);
+    f->cpu_used_us = cpu_us() - cpu0;
+    release_heap(hoard);
+    uncap_address_space();
+    f->client = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(f->client, 0);
+    ck_assert_int_eq(connect(f->client, (struct sockaddr *)&f->addr, sizeof f->addr), 0);
+    ck_assert_int_eq(write(f->client, "z", 1), 1);
+}
+
+START_TEST(test_accept_first_wait_out_of_memory)
+{
+    static struct first_wait f;
+    memset(&f, 0, sizeof f);
+    f.lfd = listen_loopback(&f.addr);
+    coco_sched_t *s = coco_sched_create();
+    ck_assert_ptr_nonnull(s);
+    /* Timers set up, so that sleeping needs no new memory; I/O not yet. */
+    ck_assert_ptr_nonnull(coco_create(s, nap, NULL, 0));
+    ck_assert_ptr_nonnull(coco_create(s, nap, NULL, 0));
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_ptr_nonnull(coco_create(s, first_wait_starver, &f, 0));
+    ck_assert_ptr_nonnull(coco_create(s, first_wait_acceptor, &f, 0));
+    int rc = coco_sched_run(s);
+    coco_sched_destroy(s);
+    printf("# I/O state refused for %d ms: %llu us of CPU, %d accept calls (%d ENOMEM)\n",
+           STARVE_MS, (unsigned long long)f.cpu_used_us, f.calls, f.enomem);
+    fflush(stdout);
+
+    ck_assert(f.capped);
+    ck_assert_int_eq(rc, COCO_OK);
+    ck_assert_int_ge(f.enomem, 1);              /* it was refused */
+    ck_assert_int_le(f.calls, STARVE_MS / 25 + 2);
+    ck_assert_uint_lt(f.cpu_used_us, 50000);
+    ck_assert_int_eq(f.other_err, 0);
+    ck_assert_int_eq(f.seen, 'z');
+    close(f.client);
+    close(f.lfd);
+}
+END_TEST
+
 /* ---------------------------------------------------- coroutine limit */
 
 struct limit_ctx {
@@ -520,6 +611,8 @@ static Suite *limits_suite(void)
         tc = tcase_create("out of memory");
         tcase_add_test(tc, test_create_stack_out_of_memory);
         tcase_add_test(tc, test_create_heap_exhausted);
+        tcase_add_test(tc, test_accept_first_wait_out_of_memory);
+        tcase_set_timeout(tc, 10);
         suite_add_tcase(s, tc);
     } else {
         /* A TAP comment: the log says why the cases are missing. */

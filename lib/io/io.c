@@ -341,6 +341,24 @@ static int accept_nonblock(int fd, void *addr, socklen_t *len)
 #endif
 }
 
+/* Out of descriptors or memory: the condition lasts until something is
+ * freed elsewhere, so a caller that retried at once would spin. */
+static bool out_of_resources(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
+/* Reports e after holding the caller back for a while (no longer than
+ * the call's time left), letting the other coroutines run. */
+static int back_off(coco_sched_t *s, deadline_t *d, int e)
+{
+    uint64_t left = remaining(s, d);
+    if (left > 0)
+        coco_sleep(left < ACCEPT_BACKOFF_MS ? left : ACCEPT_BACKOFF_MS);
+    errno = e;
+    return -1;
+}
+
 int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms)
 {
     if (fd < 0) {
@@ -372,19 +390,17 @@ int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms
         int e = errno;
         if (e == EINTR || e == ECONNABORTED)
             continue;
-        if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-            /* The connection stays queued and the socket stays readable:
-             * hold the caller back so its retry loop cannot spin. */
-            uint64_t left = remaining(s, &d);
-            if (left > 0)
-                coco_sleep(left < ACCEPT_BACKOFF_MS ? left : ACCEPT_BACKOFF_MS);
-            errno = e;
-            return -1;
-        }
+        /* The connection stays queued and the socket stays readable. */
+        if (out_of_resources(e))
+            return back_off(s, &d, e);
         if (!would_block(e))
             return -1;
-        if (park(s, fd, COCO__EV_READ, remaining(s, &d)) < 0)
-            return -1;
+        if (park(s, fd, COCO__EV_READ, remaining(s, &d)) < 0) {
+            /* Waiting needs the poller and a table entry, which the same
+             * shortage can deny. */
+            e = errno;
+            return out_of_resources(e) ? back_off(s, &d, e) : -1;
+        }
     }
 }
 
