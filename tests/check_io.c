@@ -616,7 +616,7 @@ END_TEST
 static void bad_input(void *arg)
 {
     (void)arg;
-    char b[4];
+    char b[4] = {0}; /* handed to the system calls, which read it */
     size_t len = 4;
     errno = 0;
     ck_assert_int_eq(coco_read(-1, b, sizeof b), -1);
@@ -739,7 +739,12 @@ int main(void)
     tcase_add_test(tc, test_connect_refused);
     tcase_add_test(tc, test_peer_reset);
     tcase_add_test(tc, test_accept_timeout);
-    tcase_add_test(tc, test_accept_emfile_no_spin);
+    /* Not under valgrind (make check-valgrind sets the variable): valgrind
+     * enforces a lowered descriptor limit itself, by closing what accept
+     * returned above it, so the queued connection this test relies on is
+     * gone after the first call and accept parks for ever. */
+    if (getenv("COCO_TEST_UNDER_VALGRIND") == NULL)
+        tcase_add_test(tc, test_accept_emfile_no_spin);
     suite_add_tcase(su, tc);
 
     tc = tcase_create("misuse");
