@@ -9,7 +9,7 @@ set -eu
 
 build="build-essential autoconf automake libtool pkg-config check mandoc clang"
 bench="libboost-context-dev libboost-fiber-dev golang-go wrk curl"
-cross="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user gdb dpkg-dev valgrind lintian rpm debhelper ruby"
+cross="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user gdb dpkg-dev valgrind libclang-rt-dev lintian rpm debhelper ruby"
 
 want=$build
 case "${1:-}" in

@@ -7,6 +7,9 @@
 #   build-ucontext/   the portable ucontext switch (--disable-asm)
 #   build-aarch64/    cross-built for AArch64, make check under qemu-aarch64
 #   build-riscv64/    cross-built for RISC-V 64, make check under qemu-riscv64
+#   build-asan/       clang, AddressSanitizer + UndefinedBehaviorSanitizer
+#   build-tsan/       clang, ThreadSanitizer
+#   build-valgrind/   --enable-valgrind: make check, then make check-valgrind
 # It stops at the first failure; logs stay in each build directory.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +36,19 @@ skipped=0
 run build --enable-werror
 run build-clang --enable-werror CC=clang
 run build-ucontext --enable-werror --disable-asm
+# The sanitizers: the whole make check, with the options mk/sanitizers.am sets.
+run build-asan --enable-werror --enable-sanitizers CC=clang CXX=clang++
+run build-tsan --enable-werror --enable-sanitizers=thread CC=clang CXX=clang++
+# Every Check suite under valgrind memcheck, after the ordinary make check.
+run build-valgrind --enable-werror --enable-valgrind
+if ! make -C "$top/build-valgrind" check-valgrind >"$top/build-valgrind/check-valgrind.out" 2>&1; then
+    cat "$top/build-valgrind/check-valgrind.out"
+    echo "make check-valgrind failed in build-valgrind" >&2
+    exit 1
+fi
+grep '^check-valgrind:' "$top/build-valgrind/check-valgrind.out"
+passed=$((passed + $(sed -n 's/^check-valgrind: [0-9]* suites, \([0-9]*\) tests passed.*/\1/p' \
+    "$top/build-valgrind/check-valgrind.out")))
 # AArch64 and RISC-V 64: cross-built, the whole make check under qemu-user.
 cross() {
     "$top/tools/cross-check.sh" "$1" "build-$1" || exit 1

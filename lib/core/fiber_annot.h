@@ -16,8 +16,8 @@
  * left) and writes them into the resumer's context.
  *
  * ThreadSanitizer keeps a shadow call stack and a clock per fiber: every
- * coroutine gets one when it first runs (GCC's runtime can track only
- * about 8000 at once, fewer than a scheduler may hold created) and gives it
+ * coroutine gets one when it first runs (GCC's runtime holds only some
+ * thousands at once, fewer than a scheduler may hold created) and gives it
  * back with its stack; the thread that runs the scheduler uses its own, and
  * __tsan_switch_to_fiber goes right before each switch.
  * The default flag orders the two sides (happens-before), which matches
