@@ -178,8 +178,12 @@ static void bulk_reader(void *arg)
     char buf[4096];
     int n;
     while ((n = coco_read(c->sv[1], buf, sizeof buf)) > 0) {
-        for (int i = 0; i < n; i++)
-            ck_assert_int_eq(buf[i], (char)((c->got + (size_t)i) * 7));
+        /* One assertion per read, not per byte: each costs a message to
+         * the test runner, which dominated the test under valgrind. */
+        int bad = 0;
+        while (bad < n && buf[bad] == (char)((c->got + (size_t)bad) * 7))
+            bad++;
+        ck_assert_msg(bad == n, "byte %zu is wrong", c->got + (size_t)bad);
         c->got += (size_t)n;
         if (c->got % (64 * 1024) < 4096)
             coco_sleep(1); /* let the writer fill the buffer and park */
@@ -761,7 +765,7 @@ END_TEST
 static void bad_input(void *arg)
 {
     (void)arg;
-    char b[4];
+    char b[4] = {0}; /* handed to the system calls, which read it */
     size_t len = 4;
     errno = 0;
     ck_assert_int_eq(coco_read(-1, b, sizeof b), -1);
@@ -885,7 +889,12 @@ int main(void)
     tcase_add_test(tc, test_connect_refused);
     tcase_add_test(tc, test_peer_reset);
     tcase_add_test(tc, test_accept_timeout);
-    tcase_add_test(tc, test_accept_emfile_no_spin);
+    /* Not under valgrind (make check-valgrind sets the variable): valgrind
+     * enforces a lowered descriptor limit itself, by closing what accept
+     * returned above it, so the queued connection this test relies on is
+     * gone after the first call and accept parks for ever. */
+    if (getenv("COCO_TEST_UNDER_VALGRIND") == NULL)
+        tcase_add_test(tc, test_accept_emfile_no_spin);
     tcase_add_test(tc, test_tcp_short_read_then_more);
     tcase_add_test(tc, test_tcp_short_read_urgent);
     suite_add_tcase(su, tc);

@@ -9,6 +9,9 @@
 #   build-aarch64/    cross-built for AArch64, make check under qemu-aarch64
 #   build-riscv64/    cross-built for RISC-V 64, make check under qemu-riscv64
 #   build-mingw/      cross-built for Windows x86-64, make check under wine
+#   build-asan/       clang, AddressSanitizer + UndefinedBehaviorSanitizer
+#   build-tsan/       clang, ThreadSanitizer
+#   build-valgrind/   --enable-valgrind: make check, then make check-valgrind
 # It stops at the first failure; logs stay in each build directory.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +41,19 @@ run build-ucontext --enable-werror --disable-asm
 # The operations fuzzer (clang, libFuzzer, ASan, UBSan) for a bounded time.
 echo "== fuzzing in build-fuzz (${FUZZ_SECONDS:-60}s)"
 "$top/tools/fuzz.sh" build-fuzz
+# The sanitizers: the whole make check, with the options mk/sanitizers.am sets.
+run build-asan --enable-werror --enable-sanitizers CC=clang CXX=clang++
+run build-tsan --enable-werror --enable-sanitizers=thread CC=clang CXX=clang++
+# Every Check suite under valgrind memcheck, after the ordinary make check.
+run build-valgrind --enable-werror --enable-valgrind
+if ! make -C "$top/build-valgrind" check-valgrind >"$top/build-valgrind/check-valgrind.out" 2>&1; then
+    cat "$top/build-valgrind/check-valgrind.out"
+    echo "make check-valgrind failed in build-valgrind" >&2
+    exit 1
+fi
+grep '^check-valgrind:' "$top/build-valgrind/check-valgrind.out"
+passed=$((passed + $(sed -n 's/^check-valgrind: [0-9]* suites, \([0-9]*\) tests passed.*/\1/p' \
+    "$top/build-valgrind/check-valgrind.out")))
 # AArch64 and RISC-V 64: cross-built, the whole make check under qemu-user.
 cross() {
     "$top/tools/cross-check.sh" "$1" "build-$1" || exit 1

@@ -16,10 +16,13 @@
  * left) and writes them into the resumer's context.
  *
  * ThreadSanitizer keeps a shadow call stack and a clock per fiber: every
- * coroutine gets one when it first runs (GCC's runtime can track only
- * about 8000 at once, fewer than a scheduler may hold created) and gives it
- * back with its stack; the thread that runs the scheduler uses its own, and
- * __tsan_switch_to_fiber goes right before each switch.
+ * coroutine gets one and gives it back with its stack; the thread that runs
+ * the scheduler uses its own, and __tsan_switch_to_fiber goes right before
+ * each switch.  A fiber is made with its coroutine, where its cost (over a
+ * millisecond in GCC's runtime) does not delay the running ones; but GCC's
+ * runtime holds only some thousands at once, fewer than a scheduler may
+ * have coroutines, so past COCO__TSAN_EAGER fibers on the thread a new
+ * coroutine gets its fiber only when it first runs.
  * The default flag orders the two sides (happens-before), which matches
  * coroutines of one thread running one at a time.
  *
@@ -41,6 +44,9 @@
 #endif
 #if COCO__TSAN
 #  include <sanitizer/tsan_interface.h>
+#  define COCO__TSAN_EAGER 2048u
+/* Fibers of coroutines alive on this thread (defined in sched.c). */
+extern COCO__TLS unsigned int coco__tsan_fibers;
 #endif
 
 /* Always inlined: under ThreadSanitizer a function of its own would enter
@@ -62,7 +68,11 @@ COCO__FIBER_FN void coco__fiber_init(coco_ctx_t *ctx, void *lo, size_t size)
     ctx->asan_from = NULL;
 #endif
 #if COCO__TSAN
-    ctx->tsan_fiber = NULL; /* until it first runs */
+    ctx->tsan_fiber = NULL;
+    if (coco__tsan_fibers < COCO__TSAN_EAGER) {
+        ctx->tsan_fiber = __tsan_create_fiber(0);
+        coco__tsan_fibers++;
+    }
 #endif
     (void)ctx;
     (void)lo;
@@ -80,8 +90,10 @@ COCO__FIBER_FN void coco__fiber_fini(coco_ctx_t *ctx, void *lo, size_t size)
         ASAN_UNPOISON_MEMORY_REGION(lo, size);
 #endif
 #if COCO__TSAN
-    if (ctx->tsan_fiber != NULL)
+    if (ctx->tsan_fiber != NULL) {
         __tsan_destroy_fiber(ctx->tsan_fiber);
+        coco__tsan_fibers--;
+    }
     ctx->tsan_fiber = NULL;
 #endif
     (void)ctx;
@@ -100,8 +112,10 @@ COCO__FIBER_FN void coco__fiber_leave(coco_ctx_t *from, coco_ctx_t *to)
     /* For the scheduler's own context this is the thread's fiber; for a
      * coroutine it is the one created with it. */
     from->tsan_fiber = __tsan_get_current_fiber();
-    if (to->tsan_fiber == NULL)
+    if (to->tsan_fiber == NULL) {
         to->tsan_fiber = __tsan_create_fiber(0);
+        coco__tsan_fibers++;
+    }
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     (void)from;

@@ -18,6 +18,9 @@
 #include <string.h>
 
 COCO__TLS coco_sched_t *coco__tls_sched;
+#if COCO__TSAN
+COCO__TLS unsigned int coco__tsan_fibers;
+#endif
 
 /* Schedulers alive on this thread: the alternate signal stack goes with
  * the last one. */
