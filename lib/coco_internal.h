@@ -77,6 +77,11 @@ typedef struct coco_stack_pool {
     struct coco_stack_free *other;  /* free stacks of any other size */
     size_t count;                   /* stacks in both lists */
     size_t limit;                   /* most stacks kept for reuse */
+    /* Where stacks are carved from slabs (lib/core/stack.c); another
+     * implementation of this interface may leave these NULL. */
+    struct coco_slab *slabs;        /* every slab */
+    struct coco_slab *cold_dflt;    /* slabs with an unused default stack */
+    struct coco_slab *cold_other;   /* the same for other sizes */
 } coco_stack_pool_t;
 
 size_t coco__page_size(void);
@@ -87,6 +92,9 @@ void coco__stack_put(coco_stack_pool_t *pool, coco_stack_t *stk);
 void coco__stack_pool_drain(coco_stack_pool_t *pool);
 /* The guard page of stk, or NULL when stacks are unguarded on this host. */
 char *coco__stack_guard(const coco_stack_t *stk);
+/* True when guard pages are page-table markers (MADV_GUARD_INSTALL) rather
+ * than mprotect'd pages; known once the first stack is made. */
+bool coco__stack_guard_is_marker(void);
 
 /* ------------------------------------------------------------ coroutines */
 

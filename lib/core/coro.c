@@ -282,6 +282,9 @@ void coco__co_destroy_all(coco_sched_t *s)
             co->wait_cancel = NULL;
         }
     }
+    /* Every stack goes to the pool's hot list, no system call each: the
+     * pool drain releases them whole slabs at a time. */
+    s->stacks.limit = SIZE_MAX;
     while (s->all != NULL) {
         coco_co_t *co = s->all;
         all_unlink(s, co);
