@@ -101,33 +101,44 @@ bool coco__stack_guard_is_marker(void);
 typedef struct coco_co coco_co_t;
 
 enum {
-    COCO__DETACHED = 1u << 0  /* free the descriptor when it finishes */
+    COCO__DETACHED = 1u << 0, /* free the descriptor when it finishes */
+    COCO__TIMED_OUT = 1u << 1 /* its last coco__park_timeout() ran out */
 };
 
 #define COCO__MAGIC_LIVE 0xc0c0c0deu
 #define COCO__MAGIC_FREE 0xdeadc0c0u
 
+struct coco_tpark;
+
+/* The coroutine descriptor.  A million of them may be alive at once, so
+ * fields that are never needed together share storage. */
 struct coco_co {
     struct coco_coro pub;        /* must stay first: coco_coro_t * == coco_co_t * */
     coco_ctx_t ctx;
-    coco_co_t *next, *prev;      /* run queue links */
+    /* Run queue links while CREATED or READY; while parked in coco_join()
+     * the links of the target's list of joiners. */
+    coco_co_t *next, *prev;
     uint8_t state;               /* a coco_state_t */
     uint8_t flags;
     uint32_t magic;
-    void (*entry)(void *);
-    void *arg;
-    void *result;
+    union {
+        struct {                 /* until it first runs */
+            void (*fn)(void *);
+            void *arg;
+        } entry;
+        void *result;            /* once it has run */
+    } u;
     coco_stack_t stack;
     coco_co_t *joiners;          /* coroutines parked in coco_join() on us */
-    coco_co_t *join_next;        /* link in the target's joiners list */
-    coco_co_t *all_prev, *all_next; /* coroutines holding a stack */
     uint64_t id;
     coco_error_cb error_cb;
     /* While WAITING: how to unlink from whatever we wait on if the
-     * coroutine is destroyed first.  Set by the layer that parks it. */
+     * coroutine is destroyed first or its deadline passes.  Set by the
+     * layer that parks it. */
     void (*wait_cancel)(coco_co_t *co);
     void *wait_obj;
     intptr_t wait_result;        /* free for the parking layer */
+    struct coco_tpark *wait_timer; /* its deadline, while it has one */
 };
 
 /* The io and timer layers keep their state behind these pointers. */
@@ -147,7 +158,6 @@ struct coco_sched {
     size_t alive;                /* coroutines not yet finished */
     size_t max_coros;            /* 0 = no limit */
     uint64_t next_id;
-    coco_co_t *all;              /* coroutines holding a stack */
     coco_co_t *free_co;          /* recycled descriptors */
     struct coco_co_chunk *chunks;/* descriptor storage */
     coco_stack_pool_t stacks;
@@ -188,6 +198,9 @@ static inline bool coco__valid(const coco_co_t *co)
 void coco__park(coco_sched_t *s);
 /* Makes a WAITING coroutine READY again. */
 void coco__wake(coco_sched_t *s, coco_co_t *co);
+/* Unlinks a parked co from what it waits on and drops its deadline, for
+ * destroying it. */
+void coco__unpark(coco_sched_t *s, coco_co_t *co);
 /* Appends co to the run queue without touching its state. */
 void coco__enqueue(coco_sched_t *s, coco_co_t *co);
 /* Unlinks co from the run queue if it is queued. */
@@ -227,10 +240,14 @@ void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms);
 void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t);
 /* Parks the running coroutine like coco__park(), for at most timeout_ms
  * (COCO_INFINITE: no limit).  When the time runs out first, the coroutine's
- * wait_cancel is called to unlink it from what it waited on, and the call
- * returns COCO_ERROR_TIMEOUT; otherwise COCO_OK.  Destroying the parked
- * coroutine disarms the timer too. */
+ * wait_cancel (if any) is called to unlink it from what it waited on, and
+ * the call returns COCO_ERROR_TIMEOUT; otherwise COCO_OK.  The deadline is
+ * dropped as soon as anything else wakes the coroutine (coco__wake) or it
+ * is destroyed (coco__unpark).  COCO_ERROR_NOMEM when no deadline could be
+ * set: wait_cancel has then been called. */
 int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms);
+/* Disarms and releases co->wait_timer. */
+void coco__tpark_drop(coco_sched_t *s, coco_co_t *co);
 
 /* ------------------------------------------- hooks into timer and io */
 

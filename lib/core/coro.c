@@ -59,26 +59,6 @@ static void co_free(coco_sched_t *s, coco_co_t *co)
     s->free_co = co;
 }
 
-/* The list of coroutines holding a stack, for coco_sched_destroy(). */
-static void all_link(coco_sched_t *s, coco_co_t *co)
-{
-    co->all_prev = NULL;
-    co->all_next = s->all;
-    if (s->all != NULL)
-        s->all->all_prev = co;
-    s->all = co;
-}
-
-static void all_unlink(coco_sched_t *s, coco_co_t *co)
-{
-    if (co->all_prev != NULL)
-        co->all_prev->all_next = co->all_next;
-    else
-        s->all = co->all_next;
-    if (co->all_next != NULL)
-        co->all_next->all_prev = co->all_prev;
-}
-
 /* ------------------------------------------------------------- lifecycle */
 
 static COCO__NORETURN void co_finish(coco_sched_t *s, coco_co_t *co)
@@ -92,7 +72,10 @@ static COCO__NORETURN void co_finish(coco_sched_t *s, coco_co_t *co)
 static void co_main(void *p)
 {
     coco_co_t *co = p;
-    co->entry(co->arg);
+    void (*fn)(void *) = co->u.entry.fn;
+    void *arg = co->u.entry.arg;
+    co->u.result = NULL; /* shares the storage of entry */
+    fn(arg);
     co_finish(co->pub.sched, co);
 }
 
@@ -125,17 +108,15 @@ coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
     co->state = COCO_STATE_CREATED;
     co->flags = 0;
     co->magic = COCO__MAGIC_LIVE;
-    co->entry = entry;
-    co->arg = arg;
-    co->result = NULL;
+    co->u.entry.fn = entry;
+    co->u.entry.arg = arg;
     co->joiners = NULL;
-    co->join_next = NULL;
     co->id = ++s->next_id;
     co->error_cb = NULL;
     co->wait_cancel = NULL;
     co->wait_obj = NULL;
     co->wait_result = 0;
-    all_link(s, co);
+    co->wait_timer = NULL;
     s->alive++;
     coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, co_main, co);
     coco__enqueue(s, co);
@@ -147,12 +128,11 @@ coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
 static void co_retire(coco_sched_t *s, coco_co_t *co, void *result)
 {
     s->alive--;
-    all_unlink(s, co);
     coco__stack_put(&s->stacks, &co->stack);
     coco_co_t *j = co->joiners;
     co->joiners = NULL;
     while (j != NULL) {
-        coco_co_t *next = j->join_next;
+        coco_co_t *next = j->next; /* coco__wake() reuses the link */
         j->wait_result = (intptr_t)result;
         coco__wake(s, j);
         j = next;
@@ -161,7 +141,7 @@ static void co_retire(coco_sched_t *s, coco_co_t *co, void *result)
 
 void coco__co_reap(coco_sched_t *s, coco_co_t *co)
 {
-    co_retire(s, co, co->result);
+    co_retire(s, co, co->u.result);
     if (co->flags & COCO__DETACHED)
         co_free(s, co);
 }
@@ -176,7 +156,7 @@ void coco__co_overflowed(coco_sched_t *s, coco_co_t *co)
 {
     char msg[128];
     co->state = COCO_STATE_OVERFLOW;
-    co->result = NULL;
+    co->u.result = NULL;
     snprintf(msg, sizeof msg, "coroutine %" PRIu64 " overflowed its %zu-byte stack",
              co->id, co->stack.size);
     co_retire(s, co, NULL);
@@ -193,7 +173,7 @@ void coco_exit(coco_coro_t *coro, void *result)
     coco_sched_t *s = coco__tls_sched;
     if (co == NULL || s == NULL || co != s->current)
         return; /* only the running coroutine can exit itself */
-    co->result = result;
+    co->u.result = result;
     co_finish(s, co);
 }
 
@@ -204,15 +184,17 @@ static bool finished(const coco_co_t *co)
     return co->state == COCO_STATE_DEAD || co->state == COCO_STATE_OVERFLOW;
 }
 
-/* A coroutine parked in coco_join() is destroyed: leave the target's list. */
+/* A coroutine parked in coco_join() is destroyed: leave the target's list
+ * (linked through the run queue links, idle while it waits). */
 static void join_cancel(coco_co_t *j)
 {
     coco_co_t *target = j->wait_obj;
-    coco_co_t **pp = &target->joiners;
-    while (*pp != NULL && *pp != j)
-        pp = &(*pp)->join_next;
-    if (*pp != NULL)
-        *pp = j->join_next;
+    if (j->prev != NULL)
+        j->prev->next = j->next;
+    else
+        target->joiners = j->next;
+    if (j->next != NULL)
+        j->next->prev = j->prev;
 }
 
 void *coco_join(coco_coro_t *coro)
@@ -223,8 +205,11 @@ void *coco_join(coco_coro_t *coro)
         (co->flags & COCO__DETACHED) || co->pub.sched != self->pub.sched)
         return NULL;
     if (finished(co))
-        return co->state == COCO_STATE_DEAD ? co->result : NULL;
-    self->join_next = co->joiners;
+        return co->state == COCO_STATE_DEAD ? co->u.result : NULL;
+    self->prev = NULL;
+    self->next = co->joiners;
+    if (co->joiners != NULL)
+        co->joiners->prev = self;
     co->joiners = self;
     self->wait_obj = co;
     self->wait_cancel = join_cancel;
@@ -256,7 +241,7 @@ void coco_destroy(coco_coro_t *coro)
     if (co == s->current) {
         /* Destroying yourself: finish here; the loop frees the rest. */
         co->flags |= COCO__DETACHED;
-        co->result = NULL;
+        co->u.result = NULL;
         co_finish(s, co);
     }
     if (finished(co)) {
@@ -264,32 +249,47 @@ void coco_destroy(coco_coro_t *coro)
         return;
     }
     /* Created, ready or waiting: take it out of wherever it is linked. */
-    if (co->state == COCO_STATE_WAITING && co->wait_cancel != NULL)
-        co->wait_cancel(co);
+    if (co->state == COCO_STATE_WAITING)
+        coco__unpark(s, co);
     coco__rq_remove(s, co);
     co->state = COCO_STATE_DEAD;
     co_retire(s, co, NULL);
     co_free(s, co);
 }
 
+/* Calls f on every live descriptor of s. */
+static void each_live(coco_sched_t *s, void (*f)(coco_sched_t *, coco_co_t *))
+{
+    for (struct coco_co_chunk *ch = s->chunks; ch != NULL; ch = ch->next)
+        for (int i = 0; i < CHUNK_COROS; i++)
+            if (ch->co[i].magic == COCO__MAGIC_LIVE)
+                f(s, &ch->co[i]);
+}
+
+static void unlink_parked(coco_sched_t *s, coco_co_t *co)
+{
+    (void)s;
+    /* Their deadlines go with the timer wheel. */
+    if (co->state == COCO_STATE_WAITING && co->wait_cancel != NULL) {
+        co->wait_cancel(co);
+        co->wait_cancel = NULL;
+    }
+}
+
+static void drop_stack(coco_sched_t *s, coco_co_t *co)
+{
+    coco__stack_put(&s->stacks, &co->stack);
+}
+
 void coco__co_destroy_all(coco_sched_t *s)
 {
     /* Unlink the parked ones from channels and joins first: those may
      * outlive the scheduler, and must not keep pointers into it. */
-    for (coco_co_t *co = s->all; co != NULL; co = co->all_next) {
-        if (co->state == COCO_STATE_WAITING && co->wait_cancel != NULL) {
-            co->wait_cancel(co);
-            co->wait_cancel = NULL;
-        }
-    }
+    each_live(s, unlink_parked);
     /* Every stack goes to the pool's hot list, no system call each: the
      * pool drain releases them whole slabs at a time. */
     s->stacks.limit = SIZE_MAX;
-    while (s->all != NULL) {
-        coco_co_t *co = s->all;
-        all_unlink(s, co);
-        coco__stack_put(&s->stacks, &co->stack);
-    }
+    each_live(s, drop_stack);
     while (s->chunks != NULL) {
         struct coco_co_chunk *ch = s->chunks;
         s->chunks = ch->next;

@@ -151,10 +151,21 @@ void coco__park(coco_sched_t *s)
 
 void coco__wake(coco_sched_t *s, coco_co_t *co)
 {
+    if (co->wait_timer != NULL)
+        coco__tpark_drop(s, co); /* woken before its deadline */
     co->wait_cancel = NULL;
     co->wait_obj = NULL;
     co->state = COCO_STATE_READY;
     rq_push(s, co);
+}
+
+void coco__unpark(coco_sched_t *s, coco_co_t *co)
+{
+    if (co->wait_cancel != NULL)
+        co->wait_cancel(co);
+    co->wait_cancel = NULL;
+    if (co->wait_timer != NULL)
+        coco__tpark_drop(s, co);
 }
 
 /* Runs the coroutine at the head of the run queue until control comes
