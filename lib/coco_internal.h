@@ -51,6 +51,18 @@ typedef struct coco_ctx {
 #endif
 } coco_ctx_t;
 
+/* The lowest stack address a suspended context uses; unknown (NULL) for a
+ * ucontext, whose contexts therefore never move (no shared stacks). */
+static inline char *coco__ctx_sp(const coco_ctx_t *ctx)
+{
+#if COCO_USE_UCONTEXT
+    (void)ctx;
+    return NULL;
+#else
+    return ctx->sp;
+#endif
+}
+
 /* Saves the running context in *from and resumes *to. */
 void coco__ctx_switch(coco_ctx_t *from, coco_ctx_t *to);
 /* Resumes *to without saving anything: for contexts that never come back. */
@@ -102,7 +114,8 @@ typedef struct coco_co coco_co_t;
 
 enum {
     COCO__DETACHED = 1u << 0, /* free the descriptor when it finishes */
-    COCO__TIMED_OUT = 1u << 1 /* its last coco__park_timeout() ran out */
+    COCO__TIMED_OUT = 1u << 1, /* its last coco__park_timeout() ran out */
+    COCO__SHARED = 1u << 2     /* runs on a shared stack (lib/core/shared.c) */
 };
 
 #define COCO__MAGIC_LIVE 0xc0c0c0deu
@@ -128,7 +141,8 @@ struct coco_co {
         } entry;
         void *result;            /* once it has run */
     } u;
-    coco_stack_t stack;
+    coco_stack_t stack;          /* its own, or the shared one it runs on */
+    void *save;                  /* shared stack: its frames while copied out */
     coco_co_t *joiners;          /* coroutines parked in coco_join() on us */
     uint64_t id;
     coco_error_cb error_cb;
@@ -161,6 +175,7 @@ struct coco_sched {
     coco_co_t *free_co;          /* recycled descriptors */
     struct coco_co_chunk *chunks;/* descriptor storage */
     coco_stack_pool_t stacks;
+    struct coco_sstack *sstacks; /* shared stacks (lib/core/shared.c) */
     struct coco_timers *timers;  /* owned by lib/timer */
     struct coco_io *io;          /* owned by lib/io */
     size_t timers_pending;       /* armed timers: kept by lib/timer */
@@ -212,6 +227,33 @@ void coco__co_reap(coco_sched_t *s, coco_co_t *co);
 void coco__co_overflowed(coco_sched_t *s, coco_co_t *co);
 /* Releases every coroutine of s (at coco_sched_destroy). */
 void coco__co_destroy_all(coco_sched_t *s);
+
+/* -------------------------------------------------------- shared stacks */
+
+/* Gives co (not yet started) a place on one of the scheduler's shared
+ * stacks of size bytes, where it will start with fn(arg): co->stack is
+ * then that stack and co->ctx its first context.  COCO_OK,
+ * COCO_ERROR_NOMEM, or COCO_ERROR_INVALID where contexts cannot move
+ * (the ucontext switch). */
+int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
+                        void (*fn)(void *), void *arg);
+/* Called by the loop, on its own stack, before it resumes the shared-stack
+ * coroutine co: copies out whoever else's frames occupy the stack and puts
+ * co's back (or prepares its first frame).  COCO_ERROR_NOMEM when the
+ * frames in the way could not be saved; co cannot run yet. */
+int coco__sstack_enter(coco_sched_t *s, coco_co_t *co);
+/* co will never run again: it no longer holds its shared stack. */
+void coco__sstack_release(coco_co_t *co);
+/* Gives the shared stacks back to the pool (at coco_sched_destroy). */
+void coco__sstack_fini(coco_sched_t *s);
+/* In debug builds (COCO_DEBUG): reports through the running coroutine's
+ * error callback when p points into its shared stack, where it will not
+ * stay valid for others.  what names the call. */
+#if COCO_DEBUG
+void coco__sstack_check_ptr(const void *p, const char *what);
+#else
+#  define coco__sstack_check_ptr(p, what) ((void)0)
+#endif
 
 /* ------------------------------------------------- signal (overflow) */
 

@@ -79,8 +79,19 @@ static void co_main(void *p)
     co_finish(co->pub.sched, co);
 }
 
-coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
-                         size_t stack_size)
+/* Gives co its stack and first context. */
+static int co_stack(coco_sched_t *s, coco_co_t *co, size_t size)
+{
+    if (co->flags & COCO__SHARED)
+        return coco__sstack_assign(s, co, size, co_main, co);
+    int rc = coco__stack_get(&s->stacks, size, &co->stack);
+    if (rc == COCO_OK)
+        coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, co_main, co);
+    return rc;
+}
+
+static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
+                           size_t stack_size, unsigned flags)
 {
     if (s == NULL || entry == NULL) {
         errno = EINVAL;
@@ -95,18 +106,21 @@ coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
         errno = EINVAL;
         return NULL;
     }
+    coco__sstack_check_ptr(arg, "coco_create");
     coco_co_t *co = co_alloc(s);
     if (co == NULL) {
         errno = ENOMEM;
         return NULL;
     }
-    if (coco__stack_get(&s->stacks, size, &co->stack) != COCO_OK) {
+    co->flags = (uint8_t)flags;
+    co->save = NULL;
+    int rc = co_stack(s, co, size);
+    if (rc != COCO_OK) {
         co_free(s, co);
-        errno = ENOMEM;
+        errno = rc == COCO_ERROR_INVALID ? ENOTSUP : ENOMEM;
         return NULL;
     }
     co->state = COCO_STATE_CREATED;
-    co->flags = 0;
     co->magic = COCO__MAGIC_LIVE;
     co->u.entry.fn = entry;
     co->u.entry.arg = arg;
@@ -118,9 +132,45 @@ coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
     co->wait_result = 0;
     co->wait_timer = NULL;
     s->alive++;
-    coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, co_main, co);
     coco__enqueue(s, co);
     return &co->pub;
+}
+
+coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
+                         size_t stack_size)
+{
+    return create(s, entry, arg, stack_size, 0);
+}
+
+int coco_attr_init(coco_attr_t *attr)
+{
+    if (attr == NULL)
+        return COCO_ERROR_INVALID;
+    memset(attr, 0, sizeof *attr);
+    return COCO_OK;
+}
+
+static bool attr_valid(const coco_attr_t *attr)
+{
+    if (attr->flags & ~COCO_ATTR_SHARED_STACK || attr->reserved_u != 0)
+        return false;
+    for (size_t i = 0; i < sizeof attr->reserved / sizeof attr->reserved[0]; i++)
+        if (attr->reserved[i] != NULL)
+            return false;
+    return true;
+}
+
+coco_coro_t *coco_create_attr(coco_sched_t *s, void (*entry)(void *), void *arg,
+                              const coco_attr_t *attr)
+{
+    if (attr == NULL)
+        return create(s, entry, arg, 0, 0);
+    if (!attr_valid(attr)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    unsigned flags = attr->flags & COCO_ATTR_SHARED_STACK ? COCO__SHARED : 0;
+    return create(s, entry, arg, attr->stack_size, flags);
 }
 
 /* Everything a coroutine that will never run again gives back, whatever
@@ -128,7 +178,10 @@ coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
 static void co_retire(coco_sched_t *s, coco_co_t *co, void *result)
 {
     s->alive--;
-    coco__stack_put(&s->stacks, &co->stack);
+    if (co->flags & COCO__SHARED)
+        coco__sstack_release(co);
+    else
+        coco__stack_put(&s->stacks, &co->stack);
     coco_co_t *j = co->joiners;
     co->joiners = NULL;
     while (j != NULL) {
@@ -278,7 +331,10 @@ static void unlink_parked(coco_sched_t *s, coco_co_t *co)
 
 static void drop_stack(coco_sched_t *s, coco_co_t *co)
 {
-    coco__stack_put(&s->stacks, &co->stack);
+    if (co->flags & COCO__SHARED)
+        coco__sstack_release(co);
+    else
+        coco__stack_put(&s->stacks, &co->stack);
 }
 
 void coco__co_destroy_all(coco_sched_t *s)

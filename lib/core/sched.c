@@ -94,7 +94,8 @@ static inline bool may_chain(coco_sched_t *s)
 static inline void switch_away(coco_sched_t *s, coco_co_t *co)
 {
     coco_co_t *next = s->rq_head;
-    if (next != NULL && may_chain(s)) {
+    /* A shared stack is only ever copied by the loop, on its own stack. */
+    if (next != NULL && !((co->flags | next->flags) & COCO__SHARED) && may_chain(s)) {
         rq_pop(s);
         next->state = COCO_STATE_RUNNING;
         s->current = next;
@@ -114,7 +115,8 @@ void coco_yield(void)
     if (co == NULL)
         return;
     coco_co_t *next = s->rq_head;
-    if (coco__likely(next != NULL && s->chain && !coco__pending(s))) {
+    if (coco__likely(next != NULL && s->chain && !coco__pending(s) &&
+                     !((co->flags | next->flags) & COCO__SHARED))) {
         /* The common case, kept lean: the next coroutine takes over and we
          * queue up behind the others.  The queue's length is unchanged. */
         coco_co_t *after = next->next;
@@ -173,6 +175,10 @@ void coco__unpark(coco_sched_t *s, coco_co_t *co)
 static void dispatch(coco_sched_t *s)
 {
     coco_co_t *co = rq_pop(s);
+    if ((co->flags & COCO__SHARED) && coco__sstack_enter(s, co) != COCO_OK) {
+        rq_push(s, co); /* no memory to copy out what is in the way */
+        return;
+    }
     s->budget = (unsigned)s->rq_len;
     s->current = co;
     co->state = COCO_STATE_RUNNING;
@@ -281,6 +287,7 @@ void coco_sched_destroy(coco_sched_t *s)
     if (s == NULL || s->running)
         return;
     coco__co_destroy_all(s);
+    coco__sstack_fini(s);
     coco__loop_fini(s);
     coco__stack_pool_drain(&s->stacks);
     if (coco__tls_sched == s)

@@ -89,6 +89,7 @@ coco_timer_t *coco_timer(uint64_t delay_ms, void (*callback)(void *), void *arg)
     coco_sched_t *s = coco__tls_sched;
     if (s == NULL || callback == NULL)
         return NULL;
+    coco__sstack_check_ptr(arg, "coco_timer");
     struct coco_timers *w = coco__timers(s);
     if (w == NULL || (w->free_slot == 0 && slots_grow(w) != COCO_OK))
         return NULL;
