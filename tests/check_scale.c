@@ -647,6 +647,12 @@ START_TEST(test_attr_bad_input)
     coco_attr_init(&a);
     a.flags = COCO_ATTR_SHARED_STACK;
     a.stack_size = 32 * 1024;
+#if COCO_USE_UCONTEXT
+    errno = 0;
+    ck_assert_ptr_null(coco_create_attr(s, noop, NULL, &a));
+    ck_assert_int_eq(errno, ENOTSUP);
+    a.flags = 0;
+#endif
     coco_coro_t *d = coco_create_attr(s, noop, NULL, &a);
     ck_assert_ptr_nonnull(d);
     ck_assert_int_eq(coco_get_state(d), COCO_STATE_CREATED);
@@ -709,6 +715,12 @@ static Suite *scale_suite(void)
 
     tc = tcase_create("shared");
     tcase_set_timeout(tc, 60);
+#if COCO_USE_UCONTEXT
+    /* Only the bad-input case: shared stacks need the assembly switch. */
+    tcase_add_test(tc, test_attr_bad_input);
+    suite_add_tcase(suite, tc);
+    return suite;
+#endif
     tcase_add_test(tc, test_shared_channel_ring);
     tcase_add_test(tc, test_shared_select);
     tcase_add_test(tc, test_shared_join);

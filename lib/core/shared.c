@@ -56,15 +56,17 @@ struct coco_save {
 /* Keeps the record's successor 16-aligned at the stack top. */
 #define RECORD_ROOM ((sizeof(struct coco_sstack) + 15) & ~(size_t)15)
 
-static struct coco_sstack *sstack_of(const coco_co_t *co)
+static inline struct coco_sstack *sstack_of(const coco_co_t *co)
 {
     return (struct coco_sstack *)(co->stack.lo + co->stack.size);
 }
 
-static char *stack_top(const coco_co_t *co)
+static inline char *stack_top(const coco_co_t *co)
 {
     return co->stack.lo + co->stack.size;
 }
+
+#if !COCO_USE_UCONTEXT
 
 static struct coco_sstack *sstack_new(coco_sched_t *s, size_t size)
 {
@@ -129,11 +131,6 @@ static int first_frame(coco_co_t *co, void (*fn)(void *), void *arg)
 int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
                         void (*fn)(void *), void *arg)
 {
-#if COCO_USE_UCONTEXT
-    /* A ucontext keeps pointers into its own stack: it cannot move. */
-    (void)s; (void)co; (void)size; (void)fn; (void)arg;
-    return COCO_ERROR_INVALID;
-#else
     struct coco_sstack *st = sstack_pick(s, size);
     if (st == NULL)
         return COCO_ERROR_NOMEM;
@@ -146,7 +143,6 @@ int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
     }
     st->turn++;
     return COCO_OK;
-#endif
 }
 
 /* Copies the frames of the parked owner of st to the heap. */
@@ -210,6 +206,34 @@ void coco__sstack_fini(coco_sched_t *s)
         coco__stack_put(&s->stacks, &mem);
     }
 }
+
+#else /* COCO_USE_UCONTEXT: a ucontext keeps pointers into its own stack,
+       * so it cannot move: no shared stacks. */
+
+int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
+                        void (*fn)(void *), void *arg)
+{
+    (void)s; (void)co; (void)size; (void)fn; (void)arg;
+    return COCO_ERROR_INVALID;
+}
+
+int coco__sstack_enter(coco_sched_t *s, coco_co_t *co)
+{
+    (void)s; (void)co;
+    return COCO_ERROR_INVALID;
+}
+
+void coco__sstack_release(coco_co_t *co)
+{
+    (void)co;
+}
+
+void coco__sstack_fini(coco_sched_t *s)
+{
+    (void)s;
+}
+
+#endif
 
 #if COCO_DEBUG
 void coco__sstack_check_ptr(const void *p, const char *what)
