@@ -30,11 +30,13 @@
 #  define coco__unlikely(x) __builtin_expect(!!(x), 0)
 #  define COCO__TLS __thread __attribute__((tls_model("initial-exec")))
 #  define COCO__NORETURN __attribute__((noreturn))
+#  define COCO__NOINLINE __attribute__((noinline))
 #else
 #  define coco__likely(x)   (x)
 #  define coco__unlikely(x) (x)
 #  define COCO__TLS _Thread_local
 #  define COCO__NORETURN
+#  define COCO__NOINLINE
 #endif
 
 /* ------------------------------------------------------------------ arch */
