@@ -118,6 +118,25 @@ static int guard_choose(void)
     return GUARD_MPROTECT;
 }
 
+#if defined(MADV_GUARD_INSTALL)
+/* Does the page at p, just given MADV_GUARD_INSTALL, really fault?  The
+ * kernel fails a system call that reads a guard page with EFAULT instead
+ * of raising a signal, so writing from it to a pipe tells without risk.
+ * Checked once per process: qemu-user, for one, accepts unknown advice
+ * and does nothing. */
+static bool guard_works(char *p)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return false;
+    ssize_t n = write(fds[1], p, 1);
+    int e = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return n < 0 && e == EFAULT;
+}
+#endif
+
 /* Makes the page at p a guard page. */
 static int guard_install(char *p, size_t page)
 {
@@ -128,13 +147,15 @@ static int guard_install(char *p, size_t page)
     }
 #if defined(MADV_GUARD_INSTALL)
     if (kind != GUARD_MPROTECT) {
-        if (madvise(p, page, MADV_GUARD_INSTALL) == 0) {
+        if (madvise(p, page, MADV_GUARD_INSTALL) == 0 &&
+            (kind == GUARD_MADVISE || guard_works(p))) {
             __atomic_store_n(&guard_kind, GUARD_MADVISE, __ATOMIC_RELAXED);
             return COCO_OK;
         }
-        if (errno != EINVAL)
+        if (kind == GUARD_MADVISE && errno != EINVAL)
             return COCO_ERROR_NOMEM;
-        /* An older kernel: mprotect from now on. */
+        /* An older kernel, or an emulator that takes the advice without
+         * acting on it: mprotect from now on. */
         __atomic_store_n(&guard_kind, GUARD_MPROTECT, __ATOMIC_RELAXED);
     }
 #endif
