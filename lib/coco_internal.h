@@ -117,7 +117,11 @@ typedef struct coco_co coco_co_t;
 enum {
     COCO__DETACHED = 1u << 0, /* free the descriptor when it finishes */
     COCO__TIMED_OUT = 1u << 1, /* its last coco__park_timeout() ran out */
-    COCO__SHARED = 1u << 2     /* runs on a shared stack (lib/core/shared.c) */
+    COCO__SHARED = 1u << 2,    /* runs on a shared stack (lib/core/shared.c) */
+    /* While parked (or woken but not yet run): wait_obj is heap memory the
+     * parking layer frees when the coroutine runs again, and
+     * coco__unpark() frees if it never does. */
+    COCO__WAIT_HEAP = 1u << 3
 };
 
 #define COCO__MAGIC_LIVE 0xc0c0c0deu
@@ -215,8 +219,9 @@ static inline bool coco__valid(const coco_co_t *co)
 void coco__park(coco_sched_t *s);
 /* Makes a WAITING coroutine READY again. */
 void coco__wake(coco_sched_t *s, coco_co_t *co);
-/* Unlinks a parked co from what it waits on and drops its deadline, for
- * destroying it. */
+/* For destroying a coroutine that has not finished: unlinks it from what
+ * it waits on if it is parked, and drops its deadline and whatever else it
+ * would have released when it ran again. */
 void coco__unpark(coco_sched_t *s, coco_co_t *co);
 /* Appends co to the run queue without touching its state. */
 void coco__enqueue(coco_sched_t *s, coco_co_t *co);

@@ -105,7 +105,10 @@ static int select_wait(coco_co_t *co, coco_select_case_t *cases, size_t n,
         coco__waitq_push(c->op == COCO_SELECT_SEND ? &c->ch->sendq : &c->ch->recvq,
                          &w[i]);
     }
+    if (w != local)
+        co->flags |= COCO__WAIT_HEAP;
     int rc = coco__wait_park(co, w, timeout_ms);
+    co->flags &= (uint8_t)~COCO__WAIT_HEAP;
     if (rc >= 0) {
         coco_select_case_t *c = &cases[rc];
         c->result = w[rc].result;

@@ -44,6 +44,7 @@ int coco__wait_one_local(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
  * record is released. */
 static int heap_record_result(coco__waiter_t *w, void **out, int rc)
 {
+    w->co->flags &= (uint8_t)~COCO__WAIT_HEAP;
     if (rc >= 0) {
         if (out != NULL)
             *out = w->value;
@@ -85,5 +86,6 @@ int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
     coco__wait_init(w, 1, co);
     w->value = in;
     coco__waitq_push(q, w);
+    co->flags |= COCO__WAIT_HEAP;
     return park_on_heap_record(w, out, timeout_ms);
 }

@@ -135,7 +135,8 @@ static inline void coco__wait_init(coco__waiter_t *w, unsigned n, coco_co_t *co)
 
 /* Room for n waiter records of co: local (which has room for n_local)
  * when co has a stack of its own, else heap memory; NULL when out of
- * memory. */
+ * memory.  Whoever parks on heap records sets COCO__WAIT_HEAP, so that
+ * they are freed if the coroutine is destroyed before it runs again. */
 static inline coco__waiter_t *coco__wait_records(coco_co_t *co, coco__waiter_t *local,
                                                  size_t n_local, size_t n)
 {

@@ -302,8 +302,7 @@ void coco_destroy(coco_coro_t *coro)
         return;
     }
     /* Created, ready or waiting: take it out of wherever it is linked. */
-    if (co->state == COCO_STATE_WAITING)
-        coco__unpark(s, co);
+    coco__unpark(s, co);
     coco__rq_remove(s, co);
     co->state = COCO_STATE_DEAD;
     co_retire(s, co, NULL);
@@ -321,12 +320,8 @@ static void each_live(coco_sched_t *s, void (*f)(coco_sched_t *, coco_co_t *))
 
 static void unlink_parked(coco_sched_t *s, coco_co_t *co)
 {
-    (void)s;
-    /* Their deadlines go with the timer wheel. */
-    if (co->state == COCO_STATE_WAITING && co->wait_cancel != NULL) {
-        co->wait_cancel(co);
-        co->wait_cancel = NULL;
-    }
+    if (!finished(co))
+        coco__unpark(s, co);
 }
 
 static void drop_stack(coco_sched_t *s, coco_co_t *co)

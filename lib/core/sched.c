@@ -156,18 +156,24 @@ void coco__wake(coco_sched_t *s, coco_co_t *co)
     if (co->wait_timer != NULL)
         coco__tpark_drop(s, co); /* woken before its deadline */
     co->wait_cancel = NULL;
-    co->wait_obj = NULL;
+    if (!(co->flags & COCO__WAIT_HEAP))
+        co->wait_obj = NULL; /* else its owner frees it when it runs */
     co->state = COCO_STATE_READY;
     rq_push(s, co);
 }
 
 void coco__unpark(coco_sched_t *s, coco_co_t *co)
 {
-    if (co->wait_cancel != NULL)
+    if (co->state == COCO_STATE_WAITING && co->wait_cancel != NULL)
         co->wait_cancel(co);
     co->wait_cancel = NULL;
     if (co->wait_timer != NULL)
         coco__tpark_drop(s, co);
+    if (co->flags & COCO__WAIT_HEAP) {
+        free(co->wait_obj);
+        co->flags &= (uint8_t)~COCO__WAIT_HEAP;
+    }
+    co->wait_obj = NULL;
 }
 
 /* Runs the coroutine at the head of the run queue until control comes

@@ -37,6 +37,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if COCO_VALGRIND
+#  include <valgrind/memcheck.h>
+/* Memcheck marks what a coroutine popped off a stack as inaccessible;
+ * frames copied back in land in such memory on purpose (memcpy carries
+ * their definedness along). */
+#  define mem_usable(p, n) VALGRIND_MAKE_MEM_UNDEFINED(p, n)
+#else
+#  define mem_usable(p, n) ((void)0)
+#endif
+
 #define SHARED_PER_SIZE 4
 
 struct coco_sstack {
@@ -164,6 +174,7 @@ static int save_frames(struct coco_sstack *st)
 static void restore_frames(coco_co_t *co)
 {
     struct coco_save *sv = co->save;
+    mem_usable(stack_top(co) - sv->len, sv->len);
     memcpy(stack_top(co) - sv->len, sv->bytes, sv->len);
     free(sv);
     co->save = NULL;
