@@ -178,12 +178,14 @@ void coco__unpark(coco_sched_t *s, coco_co_t *co)
 
 /* Runs the coroutine at the head of the run queue until control comes
  * back to the loop, then finishes what only the loop can do. */
-static void dispatch(coco_sched_t *s)
+static int dispatch(coco_sched_t *s)
 {
     coco_co_t *co = rq_pop(s);
     if ((co->flags & COCO__SHARED) && coco__sstack_enter(s, co) != COCO_OK) {
-        rq_push(s, co); /* no memory to copy out what is in the way */
-        return;
+        /* No memory to copy out the frames in its way: it stays ready,
+         * and the caller of the loop hears of it. */
+        rq_push(s, co);
+        return COCO_ERROR_NOMEM;
     }
     s->budget = (unsigned)s->rq_len;
     s->current = co;
@@ -200,6 +202,7 @@ static void dispatch(coco_sched_t *s)
         s->overflowed = NULL;
         coco__co_overflowed(s, o);
     }
+    return COCO_OK;
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -237,8 +240,8 @@ int coco_sched_run(coco_sched_t *s)
             rc = s->alive == 0 ? COCO_OK : COCO_ERROR_DEADLOCK;
             break;
         }
-        if (s->rq_head != NULL)
-            dispatch(s);
+        if (s->rq_head != NULL && (rc = dispatch(s)) != COCO_OK)
+            break;
     }
     leave(s);
     return rc;
@@ -258,7 +261,7 @@ int coco_sched_run_once(coco_sched_t *s)
         rc = coco__loop_wait(s, false);
     }
     if (rc == COCO_OK && s->rq_head != NULL)
-        dispatch(s);
+        rc = dispatch(s);
     leave(s);
     return rc;
 }
