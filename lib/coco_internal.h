@@ -106,9 +106,6 @@ void coco__stack_put(coco_stack_pool_t *pool, coco_stack_t *stk);
 void coco__stack_pool_drain(coco_stack_pool_t *pool);
 /* The guard page of stk, or NULL when stacks are unguarded on this host. */
 char *coco__stack_guard(const coco_stack_t *stk);
-/* True when guard pages are page-table markers (MADV_GUARD_INSTALL) rather
- * than mprotect'd pages; known once the first stack is made. */
-bool coco__stack_guard_is_marker(void);
 
 /* ------------------------------------------------------------ coroutines */
 

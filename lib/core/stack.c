@@ -162,11 +162,6 @@ static int guard_install(char *p, size_t page)
     return mprotect(p, page, PROT_NONE) == 0 ? COCO_OK : COCO_ERROR_NOMEM;
 }
 
-bool coco__stack_guard_is_marker(void)
-{
-    return __atomic_load_n(&guard_kind, __ATOMIC_RELAXED) == GUARD_MADVISE;
-}
-
 /* ----------------------------------------------------------------- slabs */
 
 /* Stacks per slab, and roughly how much one maps. */
@@ -358,11 +353,6 @@ static void slabs_drain(coco_stack_pool_t *pool)
 }
 
 #else /* !COCO_HAVE_GUARD_PAGES: plain heap stacks, nothing to guard */
-
-bool coco__stack_guard_is_marker(void)
-{
-    return false;
-}
 
 static int stack_map(coco_stack_pool_t *pool, size_t size, coco_stack_t *out)
 {
