@@ -102,6 +102,24 @@ COCO_API coco_state_t coco_get_state(coco_coro_t *coro);
 COCO_API uint64_t coco_get_id(coco_coro_t *coro);
 COCO_API void coco_set_error_cb(coco_coro_t *coro, coco_error_cb cb);
 
+/* Creation options for coco_create_attr().  Set them up with
+ * coco_attr_init(): fields added later start out with their defaults. */
+typedef struct coco_attr {
+    size_t stack_size;      /* bytes; 0: COCO_DEFAULT_STACK_SIZE */
+    unsigned int flags;     /* COCO_ATTR_* */
+    unsigned int reserved_u;/* must be 0 */
+    void *reserved[4];      /* must be NULL */
+} coco_attr_t;
+
+/* Run on a stack shared with other coroutines of the scheduler; the used
+ * part is copied out while the coroutine is parked.  A pointer to one of
+ * its locals is valid for other coroutines only while it runs. */
+#define COCO_ATTR_SHARED_STACK 0x1u
+
+COCO_API int coco_attr_init(coco_attr_t *attr);
+COCO_API coco_coro_t *coco_create_attr(coco_sched_t *sched, void (*entry)(void *),
+                                       void *arg, const coco_attr_t *attr);
+
 /* Channel and synchronisation (lib/channel) */
 /* Objects for coroutines of one scheduler (one thread).  Calls that would
  * have to wait park the calling coroutine; made outside a coroutine they

@@ -30,11 +30,13 @@
 #  define coco__unlikely(x) __builtin_expect(!!(x), 0)
 #  define COCO__TLS __thread __attribute__((tls_model("initial-exec")))
 #  define COCO__NORETURN __attribute__((noreturn))
+#  define COCO__NOINLINE __attribute__((noinline))
 #else
 #  define coco__likely(x)   (x)
 #  define coco__unlikely(x) (x)
 #  define COCO__TLS _Thread_local
 #  define COCO__NORETURN
+#  define COCO__NOINLINE
 #endif
 
 /* Sanitizer builds: which ones instrument this file (gcc says so with
@@ -55,6 +57,17 @@
 #    undef COCO__TSAN
 #    define COCO__TSAN 1
 #  endif
+#endif
+
+/* Shared (copied) stacks move a parked coroutine's frames, so they need a
+ * context that holds no address of its own stack: not the ucontext switch,
+ * not Win64 (its frames carry the stack bounds of the thread block), and
+ * not under AddressSanitizer (copying frames reads their poisoned
+ * redzones).  Elsewhere coco_create_attr() refuses them with ENOTSUP. */
+#if !COCO_USE_UCONTEXT && !defined(COCO__ASAN) && !defined(_WIN32)
+#  define COCO__HAVE_SHARED_STACKS 1
+#else
+#  define COCO__HAVE_SHARED_STACKS 0
 #endif
 
 /* ------------------------------------------------------------------ arch */
@@ -79,6 +92,18 @@ typedef struct coco_ctx {
     void *tsan_fiber;
 #endif
 } coco_ctx_t;
+
+/* The lowest stack address a suspended context uses; unknown (NULL) for a
+ * ucontext, whose contexts therefore never move (no shared stacks). */
+static inline char *coco__ctx_sp(const coco_ctx_t *ctx)
+{
+#if COCO_USE_UCONTEXT
+    (void)ctx;
+    return NULL;
+#else
+    return ctx->sp;
+#endif
+}
 
 /* Saves the running context in *from and resumes *to. */
 void coco__ctx_switch(coco_ctx_t *from, coco_ctx_t *to);
@@ -110,6 +135,11 @@ typedef struct coco_stack_pool {
     struct coco_stack_free *other;  /* free stacks of any other size */
     size_t count;                   /* stacks in both lists */
     size_t limit;                   /* most stacks kept for reuse */
+    /* Where stacks are carved from slabs (lib/core/stack.c); another
+     * implementation of this interface may leave these NULL. */
+    struct coco_slab *slabs;        /* every slab */
+    struct coco_slab *cold_dflt;    /* slabs with an unused default stack */
+    struct coco_slab *cold_other;   /* the same for other sizes */
 } coco_stack_pool_t;
 
 size_t coco__page_size(void);
@@ -126,33 +156,50 @@ char *coco__stack_guard(const coco_stack_t *stk);
 typedef struct coco_co coco_co_t;
 
 enum {
-    COCO__DETACHED = 1u << 0  /* free the descriptor when it finishes */
+    COCO__DETACHED = 1u << 0, /* free the descriptor when it finishes */
+    COCO__TIMED_OUT = 1u << 1, /* its last coco__park_timeout() ran out */
+    COCO__SHARED = 1u << 2,    /* runs on a shared stack (lib/core/shared.c) */
+    /* While parked (or woken but not yet run): wait_obj is heap memory the
+     * parking layer frees when the coroutine runs again, and
+     * coco__unpark() frees if it never does. */
+    COCO__WAIT_HEAP = 1u << 3
 };
 
 #define COCO__MAGIC_LIVE 0xc0c0c0deu
 #define COCO__MAGIC_FREE 0xdeadc0c0u
 
+struct coco_tpark;
+
+/* The coroutine descriptor.  A million of them may be alive at once, so
+ * fields that are never needed together share storage. */
 struct coco_co {
     struct coco_coro pub;        /* must stay first: coco_coro_t * == coco_co_t * */
     coco_ctx_t ctx;
-    coco_co_t *next, *prev;      /* run queue links */
+    /* Run queue links while CREATED or READY; while parked in coco_join()
+     * the links of the target's list of joiners. */
+    coco_co_t *next, *prev;
     uint8_t state;               /* a coco_state_t */
     uint8_t flags;
     uint32_t magic;
-    void (*entry)(void *);
-    void *arg;
-    void *result;
-    coco_stack_t stack;
+    union {
+        struct {                 /* until it first runs */
+            void (*fn)(void *);
+            void *arg;
+        } entry;
+        void *result;            /* once it has run */
+    } u;
+    coco_stack_t stack;          /* its own, or the shared one it runs on */
+    void *save;                  /* shared stack: its frames while copied out */
     coco_co_t *joiners;          /* coroutines parked in coco_join() on us */
-    coco_co_t *join_next;        /* link in the target's joiners list */
-    coco_co_t *all_prev, *all_next; /* coroutines holding a stack */
     uint64_t id;
     coco_error_cb error_cb;
     /* While WAITING: how to unlink from whatever we wait on if the
-     * coroutine is destroyed first.  Set by the layer that parks it. */
+     * coroutine is destroyed first or its deadline passes.  Set by the
+     * layer that parks it. */
     void (*wait_cancel)(coco_co_t *co);
     void *wait_obj;
     intptr_t wait_result;        /* free for the parking layer */
+    struct coco_tpark *wait_timer; /* its deadline, while it has one */
 };
 
 /* The io and timer layers keep their state behind these pointers. */
@@ -172,10 +219,10 @@ struct coco_sched {
     size_t alive;                /* coroutines not yet finished */
     size_t max_coros;            /* 0 = no limit */
     uint64_t next_id;
-    coco_co_t *all;              /* coroutines holding a stack */
     coco_co_t *free_co;          /* recycled descriptors */
     struct coco_co_chunk *chunks;/* descriptor storage */
     coco_stack_pool_t stacks;
+    struct coco_sstack *sstacks; /* shared stacks (lib/core/shared.c) */
     struct coco_timers *timers;  /* owned by lib/timer */
     struct coco_io *io;          /* owned by lib/io */
     size_t timers_pending;       /* armed timers: kept by lib/timer */
@@ -215,6 +262,10 @@ static inline bool coco__valid(const coco_co_t *co)
 void coco__park(coco_sched_t *s);
 /* Makes a WAITING coroutine READY again. */
 void coco__wake(coco_sched_t *s, coco_co_t *co);
+/* For destroying a coroutine that has not finished: unlinks it from what
+ * it waits on if it is parked, and drops its deadline and whatever else it
+ * would have released when it ran again. */
+void coco__unpark(coco_sched_t *s, coco_co_t *co);
 /* Appends co to the run queue without touching its state. */
 void coco__enqueue(coco_sched_t *s, coco_co_t *co);
 /* Unlinks co from the run queue if it is queued. */
@@ -226,6 +277,33 @@ void coco__co_reap(coco_sched_t *s, coco_co_t *co);
 void coco__co_overflowed(coco_sched_t *s, coco_co_t *co);
 /* Releases every coroutine of s (at coco_sched_destroy). */
 void coco__co_destroy_all(coco_sched_t *s);
+
+/* -------------------------------------------------------- shared stacks */
+
+/* Gives co (not yet started) a place on one of the scheduler's shared
+ * stacks of size bytes, where it will start with fn(arg): co->stack is
+ * then that stack and co->ctx its first context.  COCO_OK,
+ * COCO_ERROR_NOMEM, or COCO_ERROR_INVALID where contexts cannot move
+ * (the ucontext switch). */
+int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
+                        void (*fn)(void *), void *arg);
+/* Called by the loop, on its own stack, before it resumes the shared-stack
+ * coroutine co: copies out whoever else's frames occupy the stack and puts
+ * co's back (or prepares its first frame).  COCO_ERROR_NOMEM when the
+ * frames in the way could not be saved; co cannot run yet. */
+int coco__sstack_enter(coco_sched_t *s, coco_co_t *co);
+/* co will never run again: it no longer holds its shared stack. */
+void coco__sstack_release(coco_co_t *co);
+/* Gives the shared stacks back to the pool (at coco_sched_destroy). */
+void coco__sstack_fini(coco_sched_t *s);
+/* In debug builds (COCO_DEBUG): reports through the running coroutine's
+ * error callback when p points into its shared stack, where it will not
+ * stay valid for others.  what names the call. */
+#if COCO_DEBUG
+void coco__sstack_check_ptr(const void *p, const char *what);
+#else
+#  define coco__sstack_check_ptr(p, what) ((void)0)
+#endif
 
 /* ------------------------------------------------- signal (overflow) */
 
@@ -254,10 +332,14 @@ void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms);
 void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t);
 /* Parks the running coroutine like coco__park(), for at most timeout_ms
  * (COCO_INFINITE: no limit).  When the time runs out first, the coroutine's
- * wait_cancel is called to unlink it from what it waited on, and the call
- * returns COCO_ERROR_TIMEOUT; otherwise COCO_OK.  Destroying the parked
- * coroutine disarms the timer too. */
+ * wait_cancel (if any) is called to unlink it from what it waited on, and
+ * the call returns COCO_ERROR_TIMEOUT; otherwise COCO_OK.  The deadline is
+ * dropped as soon as anything else wakes the coroutine (coco__wake) or it
+ * is destroyed (coco__unpark).  COCO_ERROR_NOMEM when no deadline could be
+ * set: wait_cancel has then been called. */
 int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms);
+/* Disarms and releases co->wait_timer. */
+void coco__tpark_drop(coco_sched_t *s, coco_co_t *co);
 
 /* ------------------------------------------- hooks into timer and io */
 

@@ -146,18 +146,14 @@ static int send_wait(coco_channel_t *ch, void *value, uint64_t timeout_ms)
         return COCO_ERROR_WOULDBLOCK;
     if (timeout_ms == 0)
         return COCO_ERROR_TIMEOUT;
-    coco__waiter_t w;
-    coco__wait_init(&w, 1, co);
-    w.value = value;
-    coco__waitq_push(&ch->sendq, &w);
-    int rc = coco__wait_park(co, &w, timeout_ms);
-    return rc < 0 ? rc : w.result;
+    return coco__wait_one(&ch->sendq, co, value, NULL, timeout_ms);
 }
 
 static inline int chan_send(coco_channel_t *ch, void *value, uint64_t timeout_ms)
 {
     if (coco__unlikely(ch == NULL))
         return COCO_ERROR_INVALID;
+    coco__sstack_check_ptr(value, "coco_channel_send");
     int rc = send_now(ch, value);
     if (rc != COCO_ERROR_WOULDBLOCK)
         return rc;
@@ -178,6 +174,7 @@ int coco_channel_try_send(coco_channel_t *ch, void *value)
 {
     if (ch == NULL)
         return COCO_ERROR_INVALID;
+    coco__sstack_check_ptr(value, "coco_channel_try_send");
     return send_now(ch, value);
 }
 
@@ -190,15 +187,7 @@ static int recv_wait(coco_channel_t *ch, void **value, uint64_t timeout_ms)
         return COCO_ERROR_WOULDBLOCK;
     if (timeout_ms == 0)
         return COCO_ERROR_TIMEOUT;
-    coco__waiter_t w;
-    coco__wait_init(&w, 1, co);
-    w.value = NULL;
-    coco__waitq_push(&ch->recvq, &w);
-    int rc = coco__wait_park(co, &w, timeout_ms);
-    if (rc < 0)
-        return rc;
-    *value = w.value;
-    return w.result;
+    return coco__wait_one(&ch->recvq, co, NULL, value, timeout_ms);
 }
 
 static inline int chan_recv(coco_channel_t *ch, void **value, uint64_t timeout_ms)

@@ -41,13 +41,19 @@ int coco_cond_wait_timeout(coco_cond_t *cv, coco_mutex_t *mu, uint64_t timeout_m
         return COCO_ERROR_WOULDBLOCK;
     if (timeout_ms == 0)
         return COCO_ERROR_TIMEOUT;
-    coco__waiter_t w;
-    coco__wait_init(&w, 1, self);
-    coco__waitq_push(&cv->waiters, &w);
+    coco__waiter_t local, *w = coco__wait_records(self, &local, 1, 1);
+    if (w == NULL)
+        return COCO_ERROR_NOMEM;
+    coco__wait_init(w, 1, self);
+    coco__waitq_push(&cv->waiters, w);
+    if (w != &local)
+        self->flags |= COCO__WAIT_HEAP;
     coco_mutex_unlock(mu);
-    int rc = coco__wait_park(self, &w, timeout_ms);
+    int rc = coco__wait_park(self, w, timeout_ms);
+    self->flags &= (uint8_t)~COCO__WAIT_HEAP;
     if (rc >= 0)
-        rc = w.result;
+        rc = w->result;
+    coco__wait_records_free(w, &local);
     /* The caller holds the mutex again on every return, as with pthreads. */
     int lrc = coco__mutex_lock(mu, self, COCO_INFINITE);
     return lrc != COCO_OK ? lrc : rc;

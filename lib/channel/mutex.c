@@ -42,12 +42,8 @@ int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms)
         return COCO_ERROR_DEADLOCK; /* not recursive: it would wait for ever */
     if (timeout_ms == 0)
         return COCO_ERROR_TIMEOUT;
-    coco__waiter_t w;
-    coco__wait_init(&w, 1, self);
-    coco__waitq_push(&mu->waiters, &w);
-    int rc = coco__wait_park(self, &w, timeout_ms);
     /* On COCO_OK the unlocker already made us the owner. */
-    return rc < 0 ? rc : w.result;
+    return coco__wait_one(&mu->waiters, self, NULL, NULL, timeout_ms);
 }
 
 int coco_mutex_lock_timeout(coco_mutex_t *mu, uint64_t timeout_ms)

@@ -44,6 +44,19 @@ static long check_cases(const coco_select_case_t *cases, size_t n)
     return active;
 }
 
+/* Debug builds: values sent must not point into a shared stack. */
+static void check_send_values(const coco_select_case_t *cases, size_t n)
+{
+#if COCO_DEBUG
+    for (size_t i = 0; i < n; i++)
+        if (cases[i].ch != NULL && cases[i].op == COCO_SELECT_SEND)
+            coco__sstack_check_ptr(cases[i].value, "coco_select");
+#else
+    (void)cases;
+    (void)n;
+#endif
+}
+
 /* xorshift32 on the first channel's seed: a random start per call
  * without any global state. */
 static size_t random_start(coco_select_case_t *cases, size_t n)
@@ -80,12 +93,9 @@ static int select_wait(coco_co_t *co, coco_select_case_t *cases, size_t n,
                        uint64_t timeout_ms)
 {
     coco__waiter_t local[SELECT_STACK_CASES];
-    coco__waiter_t *w = local;
-    if (n > SELECT_STACK_CASES) {
-        w = malloc(n * sizeof *w);
-        if (w == NULL)
-            return COCO_ERROR_NOMEM;
-    }
+    coco__waiter_t *w = coco__wait_records(co, local, SELECT_STACK_CASES, n);
+    if (w == NULL)
+        return COCO_ERROR_NOMEM;
     coco__wait_init(w, (unsigned)n, co);
     for (size_t i = 0; i < n; i++) {
         coco_select_case_t *c = &cases[i];
@@ -95,15 +105,17 @@ static int select_wait(coco_co_t *co, coco_select_case_t *cases, size_t n,
         coco__waitq_push(c->op == COCO_SELECT_SEND ? &c->ch->sendq : &c->ch->recvq,
                          &w[i]);
     }
+    if (w != local)
+        co->flags |= COCO__WAIT_HEAP;
     int rc = coco__wait_park(co, w, timeout_ms);
+    co->flags &= (uint8_t)~COCO__WAIT_HEAP;
     if (rc >= 0) {
         coco_select_case_t *c = &cases[rc];
         c->result = w[rc].result;
         if (c->op == COCO_SELECT_RECV)
             c->value = w[rc].value;
     }
-    if (w != local)
-        free(w);
+    coco__wait_records_free(w, local);
     return rc;
 }
 
@@ -114,6 +126,7 @@ int coco_select(coco_select_case_t *cases, size_t n, uint64_t timeout_ms)
     long active = check_cases(cases, n);
     if (active < 0)
         return COCO_ERROR_INVALID;
+    check_send_values(cases, n);
     int i = poll_cases(cases, n);
     if (i >= 0)
         return i;

@@ -18,3 +18,74 @@ int coco__wait_park_timeout(coco_co_t *co, uint64_t timeout_ms)
     int rc = coco__park_timeout(co->pub.sched, timeout_ms);
     return rc == COCO_OK ? (int)co->wait_result : rc;
 }
+
+static inline int wait_one(coco__waitq_t *q, coco_co_t *co, coco__waiter_t *w,
+                           void *in, void **out, uint64_t timeout_ms)
+{
+    coco__wait_init(w, 1, co);
+    w->value = in;
+    coco__waitq_push(q, w);
+    int rc = coco__wait_park(co, w, timeout_ms);
+    if (rc < 0)
+        return rc;
+    if (out != NULL)
+        *out = w->value;
+    return w->result;
+}
+
+int coco__wait_one_local(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
+                         uint64_t timeout_ms)
+{
+    coco__waiter_t w;
+    return wait_one(q, co, &w, in, out, timeout_ms);
+}
+
+/* What a heap record was fired with, once its coroutine runs again; the
+ * record is released. */
+static int heap_record_result(coco__waiter_t *w, void **out, int rc)
+{
+    w->co->flags &= (uint8_t)~COCO__WAIT_HEAP;
+    if (rc >= 0) {
+        if (out != NULL)
+            *out = w->value;
+        rc = w->result;
+    }
+    free(w);
+    return rc;
+}
+
+static COCO__NOINLINE int park_on_heap_record_timed(coco__waiter_t *w, void **out,
+                                                    uint64_t timeout_ms)
+{
+    int rc = coco__wait_park_timeout(w->co, timeout_ms);
+    return heap_record_result(w, out, rc);
+}
+
+/* Parks on the queued heap record w.  Kept apart from its caller, and the
+ * timed case apart again, so that only w and out stay live across the
+ * park: they are what is saved with the coroutine's frames, and every
+ * byte of those counts for a parked shared-stack coroutine. */
+static COCO__NOINLINE int park_on_heap_record(coco__waiter_t *w, void **out,
+                                              uint64_t timeout_ms)
+{
+    coco_co_t *co = w->co;
+    co->wait_obj = w;
+    co->wait_cancel = coco__wait_cancel;
+    if (timeout_ms != COCO_INFINITE)
+        return park_on_heap_record_timed(w, out, timeout_ms);
+    coco__park(co->pub.sched);
+    return heap_record_result(w, out, (int)w->co->wait_result);
+}
+
+int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
+                        uint64_t timeout_ms)
+{
+    coco__waiter_t *w = malloc(sizeof *w);
+    if (w == NULL)
+        return COCO_ERROR_NOMEM;
+    coco__wait_init(w, 1, co);
+    w->value = in;
+    coco__waitq_push(q, w);
+    co->flags |= COCO__WAIT_HEAP;
+    return park_on_heap_record(w, out, timeout_ms);
+}

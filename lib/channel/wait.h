@@ -6,7 +6,10 @@
  * (one for a plain call, one per case for a select) on its own stack,
  * links them into the objects' queues and parks.  Whoever satisfies one
  * of them unlinks the whole group, records which one fired and wakes the
- * coroutine.  Nothing here allocates.
+ * coroutine.  Nothing here allocates, except for a coroutine on a shared
+ * stack: its stack is copied away while it waits, and others write into
+ * its records (the value handed over, the result), so its records come
+ * from the heap instead.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -14,6 +17,8 @@
 #define COCO_CHANNEL_WAIT_H
 
 #include "coco_internal.h"
+
+#include <stdlib.h>
 
 typedef struct coco__waitq coco__waitq_t;
 
@@ -128,6 +133,24 @@ static inline void coco__wait_init(coco__waiter_t *w, unsigned n, coco_co_t *co)
     }
 }
 
+/* Room for n waiter records of co: local (which has room for n_local)
+ * when co has a stack of its own, else heap memory; NULL when out of
+ * memory.  Whoever parks on heap records sets COCO__WAIT_HEAP, so that
+ * they are freed if the coroutine is destroyed before it runs again. */
+static inline coco__waiter_t *coco__wait_records(coco_co_t *co, coco__waiter_t *local,
+                                                 size_t n_local, size_t n)
+{
+    if (coco__likely(!(co->flags & COCO__SHARED) && n <= n_local))
+        return local;
+    return malloc(n * sizeof *local);
+}
+
+static inline void coco__wait_records_free(coco__waiter_t *w, coco__waiter_t *local)
+{
+    if (coco__unlikely(w != local))
+        free(w);
+}
+
 /* Unlinks the group of a parked coroutine (its wait_cancel). */
 void coco__wait_cancel(coco_co_t *co);
 /* coco__wait_park() with a finite timeout. */
@@ -149,6 +172,25 @@ static inline int coco__wait_park(coco_co_t *co, coco__waiter_t *w,
     return coco__wait_park_timeout(co, timeout_ms);
 }
 
+/* Queues one record of co on q, carrying in (a value to hand over), and
+ * parks for at most timeout_ms.  Returns what coco__wait_park() does, or
+ * the result the record was fired with; *out (when not NULL) receives the
+ * value handed over.  The record is on co's stack (_local) or, for a
+ * shared-stack coroutine, on the heap (_heap): two functions, so that the
+ * frame a shared-stack coroutine leaves while parked holds no record. */
+int coco__wait_one_local(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
+                         uint64_t timeout_ms);
+int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
+                        uint64_t timeout_ms);
+
+static inline int coco__wait_one(coco__waitq_t *q, coco_co_t *co, void *in,
+                                 void **out, uint64_t timeout_ms)
+{
+    if (coco__unlikely(co->flags & COCO__SHARED))
+        return coco__wait_one_heap(q, co, in, out, timeout_ms);
+    return coco__wait_one_local(q, co, in, out, timeout_ms);
+}
+
 /* Parks the running coroutine alone on q, for at most timeout_ms, and
  * returns the result it was fired with; COCO_ERROR_WOULDBLOCK outside a
  * coroutine, COCO_ERROR_TIMEOUT when timeout_ms is 0 or runs out. */
@@ -159,11 +201,7 @@ static inline int coco__wait_alone(coco__waitq_t *q, uint64_t timeout_ms)
         return COCO_ERROR_WOULDBLOCK;
     if (timeout_ms == 0)
         return COCO_ERROR_TIMEOUT;
-    coco__waiter_t w;
-    coco__wait_init(&w, 1, self);
-    coco__waitq_push(q, &w);
-    int rc = coco__wait_park(self, &w, timeout_ms);
-    return rc < 0 ? rc : w.result;
+    return coco__wait_one(q, self, NULL, NULL, timeout_ms);
 }
 
 #endif /* COCO_CHANNEL_WAIT_H */

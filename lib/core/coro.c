@@ -59,26 +59,6 @@ static void co_free(coco_sched_t *s, coco_co_t *co)
     s->free_co = co;
 }
 
-/* The list of coroutines holding a stack, for coco_sched_destroy(). */
-static void all_link(coco_sched_t *s, coco_co_t *co)
-{
-    co->all_prev = NULL;
-    co->all_next = s->all;
-    if (s->all != NULL)
-        s->all->all_prev = co;
-    s->all = co;
-}
-
-static void all_unlink(coco_sched_t *s, coco_co_t *co)
-{
-    if (co->all_prev != NULL)
-        co->all_prev->all_next = co->all_next;
-    else
-        s->all = co->all_next;
-    if (co->all_next != NULL)
-        co->all_next->all_prev = co->all_prev;
-}
-
 /* ------------------------------------------------------------- lifecycle */
 
 static COCO__NORETURN void co_finish(coco_sched_t *s, coco_co_t *co)
@@ -94,12 +74,31 @@ static void co_main(void *p)
 {
     coco_co_t *co = p;
     coco__fiber_arrive(&co->ctx);
-    co->entry(co->arg);
+    void (*fn)(void *) = co->u.entry.fn;
+    void *arg = co->u.entry.arg;
+    co->u.result = NULL; /* shares the storage of entry */
+    fn(arg);
     co_finish(co->pub.sched, co);
 }
 
-coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
-                         size_t stack_size)
+/* Gives co its stack and first context. */
+static int co_stack(coco_sched_t *s, coco_co_t *co, size_t size)
+{
+    int rc;
+    if (co->flags & COCO__SHARED) {
+        rc = coco__sstack_assign(s, co, size, co_main, co);
+    } else {
+        rc = coco__stack_get(&s->stacks, size, &co->stack);
+        if (rc == COCO_OK)
+            coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, co_main, co);
+    }
+    if (rc == COCO_OK)
+        coco__fiber_init(&co->ctx, co->stack.lo, co->stack.size);
+    return rc;
+}
+
+static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
+                           size_t stack_size, unsigned flags)
 {
     if (s == NULL || entry == NULL) {
         errno = EINVAL;
@@ -114,35 +113,71 @@ coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
         errno = EINVAL;
         return NULL;
     }
+    coco__sstack_check_ptr(arg, "coco_create");
     coco_co_t *co = co_alloc(s);
     if (co == NULL) {
         errno = ENOMEM;
         return NULL;
     }
-    if (coco__stack_get(&s->stacks, size, &co->stack) != COCO_OK) {
+    co->flags = (uint8_t)flags;
+    co->save = NULL;
+    int rc = co_stack(s, co, size);
+    if (rc != COCO_OK) {
         co_free(s, co);
-        errno = ENOMEM;
+        errno = rc == COCO_ERROR_INVALID ? ENOTSUP : ENOMEM;
         return NULL;
     }
     co->state = COCO_STATE_CREATED;
-    co->flags = 0;
     co->magic = COCO__MAGIC_LIVE;
-    co->entry = entry;
-    co->arg = arg;
-    co->result = NULL;
+    co->u.entry.fn = entry;
+    co->u.entry.arg = arg;
     co->joiners = NULL;
-    co->join_next = NULL;
     co->id = ++s->next_id;
     co->error_cb = NULL;
     co->wait_cancel = NULL;
     co->wait_obj = NULL;
     co->wait_result = 0;
-    all_link(s, co);
+    co->wait_timer = NULL;
     s->alive++;
-    coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, co_main, co);
-    coco__fiber_init(&co->ctx, co->stack.lo, co->stack.size);
     coco__enqueue(s, co);
     return &co->pub;
+}
+
+coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
+                         size_t stack_size)
+{
+    return create(s, entry, arg, stack_size, 0);
+}
+
+int coco_attr_init(coco_attr_t *attr)
+{
+    if (attr == NULL)
+        return COCO_ERROR_INVALID;
+    memset(attr, 0, sizeof *attr);
+    return COCO_OK;
+}
+
+static bool attr_valid(const coco_attr_t *attr)
+{
+    if (attr->flags & ~COCO_ATTR_SHARED_STACK || attr->reserved_u != 0)
+        return false;
+    for (size_t i = 0; i < sizeof attr->reserved / sizeof attr->reserved[0]; i++)
+        if (attr->reserved[i] != NULL)
+            return false;
+    return true;
+}
+
+coco_coro_t *coco_create_attr(coco_sched_t *s, void (*entry)(void *), void *arg,
+                              const coco_attr_t *attr)
+{
+    if (attr == NULL)
+        return create(s, entry, arg, 0, 0);
+    if (!attr_valid(attr)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    unsigned flags = attr->flags & COCO_ATTR_SHARED_STACK ? COCO__SHARED : 0;
+    return create(s, entry, arg, attr->stack_size, flags);
 }
 
 /* Everything a coroutine that will never run again gives back, whatever
@@ -150,13 +185,15 @@ coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
 static void co_retire(coco_sched_t *s, coco_co_t *co, void *result)
 {
     s->alive--;
-    all_unlink(s, co);
     coco__fiber_fini(&co->ctx, co->stack.lo, co->stack.size);
-    coco__stack_put(&s->stacks, &co->stack);
+    if (co->flags & COCO__SHARED)
+        coco__sstack_release(co);
+    else
+        coco__stack_put(&s->stacks, &co->stack);
     coco_co_t *j = co->joiners;
     co->joiners = NULL;
     while (j != NULL) {
-        coco_co_t *next = j->join_next;
+        coco_co_t *next = j->next; /* coco__wake() reuses the link */
         j->wait_result = (intptr_t)result;
         coco__wake(s, j);
         j = next;
@@ -165,7 +202,7 @@ static void co_retire(coco_sched_t *s, coco_co_t *co, void *result)
 
 void coco__co_reap(coco_sched_t *s, coco_co_t *co)
 {
-    co_retire(s, co, co->result);
+    co_retire(s, co, co->u.result);
     if (co->flags & COCO__DETACHED)
         co_free(s, co);
 }
@@ -180,7 +217,7 @@ void coco__co_overflowed(coco_sched_t *s, coco_co_t *co)
 {
     char msg[128];
     co->state = COCO_STATE_OVERFLOW;
-    co->result = NULL;
+    co->u.result = NULL;
     snprintf(msg, sizeof msg, "coroutine %" PRIu64 " overflowed its %zu-byte stack",
              co->id, co->stack.size);
     co_retire(s, co, NULL);
@@ -197,7 +234,7 @@ void coco_exit(coco_coro_t *coro, void *result)
     coco_sched_t *s = coco__tls_sched;
     if (co == NULL || s == NULL || co != s->current)
         return; /* only the running coroutine can exit itself */
-    co->result = result;
+    co->u.result = result;
     co_finish(s, co);
 }
 
@@ -208,15 +245,17 @@ static bool finished(const coco_co_t *co)
     return co->state == COCO_STATE_DEAD || co->state == COCO_STATE_OVERFLOW;
 }
 
-/* A coroutine parked in coco_join() is destroyed: leave the target's list. */
+/* A coroutine parked in coco_join() is destroyed: leave the target's list
+ * (linked through the run queue links, idle while it waits). */
 static void join_cancel(coco_co_t *j)
 {
     coco_co_t *target = j->wait_obj;
-    coco_co_t **pp = &target->joiners;
-    while (*pp != NULL && *pp != j)
-        pp = &(*pp)->join_next;
-    if (*pp != NULL)
-        *pp = j->join_next;
+    if (j->prev != NULL)
+        j->prev->next = j->next;
+    else
+        target->joiners = j->next;
+    if (j->next != NULL)
+        j->next->prev = j->prev;
 }
 
 void *coco_join(coco_coro_t *coro)
@@ -227,8 +266,11 @@ void *coco_join(coco_coro_t *coro)
         (co->flags & COCO__DETACHED) || co->pub.sched != self->pub.sched)
         return NULL;
     if (finished(co))
-        return co->state == COCO_STATE_DEAD ? co->result : NULL;
-    self->join_next = co->joiners;
+        return co->state == COCO_STATE_DEAD ? co->u.result : NULL;
+    self->prev = NULL;
+    self->next = co->joiners;
+    if (co->joiners != NULL)
+        co->joiners->prev = self;
     co->joiners = self;
     self->wait_obj = co;
     self->wait_cancel = join_cancel;
@@ -260,7 +302,7 @@ void coco_destroy(coco_coro_t *coro)
     if (co == s->current) {
         /* Destroying yourself: finish here; the loop frees the rest. */
         co->flags |= COCO__DETACHED;
-        co->result = NULL;
+        co->u.result = NULL;
         co_finish(s, co);
     }
     if (finished(co)) {
@@ -268,30 +310,46 @@ void coco_destroy(coco_coro_t *coro)
         return;
     }
     /* Created, ready or waiting: take it out of wherever it is linked. */
-    if (co->state == COCO_STATE_WAITING && co->wait_cancel != NULL)
-        co->wait_cancel(co);
+    coco__unpark(s, co);
     coco__rq_remove(s, co);
     co->state = COCO_STATE_DEAD;
     co_retire(s, co, NULL);
     co_free(s, co);
 }
 
+/* Calls f on every live descriptor of s. */
+static void each_live(coco_sched_t *s, void (*f)(coco_sched_t *, coco_co_t *))
+{
+    for (struct coco_co_chunk *ch = s->chunks; ch != NULL; ch = ch->next)
+        for (int i = 0; i < CHUNK_COROS; i++)
+            if (ch->co[i].magic == COCO__MAGIC_LIVE)
+                f(s, &ch->co[i]);
+}
+
+static void unlink_parked(coco_sched_t *s, coco_co_t *co)
+{
+    if (!finished(co))
+        coco__unpark(s, co);
+}
+
+static void drop_stack(coco_sched_t *s, coco_co_t *co)
+{
+    coco__fiber_fini(&co->ctx, co->stack.lo, co->stack.size);
+    if (co->flags & COCO__SHARED)
+        coco__sstack_release(co);
+    else
+        coco__stack_put(&s->stacks, &co->stack);
+}
+
 void coco__co_destroy_all(coco_sched_t *s)
 {
     /* Unlink the parked ones from channels and joins first: those may
      * outlive the scheduler, and must not keep pointers into it. */
-    for (coco_co_t *co = s->all; co != NULL; co = co->all_next) {
-        if (co->state == COCO_STATE_WAITING && co->wait_cancel != NULL) {
-            co->wait_cancel(co);
-            co->wait_cancel = NULL;
-        }
-    }
-    while (s->all != NULL) {
-        coco_co_t *co = s->all;
-        all_unlink(s, co);
-        coco__fiber_fini(&co->ctx, co->stack.lo, co->stack.size);
-        coco__stack_put(&s->stacks, &co->stack);
-    }
+    each_live(s, unlink_parked);
+    /* Every stack goes to the pool's hot list, no system call each: the
+     * pool drain releases them whole slabs at a time. */
+    s->stacks.limit = SIZE_MAX;
+    each_live(s, drop_stack);
     while (s->chunks != NULL) {
         struct coco_co_chunk *ch = s->chunks;
         s->chunks = ch->next;

@@ -97,7 +97,8 @@ static inline bool may_chain(coco_sched_t *s)
 static inline void switch_away(coco_sched_t *s, coco_co_t *co)
 {
     coco_co_t *next = s->rq_head;
-    if (next != NULL && may_chain(s)) {
+    /* A shared stack is only ever copied by the loop, on its own stack. */
+    if (next != NULL && !((co->flags | next->flags) & COCO__SHARED) && may_chain(s)) {
         rq_pop(s);
         next->state = COCO_STATE_RUNNING;
         s->current = next;
@@ -122,7 +123,8 @@ void coco_yield(void)
     if (co == NULL)
         return;
     coco_co_t *next = s->rq_head;
-    if (coco__likely(next != NULL && s->chain && !coco__pending(s))) {
+    if (coco__likely(next != NULL && s->chain && !coco__pending(s) &&
+                     !((co->flags | next->flags) & COCO__SHARED))) {
         /* The common case, kept lean: the next coroutine takes over and we
          * queue up behind the others.  The queue's length is unchanged. */
         coco_co_t *after = next->next;
@@ -161,17 +163,40 @@ void coco__park(coco_sched_t *s)
 
 void coco__wake(coco_sched_t *s, coco_co_t *co)
 {
+    if (co->wait_timer != NULL)
+        coco__tpark_drop(s, co); /* woken before its deadline */
     co->wait_cancel = NULL;
-    co->wait_obj = NULL;
+    if (!(co->flags & COCO__WAIT_HEAP))
+        co->wait_obj = NULL; /* else its owner frees it when it runs */
     co->state = COCO_STATE_READY;
     rq_push(s, co);
 }
 
+void coco__unpark(coco_sched_t *s, coco_co_t *co)
+{
+    if (co->state == COCO_STATE_WAITING && co->wait_cancel != NULL)
+        co->wait_cancel(co);
+    co->wait_cancel = NULL;
+    if (co->wait_timer != NULL)
+        coco__tpark_drop(s, co);
+    if (co->flags & COCO__WAIT_HEAP) {
+        free(co->wait_obj);
+        co->flags &= (uint8_t)~COCO__WAIT_HEAP;
+    }
+    co->wait_obj = NULL;
+}
+
 /* Runs the coroutine at the head of the run queue until control comes
  * back to the loop, then finishes what only the loop can do. */
-static void dispatch(coco_sched_t *s)
+static int dispatch(coco_sched_t *s)
 {
     coco_co_t *co = rq_pop(s);
+    if ((co->flags & COCO__SHARED) && coco__sstack_enter(s, co) != COCO_OK) {
+        /* No memory to copy out the frames in its way: it stays ready,
+         * and the caller of the loop hears of it. */
+        rq_push(s, co);
+        return COCO_ERROR_NOMEM;
+    }
     s->budget = (unsigned)s->rq_len;
     s->current = co;
     co->state = COCO_STATE_RUNNING;
@@ -189,6 +214,7 @@ static void dispatch(coco_sched_t *s)
         s->overflowed = NULL;
         coco__co_overflowed(s, o);
     }
+    return COCO_OK;
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -226,8 +252,8 @@ int coco_sched_run(coco_sched_t *s)
             rc = s->alive == 0 ? COCO_OK : COCO_ERROR_DEADLOCK;
             break;
         }
-        if (s->rq_head != NULL)
-            dispatch(s);
+        if (s->rq_head != NULL && (rc = dispatch(s)) != COCO_OK)
+            break;
     }
     leave(s);
     return rc;
@@ -247,7 +273,7 @@ int coco_sched_run_once(coco_sched_t *s)
         rc = coco__loop_wait(s, false);
     }
     if (rc == COCO_OK && s->rq_head != NULL)
-        dispatch(s);
+        rc = dispatch(s);
     leave(s);
     return rc;
 }
@@ -282,6 +308,7 @@ void coco_sched_destroy(coco_sched_t *s)
     if (s == NULL || s->running)
         return;
     coco__co_destroy_all(s);
+    coco__sstack_fini(s);
     coco__loop_fini(s);
     coco__stack_pool_drain(&s->stacks);
     if (coco__tls_sched == s)

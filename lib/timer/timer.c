@@ -89,6 +89,7 @@ coco_timer_t *coco_timer(uint64_t delay_ms, void (*callback)(void *), void *arg)
     coco_sched_t *s = coco__tls_sched;
     if (s == NULL || callback == NULL)
         return NULL;
+    coco__sstack_check_ptr(arg, "coco_timer");
     struct coco_timers *w = coco__timers(s);
     if (w == NULL || (w->free_slot == 0 && slots_grow(w) != COCO_OK))
         return NULL;
@@ -140,22 +141,8 @@ void coco__tslot_fini(struct coco_timers *w)
 
 /* ------------------------------------------------------------ sleep */
 
-struct sleeper {
-    coco_tnode_t node;          /* must stay first */
-    coco_co_t *co;
-};
-
-static void sleep_fire(coco_tnode_t *t)
-{
-    coco_co_t *co = ((struct sleeper *)t)->co;
-    coco__wake(co->pub.sched, co);
-}
-
-static void sleep_cancel(coco_co_t *co)
-{
-    coco__timer_disarm(co->pub.sched, co->wait_obj);
-}
-
+/* A sleep is a park with a deadline and nothing else to wait for; the
+ * deadline record is pooled, never on the sleeper's stack. */
 int coco_sleep(uint64_t ms)
 {
     coco_co_t *co = coco__current();
@@ -166,16 +153,13 @@ int coco_sleep(uint64_t ms)
         coco_yield();
         return COCO_OK;
     }
-    struct sleeper sl = { .co = co };
     if (ms != COCO_INFINITE) {
         if (coco__timers(s) == NULL)
             return COCO_ERROR_NOMEM;
-        sl.node.fire = sleep_fire;
         coco__timer_refresh(s);
-        coco__timer_arm(s, &sl.node, ms);
     }
-    co->wait_obj = &sl.node;
-    co->wait_cancel = sleep_cancel;
-    coco__park(s);
-    return COCO_OK;
+    co->wait_obj = NULL;
+    co->wait_cancel = NULL;
+    int rc = coco__park_timeout(s, ms);
+    return rc == COCO_ERROR_TIMEOUT ? COCO_OK : rc;
 }

@@ -34,11 +34,9 @@ struct coco_timers {
     uint32_t free_slot;  /* index + 1 of the first free slot, 0 if none */
     uint32_t serial;     /* stamps handles so stale ones are recognised */
 
-    /* coco__park_timeout() records: a pool and a map from coroutine. */
+    /* coco__park_timeout() records, pooled. */
     struct coco_tpark *tp_free;
     struct coco_tpark_chunk *tp_chunks;
-    struct coco_tpark_ent *map;
-    size_t map_cap, map_len;
 };
 
 /* The wheel of s, created on first use; NULL when out of memory. */
