@@ -11,6 +11,7 @@
 #include "coco.h"
 #include "testutil.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -410,6 +411,40 @@ START_TEST(test_thread_block_follows_stack)
 }
 END_TEST
 
+/* coco_create_attr: private stacks work, shared ones are refused (a Win64
+ * frame holds the bounds of its own stack, so it cannot be moved). */
+static int attr_runs;
+
+static void attr_body(void *arg)
+{
+    (void)arg;
+    attr_runs++;
+}
+
+START_TEST(test_create_attr)
+{
+    coco_sched_t *s = coco_sched_create();
+    ck_assert_ptr_nonnull(s);
+    coco_attr_t a;
+    ck_assert_int_eq(coco_attr_init(NULL), COCO_ERROR_INVALID);
+    ck_assert_int_eq(coco_attr_init(&a), COCO_OK);
+    a.stack_size = 32 * 1024;
+    ck_assert_ptr_nonnull(coco_create_attr(s, attr_body, NULL, &a));
+    ck_assert_ptr_nonnull(coco_create_attr(s, attr_body, NULL, NULL));
+    a.flags = COCO_ATTR_SHARED_STACK;
+    errno = 0;
+    ck_assert_ptr_null(coco_create_attr(s, attr_body, NULL, &a));
+    ck_assert_int_eq(errno, ENOTSUP);
+    a.flags = 0x80;
+    errno = 0;
+    ck_assert_ptr_null(coco_create_attr(s, attr_body, NULL, &a));
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(attr_runs, 2);
+    coco_sched_destroy(s);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--child") == 0) {
@@ -443,6 +478,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_callee_saved_registers);
     tcase_add_test(tc, test_mxcsr_per_coroutine);
     tcase_add_test(tc, test_thread_block_follows_stack);
+    tcase_add_test(tc, test_create_attr);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }
