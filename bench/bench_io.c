@@ -12,6 +12,8 @@
  * For each: the rate, the server's CPU time per message or request (from
  * /proc/PID/stat over the measured window; the sharper figure when the
  * load generator saturates its own core), and Coco's ratio to each peer.
+ * The example servers run without their idle timeout (a timer armed
+ * around every read and write), as the peers have none.
  * A peer or tool that is missing is reported as skipped.  The whole run
  * takes well under 90 seconds.
  *
@@ -146,8 +148,9 @@ static int server_start(int srv, int http, struct server *out)
         close(pfd[0]);
         close(pfd[1]);
         setenv("GOMAXPROCS", "1", 1);
+        /* Port 0, and no idle timeout: the peers have none either. */
         if (srv == SRV_COCO)
-            execl(path, path, "0", (char *)NULL);
+            execl(path, path, "0", "0", (char *)NULL);
         else
             execl(path, path, http ? "http" : "echo", "0", (char *)NULL);
         _exit(127);
