@@ -13,12 +13,15 @@ bench="libboost-context-dev libboost-fiber-dev golang-go wrk curl"
 fuzz="libclang-rt-14-dev"
 # Windows: the mingw-w64 cross compiler and wine run the suite (tools/wine-check.sh).
 windows="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine wine64"
+# macOS: llvm-nm, llvm-objdump and llvm-dwarfdump inspect the Mach-O objects
+# clang assembles in tests/check-macho.sh (nothing can run them here).
+macos="llvm"
 cross="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user gdb wrk dpkg-dev valgrind lintian rpm debhelper ruby"
 
 want=$build
 case "${1:-}" in
     --bench) want="$build $bench" ;;
-    --test)  want="$build $fuzz $cross $windows" ;;
+    --test)  want="$build $fuzz $cross $windows $macos" ;;
 esac
 
 missing=

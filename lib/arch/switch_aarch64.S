@@ -6,8 +6,15 @@
  * register x30 (where the context resumes) and the low halves d8-d15 of
  * v8-v15.  lib/core/context.c builds the same frame for a new context.
  *
+ * The same code serves Apple's arm64 ABI: it saves the same callee-saved
+ * registers, never touches x18 (reserved for the platform there), and
+ * keeps x29 a frame pointer, zero in a new context's first frame so that
+ * frame-record walks stop at coco__ctx_start.
+ *
  * SPDX-License-Identifier: MIT
  */
+
+#include "asm.h"
 
 /*
  * Branch protection, when the compiler is asked for it
@@ -21,6 +28,8 @@
  * the stack pointer it will be authenticated with.  The C code around the
  * switch does sign its own return addresses; that needs nothing from here
  * because each of its frames is left and re-entered on the same stack.
+ * On Apple platforms the landing pads are plain hints and no note is
+ * written: nothing there reads one.
  */
 #if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
 #  define COCO_BTI 1
@@ -33,11 +42,11 @@
 	.text
 
 /* void coco__ctx_switch(coco_ctx_t *from, coco_ctx_t *to) */
-	.globl	coco__ctx_switch
-	.hidden	coco__ctx_switch
-	.type	coco__ctx_switch, %function
+	.globl	COCO_SYM(coco__ctx_switch)
+	COCO_HIDDEN(coco__ctx_switch)
+	COCO_TYPE_FUNCTION(coco__ctx_switch)
 	.p2align 4
-coco__ctx_switch:
+COCO_SYM(coco__ctx_switch):
 	.cfi_startproc
 	COCO_BTI_C
 	sub	sp, sp, #160
@@ -71,10 +80,10 @@ coco__ctx_switch:
 	mov	sp, x2
 	/* sp = a parked context's saved one, pc = coco__ctx_resume: a
 	 * debugger unwinds that context from here. */
-	.globl	coco__ctx_resume
-	.hidden	coco__ctx_resume
-coco__ctx_resume:
-.Lrestore:
+	.globl	COCO_SYM(coco__ctx_resume)
+	COCO_HIDDEN(coco__ctx_resume)
+COCO_SYM(coco__ctx_resume):
+COCO_LOCAL(restore):
 	ldp	d8, d9, [sp, #96]
 	ldp	d10, d11, [sp, #112]
 	ldp	d12, d13, [sp, #128]
@@ -89,29 +98,29 @@ coco__ctx_resume:
 	.cfi_adjust_cfa_offset -160
 	ret
 	.cfi_endproc
-	.size	coco__ctx_switch, .-coco__ctx_switch
+	COCO_SIZE(coco__ctx_switch)
 
 /* void coco__ctx_jump(coco_ctx_t *to): resume without saving. */
-	.globl	coco__ctx_jump
-	.hidden	coco__ctx_jump
-	.type	coco__ctx_jump, %function
+	.globl	COCO_SYM(coco__ctx_jump)
+	COCO_HIDDEN(coco__ctx_jump)
+	COCO_TYPE_FUNCTION(coco__ctx_jump)
 	.p2align 4
-coco__ctx_jump:
+COCO_SYM(coco__ctx_jump):
 	.cfi_startproc
 	COCO_BTI_C
 	ldr	x2, [x0]
 	mov	sp, x2
-	b	.Lrestore
+	b	COCO_LOCAL(restore)
 	.cfi_endproc
-	.size	coco__ctx_jump, .-coco__ctx_jump
+	COCO_SIZE(coco__ctx_jump)
 
 /* First code of every new context: x19 holds the argument, x20 the
  * function.  x30 is undefined so unwinders stop here. */
-	.globl	coco__ctx_start
-	.hidden	coco__ctx_start
-	.type	coco__ctx_start, %function
+	.globl	COCO_SYM(coco__ctx_start)
+	COCO_HIDDEN(coco__ctx_start)
+	COCO_TYPE_FUNCTION(coco__ctx_start)
 	.p2align 4
-coco__ctx_start:
+COCO_SYM(coco__ctx_start):
 	.cfi_startproc
 	.cfi_undefined x30
 	COCO_BTI_C
@@ -119,9 +128,9 @@ coco__ctx_start:
 	blr	x20
 	brk	#0
 	.cfi_endproc
-	.size	coco__ctx_start, .-coco__ctx_start
+	COCO_SIZE(coco__ctx_start)
 
-#if COCO_BTI
+#if COCO_BTI && COCO_ELF
 /* NT_GNU_PROPERTY_TYPE_0 with GNU_PROPERTY_AARCH64_FEATURE_1_AND = BTI,
  * laid out for ELF64: 8-byte aligned, the descriptor padded to 8. */
 	.section .note.gnu.property,"a"
@@ -136,4 +145,6 @@ coco__ctx_start:
 	.p2align 3
 #endif
 
+#if COCO_ELF
 	.section .note.GNU-stack,"",%progbits
+#endif

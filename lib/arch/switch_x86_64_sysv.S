@@ -13,6 +13,8 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include "asm.h"
+
 /*
  * Indirect branch tracking (CET-IBT), when the compiler is asked for it
  * (-fcf-protection): every entry point begins with endbr64, and the jump
@@ -40,11 +42,11 @@
 	.text
 
 /* void coco__ctx_switch(coco_ctx_t *from, coco_ctx_t *to) */
-	.globl	coco__ctx_switch
-	.hidden	coco__ctx_switch
-	.type	coco__ctx_switch, @function
+	.globl	COCO_SYM(coco__ctx_switch)
+	COCO_HIDDEN(coco__ctx_switch)
+	COCO_TYPE_FUNCTION(coco__ctx_switch)
 	.p2align 4
-coco__ctx_switch:
+COCO_SYM(coco__ctx_switch):
 	.cfi_startproc
 	COCO_ENDBR
 	pushq	%rbp
@@ -76,10 +78,10 @@ coco__ctx_switch:
 	/* A debugger that sets the stack pointer to a parked context's saved
 	 * one and the pc to coco__ctx_resume can print that context's
 	 * backtrace: the CFI here describes the frame it would pop. */
-	.globl	coco__ctx_resume
-	.hidden	coco__ctx_resume
-coco__ctx_resume:
-.Lrestore:
+	.globl	COCO_SYM(coco__ctx_resume)
+	COCO_HIDDEN(coco__ctx_resume)
+COCO_SYM(coco__ctx_resume):
+COCO_LOCAL(restore):
 	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
 	addq	$8, %rsp
@@ -107,31 +109,31 @@ coco__ctx_resume:
 	.cfi_register %rip, %rcx
 	COCO_JMP_RESUME
 	.cfi_endproc
-	.size	coco__ctx_switch, .-coco__ctx_switch
+	COCO_SIZE(coco__ctx_switch)
 
 /* void coco__ctx_jump(coco_ctx_t *to): resume without saving. */
-	.globl	coco__ctx_jump
-	.hidden	coco__ctx_jump
-	.type	coco__ctx_jump, @function
+	.globl	COCO_SYM(coco__ctx_jump)
+	COCO_HIDDEN(coco__ctx_jump)
+	COCO_TYPE_FUNCTION(coco__ctx_jump)
 	.p2align 4
-coco__ctx_jump:
+COCO_SYM(coco__ctx_jump):
 	.cfi_startproc
 	COCO_ENDBR
 	movq	(%rdi), %rsp
-	jmp	.Lrestore
+	jmp	COCO_LOCAL(restore)
 	.cfi_endproc
-	.size	coco__ctx_jump, .-coco__ctx_jump
+	COCO_SIZE(coco__ctx_jump)
 
 /*
  * First code of every new context: r12 holds the argument and r13 the
  * function (placed there by coco__ctx_init).  The undefined return address
  * tells unwinders that the coroutine's call chain starts here.
  */
-	.globl	coco__ctx_start
-	.hidden	coco__ctx_start
-	.type	coco__ctx_start, @function
+	.globl	COCO_SYM(coco__ctx_start)
+	COCO_HIDDEN(coco__ctx_start)
+	COCO_TYPE_FUNCTION(coco__ctx_start)
 	.p2align 4
-coco__ctx_start:
+COCO_SYM(coco__ctx_start):
 	.cfi_startproc
 	.cfi_undefined %rip
 	COCO_ENDBR
@@ -139,9 +141,9 @@ coco__ctx_start:
 	callq	*%r13
 	ud2
 	.cfi_endproc
-	.size	coco__ctx_start, .-coco__ctx_start
+	COCO_SIZE(coco__ctx_start)
 
-#if COCO_IBT
+#if COCO_IBT && COCO_ELF
 /* NT_GNU_PROPERTY_TYPE_0 with GNU_PROPERTY_X86_FEATURE_1_AND = IBT,
  * laid out for ELF64: 8-byte aligned, the descriptor padded to 8. */
 	.section .note.gnu.property,"a"
@@ -156,4 +158,6 @@ coco__ctx_start:
 	.p2align 3
 #endif
 
+#if COCO_ELF
 	.section .note.GNU-stack,"",%progbits
+#endif
