@@ -66,6 +66,8 @@ struct coco_save {
 /* Keeps the record's successor 16-aligned at the stack top. */
 #define RECORD_ROOM ((sizeof(struct coco_sstack) + 15) & ~(size_t)15)
 
+#if COCO__HAVE_SHARED_STACKS
+
 static inline struct coco_sstack *sstack_of(const coco_co_t *co)
 {
     return (struct coco_sstack *)(co->stack.lo + co->stack.size);
@@ -75,8 +77,6 @@ static inline char *stack_top(const coco_co_t *co)
 {
     return co->stack.lo + co->stack.size;
 }
-
-#if COCO__HAVE_SHARED_STACKS
 
 static struct coco_sstack *sstack_new(coco_sched_t *s, size_t size)
 {
@@ -253,7 +253,7 @@ void coco__sstack_check_ptr(const void *p, const char *what)
     if (co == NULL || !(co->flags & COCO__SHARED))
         return;
     const char *c = p;
-    if (c < co->stack.lo || c >= stack_top(co))
+    if (c < co->stack.lo || c >= co->stack.lo + co->stack.size)
         return;
     char msg[160];
     snprintf(msg, sizeof msg,

@@ -39,7 +39,8 @@ static struct coco_tpark *tp_get(struct coco_timers *w)
         ch->next = w->tp_chunks;
         w->tp_chunks = ch;
         for (int i = TP_CHUNK - 1; i >= 0; i--) {
-            ch->rec[i].node.next = &w->tp_free->node;
+            /* node is the first member: an empty list stays NULL */
+            ch->rec[i].node.next = (coco_tnode_t *)w->tp_free;
             w->tp_free = &ch->rec[i];
         }
     }
@@ -51,7 +52,7 @@ static struct coco_tpark *tp_get(struct coco_timers *w)
 static void tp_put(struct coco_timers *w, struct coco_tpark *tp)
 {
     tp->co = NULL;
-    tp->node.next = &w->tp_free->node;
+    tp->node.next = (coco_tnode_t *)w->tp_free;
     w->tp_free = tp;
 }
 
