@@ -55,7 +55,7 @@ api=$(echo "$exported" | grep '^coco_')
 stray=$(echo "$exported" | grep -v '^coco_' |
         grep -v -x -e _init -e _fini -e _edata -e _end -e __bss_start)
 
-n=2
+n=3
 for s in $api; do n=$((n + 1)); done
 for s in $declared; do n=$((n + 1)); done
 echo "1..$n"
@@ -90,6 +90,21 @@ EOV
     ok "soname is $want (libtool version $COCO_LT_VERSION)"
   else
     fail "soname is '$soname', libtool version $COCO_LT_VERSION wants $want"
+  fi
+fi
+# The Debian symbols file must track the API, or the package build fails.
+symfile=$srcdir/packaging/debian/libcoco0.symbols
+if test ! -f "$symfile"; then
+  i=$((i + 1)); echo "ok $i # SKIP no $symfile"
+else
+  listed=$(sed -n 's/^ \(coco_[A-Za-z0-9_]*\)@Base .*/\1/p' "$symfile" | sort -u)
+  if test "$listed" = "$(echo "$api" | sort -u)"; then
+    ok "packaging/debian/libcoco0.symbols lists exactly the exported API"
+  else
+    fail "packaging/debian/libcoco0.symbols differs from the exported API:"
+    echo "$listed" > "${TMPDIR:-/tmp}/coco-sym.$$"
+    echo "$api" | sort -u | diff "${TMPDIR:-/tmp}/coco-sym.$$" - | sed 's/^/#   /'
+    rm -f "${TMPDIR:-/tmp}/coco-sym.$$"
   fi
 fi
 for s in $api; do
