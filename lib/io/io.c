@@ -46,13 +46,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* The scheduler of the running coroutine, or NULL outside one. */
-static coco_sched_t *cur_sched(void)
-{
-    coco_sched_t *s = coco__tls_sched;
-    return s != NULL && s->current != NULL ? s : NULL;
-}
-
 /* The table entry of fd if the table already covers it. */
 static coco_fd_t *known(coco_sched_t *s, int fd)
 {
@@ -73,53 +66,6 @@ static int set_nonblock(int fd)
 static bool would_block(int e)
 {
     return e == EAGAIN || e == EWOULDBLOCK;
-}
-
-/* When a call with a limit started waiting: the clock is read only once
- * the call first has to park, and never for a call without a limit, so
- * the path where the system call succeeds reads no clock. */
-typedef struct deadline {
-    uint64_t limit;     /* timeout_ms of the call */
-    uint64_t start;     /* valid once started */
-    bool started;
-} deadline_t;
-
-static deadline_t deadline(uint64_t timeout_ms)
-{
-    deadline_t d = { timeout_ms, 0, false };
-    return d;
-}
-
-/* Time left of the call; s is NULL outside a coroutine (nothing left). */
-static uint64_t remaining(coco_sched_t *s, deadline_t *d)
-{
-    if (s == NULL)
-        return 0;
-    if (d->limit == COCO_INFINITE)
-        return COCO_INFINITE;
-    if (!d->started) {
-        d->start = coco__now_ms(s);
-        d->started = true;
-        return d->limit;
-    }
-    uint64_t spent = coco__now_ms(s) - d->start;
-    return spent >= d->limit ? 0 : d->limit - spent;
-}
-
-/* Parks for dir on fd; the COCO__EV_* bits seen, or -1 with errno
- * (ETIMEDOUT when no time is left, EAGAIN outside a coroutine). */
-static int park(coco_sched_t *s, int fd, unsigned dir, uint64_t left)
-{
-    if (s == NULL) {
-        errno = EAGAIN;
-        return -1;
-    }
-    if (left == 0) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
-    s->io_streak = 0; /* it gives up the thread now */
-    return coco__io_wait(s, fd, dir, left);
 }
 
 /* A coroutine whose reads always find data and whose writes always find
@@ -253,13 +199,13 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
     }
     if (count > INT_MAX)
         count = INT_MAX;
-    coco_sched_t *s = cur_sched();
-    deadline_t d = deadline(timeout_ms);
+    coco_sched_t *s = coco__io_sched();
+    coco_deadline_t d = coco__deadline(timeout_ms);
     coco_fd_t *ent = known(s, fd);
     if (ent != NULL && ent->drained && count > 0 && timeout_ms != 0) {
         /* Emptied by the last read and no news since: wait first. */
         ent->drained = 0;
-        if (park(s, fd, COCO__EV_READ, remaining(s, &d)) < 0)
+        if (coco__io_park(s, fd, COCO__EV_READ, coco__remaining(s, &d)) < 0)
             return -1;
     }
     for (;;) {
@@ -272,7 +218,7 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
             continue;
         if (!would_block(errno))
             return -1;
-        if (park(s, fd, COCO__EV_READ, remaining(s, &d)) < 0)
+        if (coco__io_park(s, fd, COCO__EV_READ, coco__remaining(s, &d)) < 0)
             return -1;
     }
 }
@@ -296,8 +242,8 @@ int coco_write_timeout(int fd, const void *buf, size_t count, uint64_t timeout_m
     }
     if (count > INT_MAX)
         count = INT_MAX;
-    coco_sched_t *s = cur_sched();
-    deadline_t d = deadline(timeout_ms);
+    coco_sched_t *s = coco__io_sched();
+    coco_deadline_t d = coco__deadline(timeout_ms);
     const char *p = buf;
     size_t done = 0;
     do {
@@ -309,7 +255,7 @@ int coco_write_timeout(int fd, const void *buf, size_t count, uint64_t timeout_m
         if (errno == EINTR)
             continue;
         if (!would_block(errno) ||
-            park(s, fd, COCO__EV_WRITE, remaining(s, &d)) < 0) {
+            coco__io_park(s, fd, COCO__EV_WRITE, coco__remaining(s, &d)) < 0) {
             /* Report what went out; the error shows on the next call. */
             return done > 0 ? (int)done : -1;
         }
@@ -350,9 +296,9 @@ static bool out_of_resources(int e)
 
 /* Reports e after holding the caller back for a while (no longer than
  * the call's time left), letting the other coroutines run. */
-static int back_off(coco_sched_t *s, deadline_t *d, int e)
+static int back_off(coco_sched_t *s, coco_deadline_t *d, int e)
 {
-    uint64_t left = remaining(s, d);
+    uint64_t left = coco__remaining(s, d);
     if (left > 0)
         coco_sleep(left < ACCEPT_BACKOFF_MS ? left : ACCEPT_BACKOFF_MS);
     errno = e;
@@ -371,8 +317,8 @@ int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms
     }
     if (set_nonblock(fd) != 0)
         return -1;
-    coco_sched_t *s = cur_sched();
-    deadline_t d = deadline(timeout_ms);
+    coco_sched_t *s = coco__io_sched();
+    coco_deadline_t d = coco__deadline(timeout_ms);
     for (;;) {
         socklen_t len = 0;
         if (addrlen != NULL)
@@ -395,7 +341,7 @@ int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms
             return back_off(s, &d, e);
         if (!would_block(e))
             return -1;
-        if (park(s, fd, COCO__EV_READ, remaining(s, &d)) < 0) {
+        if (coco__io_park(s, fd, COCO__EV_READ, coco__remaining(s, &d)) < 0) {
             /* Waiting needs the poller and a table entry, which the same
              * shortage can deny. */
             e = errno;
@@ -423,7 +369,7 @@ int coco_connect_timeout(int fd, const void *addr, size_t addrlen, uint64_t time
     }
     if (set_nonblock(fd) != 0)
         return -1;
-    coco_sched_t *s = cur_sched();
+    coco_sched_t *s = coco__io_sched();
     /* A socket connects once: the number is a new descriptor to us. */
     coco__io_reset(coco__tls_sched, fd);
     if (connect(fd, addr, (socklen_t)addrlen) == 0)
@@ -492,10 +438,10 @@ int coco_wait_fd(int fd, int events, uint64_t timeout_ms)
         ready |= COCO_WRITABLE;
     if (ready != 0)
         return ready;
-    coco_sched_t *s = cur_sched();
+    coco_sched_t *s = coco__io_sched();
     unsigned dir = ((events & COCO_READABLE) ? COCO__EV_READ : 0u) |
                    ((events & COCO_WRITABLE) ? COCO__EV_WRITE : 0u);
-    int r = park(s, fd, dir, timeout_ms);
+    int r = coco__io_park(s, fd, dir, timeout_ms);
     if (r < 0)
         return -1;
     unsigned got = (unsigned)r;

@@ -11,6 +11,8 @@
 
 #include "coco_internal.h"
 
+#include <errno.h>
+
 /* Readiness, as the loop and the backends speak it. */
 #define COCO__EV_READ  1u
 #define COCO__EV_WRITE 2u
@@ -76,5 +78,62 @@ void coco__poller_forget(struct coco_io *io, int fd, coco_fd_t *ent);
 /* Waits up to timeout_ms (-1: no limit) and calls coco__io_ready() for
  * every ready descriptor.  0, or -1 with errno. */
 int coco__poller_wait(struct coco_io *io, int timeout_ms);
+
+/* ------------------------------------------- helpers of the I/O calls */
+/* Shared by io.c (POSIX) and io_win32.c. */
+
+/* The scheduler of the running coroutine, or NULL outside one. */
+static inline coco_sched_t *coco__io_sched(void)
+{
+    coco_sched_t *s = coco__tls_sched;
+    return s != NULL && s->current != NULL ? s : NULL;
+}
+
+/* When a call with a limit started waiting: the clock is read only once
+ * the call first has to park, and never for a call without a limit, so
+ * the path where the system call succeeds reads no clock. */
+typedef struct coco_deadline {
+    uint64_t limit;     /* timeout_ms of the call */
+    uint64_t start;     /* valid once started */
+    bool started;
+} coco_deadline_t;
+
+static inline coco_deadline_t coco__deadline(uint64_t timeout_ms)
+{
+    coco_deadline_t d = { timeout_ms, 0, false };
+    return d;
+}
+
+/* Time left of the call; s is NULL outside a coroutine (nothing left). */
+static inline uint64_t coco__remaining(coco_sched_t *s, coco_deadline_t *d)
+{
+    if (s == NULL)
+        return 0;
+    if (d->limit == COCO_INFINITE)
+        return COCO_INFINITE;
+    if (!d->started) {
+        d->start = coco__now_ms(s);
+        d->started = true;
+        return d->limit;
+    }
+    uint64_t spent = coco__now_ms(s) - d->start;
+    return spent >= d->limit ? 0 : d->limit - spent;
+}
+
+/* Parks for dir on fd; the COCO__EV_* bits seen, or -1 with errno
+ * (ETIMEDOUT when no time is left, EAGAIN outside a coroutine). */
+static inline int coco__io_park(coco_sched_t *s, int fd, unsigned dir, uint64_t left)
+{
+    if (s == NULL) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (left == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    s->io_streak = 0; /* it gives up the thread now */
+    return coco__io_wait(s, fd, dir, left);
+}
 
 #endif /* COCO_IO_H */

@@ -29,12 +29,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static coco_sched_t *cur_sched(void)
-{
-    coco_sched_t *s = coco__tls_sched;
-    return s != NULL && s->current != NULL ? s : NULL;
-}
-
 static SOCKET sock(int fd)
 {
     return (SOCKET)(unsigned)fd;
@@ -54,49 +48,6 @@ static int nonblock(int fd)
     if (ent != NULL)
         ent->kind = COCO__FD_SOCKET;
     return 0;
-}
-
-/* When a call with a limit started waiting; the clock is read only once
- * the call has to park. */
-typedef struct deadline {
-    uint64_t limit;
-    uint64_t start;
-    bool started;
-} deadline_t;
-
-static deadline_t deadline(uint64_t timeout_ms)
-{
-    deadline_t d = { timeout_ms, 0, false };
-    return d;
-}
-
-static uint64_t remaining(coco_sched_t *s, deadline_t *d)
-{
-    if (s == NULL)
-        return 0;
-    if (d->limit == COCO_INFINITE)
-        return COCO_INFINITE;
-    if (!d->started) {
-        d->start = coco__now_ms(s);
-        d->started = true;
-        return d->limit;
-    }
-    uint64_t spent = coco__now_ms(s) - d->start;
-    return spent >= d->limit ? 0 : d->limit - spent;
-}
-
-/* Parks for dir on fd; the COCO__EV_* bits seen, or -1 with errno. */
-static int park(coco_sched_t *s, int fd, unsigned dir, uint64_t left)
-{
-    if (s == NULL) {
-        errno = EAGAIN;
-        return -1;
-    }
-    if (left == 0) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
-    return coco__io_wait(s, fd, dir, left);
 }
 
 static int check_fd(int fd)
@@ -122,8 +73,8 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
         count = INT_MAX;
     if (nonblock(fd) != 0)
         return -1;
-    coco_sched_t *s = cur_sched();
-    deadline_t d = deadline(timeout_ms);
+    coco_sched_t *s = coco__io_sched();
+    coco_deadline_t d = coco__deadline(timeout_ms);
     for (;;) {
         int r = recv(sock(fd), buf, (int)count, 0);
         if (r != SOCKET_ERROR)
@@ -133,7 +84,7 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
             continue;
         if (errno != EAGAIN)
             return -1;
-        if (park(s, fd, COCO__EV_READ, remaining(s, &d)) < 0)
+        if (coco__io_park(s, fd, COCO__EV_READ, coco__remaining(s, &d)) < 0)
             return -1;
     }
 }
@@ -164,8 +115,8 @@ int coco_write_timeout(int fd, const void *buf, size_t count, uint64_t timeout_m
         count = INT_MAX;
     if (nonblock(fd) != 0)
         return -1;
-    coco_sched_t *s = cur_sched();
-    deadline_t d = deadline(timeout_ms);
+    coco_sched_t *s = coco__io_sched();
+    coco_deadline_t d = coco__deadline(timeout_ms);
     const char *p = buf;
     size_t done = 0;
     do {
@@ -178,7 +129,7 @@ int coco_write_timeout(int fd, const void *buf, size_t count, uint64_t timeout_m
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN ||
-            park(s, fd, COCO__EV_WRITE, remaining(s, &d)) < 0) {
+            coco__io_park(s, fd, COCO__EV_WRITE, coco__remaining(s, &d)) < 0) {
             /* Report what went out; the error shows on the next call. */
             return done > 0 ? (int)done : -1;
         }
@@ -203,8 +154,8 @@ int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms
     }
     if (nonblock(fd) != 0)
         return -1;
-    coco_sched_t *s = cur_sched();
-    deadline_t d = deadline(timeout_ms);
+    coco_sched_t *s = coco__io_sched();
+    coco_deadline_t d = coco__deadline(timeout_ms);
     for (;;) {
         int len = 0;
         if (addrlen != NULL)
@@ -222,7 +173,7 @@ int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms
         if (e == EINTR || e == ECONNRESET)
             continue; /* the connection went before we took it */
         if (e == EMFILE || e == ENOBUFS) {
-            uint64_t left = remaining(s, &d);
+            uint64_t left = coco__remaining(s, &d);
             if (left > 0)
                 coco_sleep(left < ACCEPT_BACKOFF_MS ? left : ACCEPT_BACKOFF_MS);
             errno = e;
@@ -231,7 +182,7 @@ int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms
         errno = e;
         if (e != EAGAIN)
             return -1;
-        if (park(s, fd, COCO__EV_READ, remaining(s, &d)) < 0)
+        if (coco__io_park(s, fd, COCO__EV_READ, coco__remaining(s, &d)) < 0)
             return -1;
     }
 }
@@ -275,7 +226,7 @@ int coco_connect_timeout(int fd, const void *addr, size_t addrlen, uint64_t time
     coco__io_reset(coco__tls_sched, fd);
     if (nonblock(fd) != 0)
         return -1;
-    coco_sched_t *s = cur_sched();
+    coco_sched_t *s = coco__io_sched();
     if (connect(sock(fd), addr, (int)addrlen) == 0)
         return 0;
     int e = coco__wsa_errno(WSAGetLastError());
@@ -287,9 +238,9 @@ int coco_connect_timeout(int fd, const void *addr, size_t addrlen, uint64_t time
         errno = EINPROGRESS; /* completes in the background */
         return -1;
     }
-    deadline_t d = deadline(timeout_ms);
+    coco_deadline_t d = coco__deadline(timeout_ms);
     for (;;) {
-        uint64_t left = remaining(s, &d);
+        uint64_t left = coco__remaining(s, &d);
         if (left == 0) {
             errno = ETIMEDOUT;
             return -1;
@@ -337,10 +288,10 @@ int coco_wait_fd(int fd, int events, uint64_t timeout_ms)
                 ((pfd.revents & POLLWRNORM) ? COCO_WRITABLE : 0);
     if (ready != 0)
         return ready;
-    coco_sched_t *s = cur_sched();
+    coco_sched_t *s = coco__io_sched();
     unsigned dir = ((events & COCO_READABLE) ? COCO__EV_READ : 0u) |
                    ((events & COCO_WRITABLE) ? COCO__EV_WRITE : 0u);
-    int r = park(s, fd, dir, timeout_ms);
+    int r = coco__io_park(s, fd, dir, timeout_ms);
     if (r < 0)
         return -1;
     unsigned got = (unsigned)r;
