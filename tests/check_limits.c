@@ -25,20 +25,6 @@
 #  define COCO_TEST_BACKEND "default"
 #endif
 
-/* Sanitizers reserve huge shadow mappings and abort rather than return
- * NULL when an allocation fails: an address-space cap tests nothing there. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#  define SANITIZED 1
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-      __has_feature(memory_sanitizer)
-#    define SANITIZED 1
-#  endif
-#endif
-#ifndef SANITIZED
-#  define SANITIZED 0
-#endif
-
 /* Under valgrind the descriptor limit is valgrind's own: it lets accept
  * succeed, then closes the new descriptor and reports EMFILE, so the
  * pending connection is gone.  Its own mappings also move the process's
@@ -110,12 +96,13 @@ static void uncap_address_space(void)
     setrlimit(RLIMIT_AS, &saved_as);
 }
 
-/* Whether the cap is enforced here: not under a sanitizer, not under
+/* Whether the cap is enforced here: not under a sanitizer (they reserve
+ * huge shadow mappings and abort rather than return NULL), not under
  * valgrind (the cap would starve valgrind's own allocator first), and not
  * under an emulator that accepts setrlimit(RLIMIT_AS) and ignores it. */
 static bool address_space_cap_works(void)
 {
-    if (SANITIZED || UNDER_VALGRIND || !cap_address_space(16 * MIB))
+    if (COCO_TEST_SANITIZED || UNDER_VALGRIND || !cap_address_space(16 * MIB))
         return false;
     void *p = mmap(NULL, 256 * MIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     uncap_address_space();
@@ -618,7 +605,7 @@ static Suite *limits_suite(void)
     } else {
         /* A TAP comment: the log says why the cases are missing. */
         printf("# out-of-memory cases not run: RLIMIT_AS is not enforced here%s\n",
-               SANITIZED ? " (sanitizer build)" :
+               COCO_TEST_SANITIZED ? " (sanitizer build)" :
                UNDER_VALGRIND ? " (under valgrind)" : " (emulator or no /proc)");
         fflush(stdout);
     }

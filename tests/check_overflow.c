@@ -26,13 +26,6 @@
  * signal.  Its exit code is made distinctive here so that the test can
  * tell that handler ran.  (The runtimes let programs install SIGSEGV
  * handlers of their own: allow_user_segv_handler is on by default.) */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#  define COCO_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#    define COCO_TEST_SANITIZED 1
-#  endif
-#endif
 #if COCO_TEST_SANITIZED
 #  define SANITIZER_EXIT 86
 const char *__asan_default_options(void);

@@ -21,30 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#  define UNDER_ASAN 1
-#elif defined(__has_feature)
-#  if __has_feature(address_sanitizer)
-#    define UNDER_ASAN 1
-#  endif
-#endif
-#ifndef UNDER_ASAN
-#  define UNDER_ASAN 0
-#endif
-#if defined(__SANITIZE_THREAD__)
-#  define UNDER_TSAN 1
-#elif defined(__has_feature)
-#  if __has_feature(thread_sanitizer)
-#    define UNDER_TSAN 1
-#  endif
-#endif
-#ifndef UNDER_TSAN
-#  define UNDER_TSAN 0
-#endif
-
 /* Where coco_create_attr() refuses shared stacks (see coco_create_attr(3)):
  * the ucontext switch, Windows, and AddressSanitizer builds. */
-#if COCO_USE_UCONTEXT || defined(_WIN32) || UNDER_ASAN
+#if COCO_USE_UCONTEXT || defined(_WIN32) || COCO_TEST_ASAN
 #  define NO_SHARED_STACKS 1
 #else
 #  define NO_SHARED_STACKS 0
@@ -754,7 +733,7 @@ static Suite *scale_suite(void)
      * per fiber (one per coroutine): those mappings, not ours, meet
      * vm.max_map_count, and they dominate RSS.  Counting mappings and RSS
      * means nothing there. */
-    if (!UNDER_ASAN && !UNDER_TSAN) {
+    if (!COCO_TEST_ASAN && !COCO_TEST_TSAN) {
         tcase_add_test(tc, test_guarded_past_map_limit);
         tcase_add_test(tc, test_memory_returned_after_peak);
     }
@@ -775,7 +754,7 @@ static Suite *scale_suite(void)
     tcase_add_test(tc, test_shared_timers);
     tcase_add_test(tc, test_shared_io);
     tcase_add_test(tc, test_shared_sync);
-    if (!UNDER_TSAN) /* 100,000 fibers: see above */
+    if (!COCO_TEST_TSAN) /* 100,000 fibers: see above */
         tcase_add_test(tc, test_shared_100k_parked);
     tcase_add_test(tc, test_shared_overflow);
     tcase_add_test(tc, test_shared_destroy_parked);
