@@ -151,6 +151,27 @@ void coco__stack_pool_drain(coco_stack_pool_t *pool);
 /* The guard page of stk, or NULL when stacks are unguarded on this host. */
 char *coco__stack_guard(const coco_stack_t *stk);
 
+/* ---------------------------------------------------------- small blocks */
+
+/* Headerless blocks in 16-byte classes, for memory whose size the owner
+ * always knows (lib/core/small.c). */
+#define COCO__SMALL_GRAIN 16
+#define COCO__SMALL_MAX 1024
+
+typedef struct coco_small {
+    struct coco_small_free *free[COCO__SMALL_MAX / COCO__SMALL_GRAIN];
+    char *cur, *end;                /* unused rest of the newest chunk */
+    struct coco_small_chunk *chunks;
+} coco_small_t;
+
+/* size bytes, 16-aligned; NULL when out of memory.  Sizes above
+ * COCO__SMALL_MAX are passed to malloc. */
+void *coco__small_alloc(coco_small_t *a, size_t size);
+/* Gives back p, which coco__small_alloc() returned for the same size. */
+void coco__small_free(coco_small_t *a, void *p, size_t size);
+/* Releases every chunk (at coco_sched_destroy). */
+void coco__small_fini(coco_small_t *a);
+
 /* ------------------------------------------------------------ coroutines */
 
 typedef struct coco_co coco_co_t;
@@ -223,6 +244,7 @@ struct coco_sched {
     struct coco_co_chunk *chunks;/* descriptor storage */
     coco_stack_pool_t stacks;
     struct coco_sstack *sstacks; /* shared stacks (lib/core/shared.c) */
+    coco_small_t small;          /* saved frames, waiter records */
     struct coco_timers *timers;  /* owned by lib/timer */
     struct coco_io *io;          /* owned by lib/io */
     size_t timers_pending;       /* armed timers: kept by lib/timer */
@@ -266,6 +288,9 @@ void coco__wake(coco_sched_t *s, coco_co_t *co);
  * it waits on if it is parked, and drops its deadline and whatever else it
  * would have released when it ran again. */
 void coco__unpark(coco_sched_t *s, coco_co_t *co);
+/* Frees the waiter records of a coroutine parked with COCO__WAIT_HEAP
+ * (lib/channel/wait.c). */
+void coco__wait_heap_free(coco_co_t *co);
 /* Appends co to the run queue without touching its state. */
 void coco__enqueue(coco_sched_t *s, coco_co_t *co);
 /* Unlinks co from the run queue if it is queued. */

@@ -13,6 +13,11 @@ void coco__wait_cancel(coco_co_t *co)
     coco__wait_unlink_group(co->wait_obj);
 }
 
+void coco__wait_heap_free(coco_co_t *co)
+{
+    coco__wait_records_free(co->wait_obj, NULL);
+}
+
 int coco__wait_park_timeout(coco_co_t *co, uint64_t timeout_ms)
 {
     int rc = coco__park_timeout(co->pub.sched, timeout_ms);
@@ -50,7 +55,7 @@ static int heap_record_result(coco__waiter_t *w, void **out, int rc)
             *out = w->value;
         rc = w->result;
     }
-    free(w);
+    coco__wait_records_free(w, NULL);
     return rc;
 }
 
@@ -80,7 +85,7 @@ static COCO__NOINLINE int park_on_heap_record(coco__waiter_t *w, void **out,
 int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
                         uint64_t timeout_ms)
 {
-    coco__waiter_t *w = malloc(sizeof *w);
+    coco__waiter_t *w = coco__wait_records(co, NULL, 0, 1);
     if (w == NULL)
         return COCO_ERROR_NOMEM;
     coco__wait_init(w, 1, co);

@@ -134,21 +134,24 @@ static inline void coco__wait_init(coco__waiter_t *w, unsigned n, coco_co_t *co)
 }
 
 /* Room for n waiter records of co: local (which has room for n_local)
- * when co has a stack of its own, else heap memory; NULL when out of
- * memory.  Whoever parks on heap records sets COCO__WAIT_HEAP, so that
- * they are freed if the coroutine is destroyed before it runs again. */
+ * when co has a stack of its own, else the scheduler's small blocks; NULL
+ * when out of memory.  Whoever parks on such records sets
+ * COCO__WAIT_HEAP, so that they are freed if the coroutine is destroyed
+ * before it runs again. */
 static inline coco__waiter_t *coco__wait_records(coco_co_t *co, coco__waiter_t *local,
                                                  size_t n_local, size_t n)
 {
     if (coco__likely(!(co->flags & COCO__SHARED) && n <= n_local))
         return local;
-    return malloc(n * sizeof *local);
+    return coco__small_alloc(&co->pub.sched->small, n * sizeof *local);
 }
 
+/* Gives back the group w (initialised by coco__wait_init()) unless it is
+ * local. */
 static inline void coco__wait_records_free(coco__waiter_t *w, coco__waiter_t *local)
 {
     if (coco__unlikely(w != local))
-        free(w);
+        coco__small_free(&w->co->pub.sched->small, w, w->count * sizeof *w);
 }
 
 /* Unlinks the group of a parked coroutine (its wait_cancel). */

@@ -180,7 +180,7 @@ void coco__unpark(coco_sched_t *s, coco_co_t *co)
     if (co->wait_timer != NULL)
         coco__tpark_drop(s, co);
     if (co->flags & COCO__WAIT_HEAP) {
-        free(co->wait_obj);
+        coco__wait_heap_free(co);
         co->flags &= (uint8_t)~COCO__WAIT_HEAP;
     }
     co->wait_obj = NULL;
@@ -310,6 +310,7 @@ void coco_sched_destroy(coco_sched_t *s)
     coco__co_destroy_all(s);
     coco__sstack_fini(s);
     coco__loop_fini(s);
+    coco__small_fini(&s->small);
     coco__stack_pool_drain(&s->stacks);
     if (coco__tls_sched == s)
         coco__tls_sched = NULL;

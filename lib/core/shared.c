@@ -57,12 +57,6 @@ struct coco_sstack {
     unsigned turn;               /* how many coroutines were given it */
 };
 
-/* Frames copied out, with their length. */
-struct coco_save {
-    size_t len;
-    unsigned char bytes[];
-};
-
 /* Keeps the record's successor 16-aligned at the stack top. */
 #define RECORD_ROOM ((sizeof(struct coco_sstack) + 15) & ~(size_t)15)
 
@@ -128,12 +122,11 @@ static int first_frame(coco_co_t *co, void (*fn)(void *), void *arg)
     coco_ctx_t ctx;
     coco__ctx_init(&ctx, scratch, sizeof scratch, fn, arg);
     size_t len = (size_t)(scratch + sizeof scratch - (unsigned char *)ctx.sp);
-    struct coco_save *sv = malloc(sizeof *sv + len);
-    if (sv == NULL)
+    void *save = coco__small_alloc(&co->pub.sched->small, len);
+    if (save == NULL)
         return COCO_ERROR_NOMEM;
-    sv->len = len;
-    memcpy(sv->bytes, ctx.sp, len);
-    co->save = sv;
+    memcpy(save, ctx.sp, len);
+    co->save = save;
     co->ctx.sp = stack_top(co) - len;
     return COCO_OK;
 }
@@ -155,28 +148,35 @@ int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
     return COCO_OK;
 }
 
-/* Copies the frames of the parked owner of st to the heap. */
+/* The length of co's frames: from its saved stack pointer to the top,
+ * whether they are in place or copied out (the pointer does not move). */
+static inline size_t frames_len(const coco_co_t *co)
+{
+    return (size_t)(stack_top(co) - coco__ctx_sp(&co->ctx));
+}
+
+/* Copies the frames of the parked owner of st out of the way.  The copy
+ * has no header: frames_len() gives its size back. */
 static int save_frames(struct coco_sstack *st)
 {
     coco_co_t *co = st->owner;
-    char *sp = coco__ctx_sp(&co->ctx);
-    size_t len = (size_t)(stack_top(co) - sp);
-    struct coco_save *sv = malloc(sizeof *sv + len);
-    if (sv == NULL)
+    size_t len = frames_len(co);
+    void *save = coco__small_alloc(&co->pub.sched->small, len);
+    if (save == NULL)
         return COCO_ERROR_NOMEM;
-    sv->len = len;
-    memcpy(sv->bytes, sp, len);
-    co->save = sv;
+    memcpy(save, coco__ctx_sp(&co->ctx), len);
+    co->save = save;
     st->owner = NULL;
     return COCO_OK;
 }
 
 static void restore_frames(coco_co_t *co)
 {
-    struct coco_save *sv = co->save;
-    mem_usable(stack_top(co) - sv->len, sv->len);
-    memcpy(stack_top(co) - sv->len, sv->bytes, sv->len);
-    free(sv);
+    size_t len = frames_len(co);
+    char *sp = coco__ctx_sp(&co->ctx);
+    mem_usable(sp, len);
+    memcpy(sp, co->save, len);
+    coco__small_free(&co->pub.sched->small, co->save, len);
     co->save = NULL;
 }
 
@@ -202,7 +202,8 @@ void coco__sstack_release(coco_co_t *co)
     struct coco_sstack *st = sstack_of(co);
     if (st->owner == co)
         st->owner = NULL;
-    free(co->save);
+    if (co->save != NULL)
+        coco__small_free(&co->pub.sched->small, co->save, frames_len(co));
     co->save = NULL;
     co->stack.lo = NULL;
     co->stack.size = 0;
