@@ -296,6 +296,9 @@ void coco__enqueue(coco_sched_t *s, coco_co_t *co);
 /* Unlinks co from the run queue if it is queued. */
 void coco__rq_remove(coco_sched_t *s, coco_co_t *co);
 
+/* Builds the first context of co (created, never run) at the top of
+ * co->stack. */
+void coco__co_first_frame(coco_co_t *co);
 /* Called by the loop, off the coroutine's stack: co finished normally. */
 void coco__co_reap(coco_sched_t *s, coco_co_t *co);
 /* Called by the loop, off the coroutine's stack: co overflowed it. */
@@ -306,12 +309,10 @@ void coco__co_destroy_all(coco_sched_t *s);
 /* -------------------------------------------------------- shared stacks */
 
 /* Gives co (not yet started) a place on one of the scheduler's shared
- * stacks of size bytes, where it will start with fn(arg): co->stack is
- * then that stack and co->ctx its first context.  COCO_OK,
- * COCO_ERROR_NOMEM, or COCO_ERROR_INVALID where contexts cannot move
- * (the ucontext switch). */
-int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
-                        void (*fn)(void *), void *arg);
+ * stacks of size bytes: co->stack is then that stack.  Its first frame is
+ * built by the first coco__sstack_enter().  COCO_OK, COCO_ERROR_NOMEM, or
+ * COCO_ERROR_INVALID where contexts cannot move (the ucontext switch). */
+int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size);
 /* Called by the loop, on its own stack, before it resumes the shared-stack
  * coroutine co: copies out whoever else's frames occupy the stack and puts
  * co's back (or prepares its first frame).  COCO_ERROR_NOMEM when the

@@ -81,16 +81,21 @@ static void co_main(void *p)
     co_finish(co->pub.sched, co);
 }
 
-/* Gives co its stack and first context. */
+void coco__co_first_frame(coco_co_t *co)
+{
+    coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, co_main, co);
+}
+
+/* Gives co its stack and, unless the stack is shared, its first context. */
 static int co_stack(coco_sched_t *s, coco_co_t *co, size_t size)
 {
     int rc;
     if (co->flags & COCO__SHARED) {
-        rc = coco__sstack_assign(s, co, size, co_main, co);
+        rc = coco__sstack_assign(s, co, size);
     } else {
         rc = coco__stack_get(&s->stacks, size, &co->stack);
         if (rc == COCO_OK)
-            coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, co_main, co);
+            coco__co_first_frame(co);
     }
     if (rc == COCO_OK)
         coco__fiber_init(&co->ctx, co->stack.lo, co->stack.size);

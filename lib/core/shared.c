@@ -11,7 +11,10 @@
  *
  * The copy is lazy: a coroutine that parks leaves its frames in place
  * until another coroutine wants the same stack, so one that parks and is
- * woken while nobody else used its stack resumes with no copy at all.
+ * woken while nobody else used its stack resumes with no copy at all.  A
+ * coroutine's first frame is built in place when it first runs, so until
+ * then it has nothing to copy.  Copies come from the scheduler's small
+ * blocks (lib/core/small.c), without a header.
  *
  * The copy never runs on the stack it overwrites: switches from or to a
  * shared-stack coroutine always go through the scheduler loop, which runs
@@ -48,6 +51,9 @@
 #endif
 
 #define SHARED_PER_SIZE 4
+
+/* At least the room coco__ctx_init() takes for a first frame. */
+#define FIRST_FRAME_ROOM 512
 
 struct coco_sstack {
     coco_co_t *owner;            /* whose frames are on it, if anyone's */
@@ -109,41 +115,15 @@ static struct coco_sstack *sstack_pick(coco_sched_t *s, size_t size)
     return least;
 }
 
-/* Room for the first frame coco__ctx_init() builds. */
-#define FIRST_FRAME_ROOM 256
-
-/* The stack may hold another coroutine's frames right now, so the first
- * frame of co is built aside and saved as if co had parked before it ever
- * ran; the first coco__sstack_enter() puts it in place.  The frame holds
- * no address of the stack itself, so it may be built anywhere. */
-static int first_frame(coco_co_t *co, void (*fn)(void *), void *arg)
-{
-    _Alignas(16) unsigned char scratch[FIRST_FRAME_ROOM];
-    coco_ctx_t ctx;
-    coco__ctx_init(&ctx, scratch, sizeof scratch, fn, arg);
-    size_t len = (size_t)(scratch + sizeof scratch - (unsigned char *)ctx.sp);
-    void *save = coco__small_alloc(&co->pub.sched->small, len);
-    if (save == NULL)
-        return COCO_ERROR_NOMEM;
-    memcpy(save, ctx.sp, len);
-    co->save = save;
-    co->ctx.sp = stack_top(co) - len;
-    return COCO_OK;
-}
-
-int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
-                        void (*fn)(void *), void *arg)
+int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size)
 {
     struct coco_sstack *st = sstack_pick(s, size);
     if (st == NULL)
         return COCO_ERROR_NOMEM;
     co->stack.lo = st->mem.lo;
     co->stack.size = st->mem.size - RECORD_ROOM;
-    if (first_frame(co, fn, arg) != COCO_OK) {
-        co->stack.lo = NULL;
-        co->stack.size = 0;
-        return COCO_ERROR_NOMEM;
-    }
+    co->ctx.sp = NULL; /* no frames yet: see coco__sstack_enter() */
+    co->save = NULL;
     st->turn++;
     return COCO_OK;
 }
@@ -189,8 +169,15 @@ int coco__sstack_enter(coco_sched_t *s, coco_co_t *co)
         return COCO_OK; /* its frames never left */
     if (st->owner != NULL && save_frames(st) != COCO_OK)
         return COCO_ERROR_NOMEM;
-    if (co->save != NULL)
+    if (co->save != NULL) {
         restore_frames(co);
+    } else if (coco__ctx_sp(&co->ctx) == NULL) {
+        /* Its first run: the first frame is built in place only now, so
+         * a coroutine that has never run holds no memory but its
+         * descriptor. */
+        mem_usable(stack_top(co) - FIRST_FRAME_ROOM, FIRST_FRAME_ROOM);
+        coco__co_first_frame(co);
+    }
     st->owner = co;
     return COCO_OK;
 }
@@ -221,10 +208,9 @@ void coco__sstack_fini(coco_sched_t *s)
 
 #else /* no shared stacks here: see COCO__HAVE_SHARED_STACKS */
 
-int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
-                        void (*fn)(void *), void *arg)
+int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size)
 {
-    (void)s; (void)co; (void)size; (void)fn; (void)arg;
+    (void)s; (void)co; (void)size;
     return COCO_ERROR_INVALID;
 }
 
