@@ -172,6 +172,14 @@ void coco__small_free(coco_small_t *a, void *p, size_t size);
 /* Releases every chunk (at coco_sched_destroy). */
 void coco__small_fini(coco_small_t *a);
 
+/* -------------------------------------------------------- error callbacks */
+
+/* The callbacks of the coroutines that set one (lib/core/error_cb.c). */
+typedef struct coco_cbtab {
+    struct coco_cb_ent *ent;
+    size_t cap, count;
+} coco_cbtab_t;
+
 /* ------------------------------------------------------------ coroutines */
 
 typedef struct coco_co coco_co_t;
@@ -183,11 +191,21 @@ enum {
     /* While parked (or woken but not yet run): wait_obj is heap memory the
      * parking layer frees when the coroutine runs again, and
      * coco__unpark() frees if it never does. */
-    COCO__WAIT_HEAP = 1u << 3
+    COCO__WAIT_HEAP = 1u << 3,
+    COCO__HAS_CB = 1u << 4     /* has an entry in the scheduler's error_cbs */
 };
 
-#define COCO__MAGIC_LIVE 0xc0c0c0deu
-#define COCO__MAGIC_FREE 0xdeadc0c0u
+/* What a parked coroutine waits on: how coco__cancel_wait() takes it
+ * off again. */
+enum {
+    COCO__ON_NOTHING = 0, /* a plain park, coco_sleep() */
+    COCO__ON_GROUP,       /* waiter records (lib/channel/wait.c) */
+    COCO__ON_IO,          /* a descriptor (lib/io/event_loop.c) */
+    COCO__ON_JOIN         /* another coroutine's joiners (coro.c) */
+};
+
+#define COCO__MAGIC_LIVE 0xc5u
+#define COCO__MAGIC_FREE 0x5au
 
 struct coco_tpark;
 
@@ -201,7 +219,9 @@ struct coco_co {
     coco_co_t *next, *prev;
     uint8_t state;               /* a coco_state_t */
     uint8_t flags;
-    uint32_t magic;
+    uint8_t wait_on;             /* while WAITING: a COCO__ON_* */
+    uint8_t magic;               /* COCO__MAGIC_LIVE, or _FREE once destroyed */
+    int32_t wait_result;         /* free for the parking layer */
     union {
         struct {                 /* until it first runs */
             void (*fn)(void *);
@@ -213,13 +233,10 @@ struct coco_co {
     void *save;                  /* shared stack: its frames while copied out */
     coco_co_t *joiners;          /* coroutines parked in coco_join() on us */
     uint64_t id;
-    coco_error_cb error_cb;
-    /* While WAITING: how to unlink from whatever we wait on if the
-     * coroutine is destroyed first or its deadline passes.  Set by the
-     * layer that parks it. */
-    void (*wait_cancel)(coco_co_t *co);
+    /* While WAITING: what it waits on (with wait_on, set by the layer
+     * that parks it), to unlink it if it is destroyed first or its
+     * deadline passes. */
     void *wait_obj;
-    intptr_t wait_result;        /* free for the parking layer */
     struct coco_tpark *wait_timer; /* its deadline, while it has one */
 };
 
@@ -245,6 +262,7 @@ struct coco_sched {
     coco_stack_pool_t stacks;
     struct coco_sstack *sstacks; /* shared stacks (lib/core/shared.c) */
     coco_small_t small;          /* saved frames, waiter records */
+    coco_cbtab_t error_cbs;      /* coco_set_error_cb() */
     struct coco_timers *timers;  /* owned by lib/timer */
     struct coco_io *io;          /* owned by lib/io */
     size_t timers_pending;       /* armed timers: kept by lib/timer */
@@ -280,7 +298,7 @@ static inline bool coco__valid(const coco_co_t *co)
 
 /* Parks the running coroutine (WAITING) until coco__wake() is called on it.
  * Before calling, the parking layer links the coroutine wherever it waits
- * and sets wait_cancel. */
+ * and sets wait_on and wait_obj. */
 void coco__park(coco_sched_t *s);
 /* Makes a WAITING coroutine READY again. */
 void coco__wake(coco_sched_t *s, coco_co_t *co);
@@ -288,6 +306,13 @@ void coco__wake(coco_sched_t *s, coco_co_t *co);
  * it waits on if it is parked, and drops its deadline and whatever else it
  * would have released when it ran again. */
 void coco__unpark(coco_sched_t *s, coco_co_t *co);
+/* Unlinks a parked coroutine from what its wait_on names, and clears
+ * wait_on. */
+void coco__cancel_wait(coco_co_t *co);
+/* The three ways to do it, one per parking layer. */
+void coco__wait_cancel(coco_co_t *co);
+void coco__io_cancel(coco_co_t *co);
+void coco__join_cancel(coco_co_t *co);
 /* Frees the waiter records of a coroutine parked with COCO__WAIT_HEAP
  * (lib/channel/wait.c). */
 void coco__wait_heap_free(coco_co_t *co);
@@ -296,6 +321,20 @@ void coco__enqueue(coco_sched_t *s, coco_co_t *co);
 /* Unlinks co from the run queue if it is queued. */
 void coco__rq_remove(coco_sched_t *s, coco_co_t *co);
 
+/* The error callback of co: COCO_OK or COCO_ERROR_NOMEM; cb NULL to
+ * remove it (lib/core/error_cb.c). */
+int coco__error_cb_set(coco_cbtab_t *t, coco_co_t *co, coco_error_cb cb);
+/* co's callback, NULL when it has none. */
+coco_error_cb coco__error_cb_get(const coco_cbtab_t *t, const coco_co_t *co);
+void coco__error_cb_drop(coco_cbtab_t *t, const coco_co_t *co);
+void coco__error_cb_fini(coco_cbtab_t *t);
+/* The callback co set, or NULL. */
+static inline coco_error_cb coco__error_cb_of(const coco_co_t *co)
+{
+    if (!(co->flags & COCO__HAS_CB))
+        return NULL;
+    return coco__error_cb_get(&co->pub.sched->error_cbs, co);
+}
 /* Builds the first context of co (created, never run) at the top of
  * co->stack. */
 void coco__co_first_frame(coco_co_t *co);

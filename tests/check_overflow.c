@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -93,6 +94,66 @@ START_TEST(test_overflow_reported_others_finish)
     ck_assert_msg(strstr(cb_msg, id) != NULL, "message '%s' lacks '%s'", cb_msg, id);
     ck_assert_uint_eq(coco_sched_count(s), 0);
     coco_destroy(bad);
+    coco_sched_destroy(s);
+}
+END_TEST
+
+/* Callbacks are kept aside from the descriptors: with hundreds set,
+ * removed, set again and dropped with their coroutines in a mixed order,
+ * each overflow must still reach the callback of its own coroutine. */
+enum { MANY = 500 };
+static coco_coro_t *many[MANY];
+static int many_by_a[MANY], many_by_b[MANY];
+static int many_index(coco_coro_t *coro)
+{
+    for (int i = 0; i < MANY; i++)
+        if (many[i] == coro)
+            return i;
+    return -1;
+}
+static void on_error_a(coco_coro_t *coro, int code, const char *msg)
+{
+    (void)code; (void)msg;
+    int i = many_index(coro);
+    if (i >= 0)
+        many_by_a[i]++;
+}
+static void on_error_b(coco_coro_t *coro, int code, const char *msg)
+{
+    (void)code; (void)msg;
+    int i = many_index(coro);
+    if (i >= 0)
+        many_by_b[i]++;
+}
+
+START_TEST(test_overflow_callbacks_of_many)
+{
+    coco_sched_t *s = coco_sched_create();
+    memset(many_by_a, 0, sizeof many_by_a);
+    memset(many_by_b, 0, sizeof many_by_b);
+    for (int i = 0; i < MANY; i++) {
+        many[i] = coco_create(s, overflows, NULL, 16 * 1024);
+        ck_assert_ptr_nonnull(many[i]);
+        coco_set_error_cb(many[i], i % 2 ? on_error_a : on_error_b);
+    }
+    for (int i = 0; i < MANY; i += 3) /* removed, then the other one */
+        coco_set_error_cb(many[i], NULL);
+    for (int i = 1; i < MANY; i += 5) {
+        coco_destroy(many[i]);
+        many[i] = NULL;
+    }
+    for (int i = 0; i < MANY; i += 3)
+        coco_set_error_cb(many[i], i % 2 ? on_error_b : on_error_a);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    for (int i = 0; i < MANY; i++) {
+        bool a = (i % 2 == 1) != (i % 3 == 0);
+        int want_a = many[i] != NULL && a, want_b = many[i] != NULL && !a;
+        ck_assert_msg(many_by_a[i] == want_a && many_by_b[i] == want_b,
+                      "coroutine %d: callback a %d times, b %d times", i,
+                      many_by_a[i], many_by_b[i]);
+    }
+    for (int i = 0; i < MANY; i++)
+        coco_destroy(many[i]);
     coco_sched_destroy(s);
 }
 END_TEST
@@ -267,6 +328,7 @@ int main(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_overflow_reported_others_finish);
     tcase_add_test(tc, test_overflow_twice_and_small_stack);
+    tcase_add_test(tc, test_overflow_callbacks_of_many);
     tcase_add_test(tc, test_overflow_wakes_joiner);
     tcase_add_test(tc, test_overflow_detached_and_destroyed_in_callback);
     tcase_add_test(tc, test_overflow_default_report);

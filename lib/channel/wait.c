@@ -75,7 +75,7 @@ static COCO__NOINLINE int park_on_heap_record(coco__waiter_t *w, void **out,
 {
     coco_co_t *co = w->co;
     co->wait_obj = w;
-    co->wait_cancel = coco__wait_cancel;
+    co->wait_on = COCO__ON_GROUP;
     if (timeout_ms != COCO_INFINITE)
         return park_on_heap_record_timed(w, out, timeout_ms);
     coco__park(co->pub.sched);

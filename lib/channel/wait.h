@@ -76,7 +76,7 @@ static inline void coco__wait_wake(coco__waiter_t *w, int result)
 {
     coco_co_t *co = w->co;
     w->result = result;
-    co->wait_result = (intptr_t)w->index;
+    co->wait_result = (int32_t)w->index;
     coco__wake(co->pub.sched, co);
 }
 
@@ -154,8 +154,6 @@ static inline void coco__wait_records_free(coco__waiter_t *w, coco__waiter_t *lo
         coco__small_free(&w->co->pub.sched->small, w, w->count * sizeof *w);
 }
 
-/* Unlinks the group of a parked coroutine (its wait_cancel). */
-void coco__wait_cancel(coco_co_t *co);
 /* coco__wait_park() with a finite timeout. */
 int coco__wait_park_timeout(coco_co_t *co, uint64_t timeout_ms);
 
@@ -167,7 +165,7 @@ static inline int coco__wait_park(coco_co_t *co, coco__waiter_t *w,
                                   uint64_t timeout_ms)
 {
     co->wait_obj = w;
-    co->wait_cancel = coco__wait_cancel;
+    co->wait_on = COCO__ON_GROUP;
     if (coco__likely(timeout_ms == COCO_INFINITE)) {
         coco__park(co->pub.sched);
         return (int)co->wait_result;

@@ -53,6 +53,9 @@ static coco_co_t *co_alloc(coco_sched_t *s)
 
 static void co_free(coco_sched_t *s, coco_co_t *co)
 {
+    if (co->flags & COCO__HAS_CB)
+        coco__error_cb_drop(&s->error_cbs, co);
+    co->flags = 0;
     co->magic = COCO__MAGIC_FREE;
     co->state = COCO_STATE_DEAD;
     co->next = s->free_co;
@@ -138,8 +141,7 @@ static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
     co->u.entry.arg = arg;
     co->joiners = NULL;
     co->id = ++s->next_id;
-    co->error_cb = NULL;
-    co->wait_cancel = NULL;
+    co->wait_on = COCO__ON_NOTHING;
     co->wait_obj = NULL;
     co->wait_result = 0;
     co->wait_timer = NULL;
@@ -199,8 +201,8 @@ static void co_retire(coco_sched_t *s, coco_co_t *co, void *result)
     co->joiners = NULL;
     while (j != NULL) {
         coco_co_t *next = j->next; /* coco__wake() reuses the link */
-        j->wait_result = (intptr_t)result;
         coco__wake(s, j);
+        j->wait_obj = result; /* what coco_join() returns */
         j = next;
     }
 }
@@ -226,7 +228,9 @@ void coco__co_overflowed(coco_sched_t *s, coco_co_t *co)
     snprintf(msg, sizeof msg, "coroutine %" PRIu64 " overflowed its %zu-byte stack",
              co->id, co->stack.size);
     co_retire(s, co, NULL);
-    coco_error_cb cb = co->error_cb != NULL ? co->error_cb : report_to_stderr;
+    coco_error_cb cb = coco__error_cb_of(co);
+    if (cb == NULL)
+        cb = report_to_stderr;
     cb(&co->pub, COCO_ERROR_STACK_OVERFLOW, msg);
     /* The callback may have destroyed it already. */
     if (coco__valid(co) && (co->flags & COCO__DETACHED))
@@ -252,7 +256,7 @@ static bool finished(const coco_co_t *co)
 
 /* A coroutine parked in coco_join() is destroyed: leave the target's list
  * (linked through the run queue links, idle while it waits). */
-static void join_cancel(coco_co_t *j)
+void coco__join_cancel(coco_co_t *j)
 {
     coco_co_t *target = j->wait_obj;
     if (j->prev != NULL)
@@ -278,10 +282,11 @@ void *coco_join(coco_coro_t *coro)
         co->joiners->prev = self;
     co->joiners = self;
     self->wait_obj = co;
-    self->wait_cancel = join_cancel;
-    self->wait_result = 0;
+    self->wait_on = COCO__ON_JOIN;
     coco__park(self->pub.sched);
-    return (void *)self->wait_result;
+    void *result = self->wait_obj;
+    self->wait_obj = NULL;
+    return result;
 }
 
 int coco_detach(coco_coro_t *coro)
@@ -389,6 +394,14 @@ uint64_t coco_get_id(coco_coro_t *coro)
 void coco_set_error_cb(coco_coro_t *coro, coco_error_cb cb)
 {
     coco_co_t *co = coco__co(coro);
-    if (coco__valid(co))
-        co->error_cb = cb;
+    if (!coco__valid(co))
+        return;
+    coco_cbtab_t *t = &co->pub.sched->error_cbs;
+    if (cb == NULL) {
+        if (co->flags & COCO__HAS_CB)
+            coco__error_cb_drop(t, co);
+        co->flags &= (uint8_t)~COCO__HAS_CB;
+    } else if (coco__error_cb_set(t, co, cb) == COCO_OK) {
+        co->flags |= COCO__HAS_CB;
+    }
 }

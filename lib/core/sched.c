@@ -165,18 +165,36 @@ void coco__wake(coco_sched_t *s, coco_co_t *co)
 {
     if (co->wait_timer != NULL)
         coco__tpark_drop(s, co); /* woken before its deadline */
-    co->wait_cancel = NULL;
+    co->wait_on = COCO__ON_NOTHING;
     if (!(co->flags & COCO__WAIT_HEAP))
         co->wait_obj = NULL; /* else its owner frees it when it runs */
     co->state = COCO_STATE_READY;
     rq_push(s, co);
 }
 
+void coco__cancel_wait(coco_co_t *co)
+{
+    switch (co->wait_on) {
+    case COCO__ON_GROUP:
+        coco__wait_cancel(co);
+        break;
+    case COCO__ON_IO:
+        coco__io_cancel(co);
+        break;
+    case COCO__ON_JOIN:
+        coco__join_cancel(co);
+        break;
+    default:
+        break;
+    }
+    co->wait_on = COCO__ON_NOTHING;
+}
+
 void coco__unpark(coco_sched_t *s, coco_co_t *co)
 {
-    if (co->state == COCO_STATE_WAITING && co->wait_cancel != NULL)
-        co->wait_cancel(co);
-    co->wait_cancel = NULL;
+    if (co->state == COCO_STATE_WAITING)
+        coco__cancel_wait(co);
+    co->wait_on = COCO__ON_NOTHING;
     if (co->wait_timer != NULL)
         coco__tpark_drop(s, co);
     if (co->flags & COCO__WAIT_HEAP) {
@@ -311,6 +329,7 @@ void coco_sched_destroy(coco_sched_t *s)
     coco__sstack_fini(s);
     coco__loop_fini(s);
     coco__small_fini(&s->small);
+    coco__error_cb_fini(&s->error_cbs);
     coco__stack_pool_drain(&s->stacks);
     if (coco__tls_sched == s)
         coco__tls_sched = NULL;

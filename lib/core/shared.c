@@ -246,8 +246,9 @@ void coco__sstack_check_ptr(const void *p, const char *what)
     snprintf(msg, sizeof msg,
              "%s: pointer into the shared stack of coroutine %" PRIu64
              ", invalid for others once it parks", what, co->id);
-    if (co->error_cb != NULL)
-        co->error_cb(&co->pub, COCO_ERROR_INVALID, msg);
+    coco_error_cb cb = coco__error_cb_of(co);
+    if (cb != NULL)
+        cb(&co->pub, COCO_ERROR_INVALID, msg);
     else
         fprintf(stderr, "coco: %s\n", msg);
 }

@@ -84,7 +84,7 @@ static void io_unlink(coco_sched_t *s, coco_co_t *co)
     coco__poller_want(io, fd, ent, parked_events(ent));
 }
 
-static void io_cancel(coco_co_t *co)
+void coco__io_cancel(coco_co_t *co)
 {
     io_unlink(co->pub.sched, co);
 }
@@ -92,7 +92,7 @@ static void io_cancel(coco_co_t *co)
 static void io_wake(coco_sched_t *s, coco_co_t *co, intptr_t result)
 {
     io_unlink(s, co);
-    co->wait_result = result;
+    co->wait_result = (int32_t)result;
     coco__wake(s, co);
 }
 
@@ -136,7 +136,7 @@ int coco__io_wait(coco_sched_t *s, int fd, unsigned events, uint64_t timeout_ms)
         ent->writer = co;
     s->io_waiting++;
     co->wait_obj = wait_tag(fd, events);
-    co->wait_cancel = io_cancel;
+    co->wait_on = COCO__ON_IO;
     co->wait_result = 0;
     int rc = coco__park_timeout(s, timeout_ms);
     if (rc == COCO_ERROR_TIMEOUT) {

@@ -159,7 +159,7 @@ int coco_sleep(uint64_t ms)
         coco__timer_refresh(s);
     }
     co->wait_obj = NULL;
-    co->wait_cancel = NULL;
+    co->wait_on = COCO__ON_NOTHING;
     int rc = coco__park_timeout(s, ms);
     return rc == COCO_ERROR_TIMEOUT ? COCO_OK : rc;
 }

@@ -73,8 +73,7 @@ static void tp_fire(coco_tnode_t *t)
     co->wait_timer = NULL;
     tp_put(s->timers, tp);
     co->flags |= COCO__TIMED_OUT;
-    if (co->wait_cancel != NULL)
-        co->wait_cancel(co);
+    coco__cancel_wait(co);
     coco__wake(s, co);
 }
 
@@ -89,9 +88,7 @@ int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms)
     struct coco_tpark *tp = w != NULL ? tp_get(w) : NULL;
     if (tp == NULL) {
         /* Nothing is linked by us; the parking layer unlinks itself. */
-        if (co->wait_cancel != NULL)
-            co->wait_cancel(co);
-        co->wait_cancel = NULL;
+        coco__cancel_wait(co);
         return COCO_ERROR_NOMEM;
     }
     tp->co = co;
