@@ -386,8 +386,7 @@ typedef struct coco_tnode {
     struct coco_tnode *next, *prev; /* wheel slot list */
     uint64_t deadline;              /* ms on the scheduler's clock */
     void (*fire)(struct coco_tnode *t); /* run by the loop when it expires */
-    bool armed;
-} coco_tnode_t;
+} coco_tnode_t;                     /* armed while next != NULL */
 
 /* Milliseconds on the monotonic clock, as last read by the loop. */
 uint64_t coco__now_ms(coco_sched_t *s);

@@ -104,7 +104,7 @@ coco_timer_t *coco_timer(uint64_t delay_ms, void (*callback)(void *), void *arg)
     t->cb = callback;
     t->arg = arg;
     t->node.fire = slot_fire;
-    t->node.armed = false;
+    t->node.next = NULL;
     coco__timer_refresh(s);
     coco__timer_arm(s, &t->node, delay_ms);
     uintptr_t h = ((uintptr_t)t->serial << IDX_BITS) | (uintptr_t)(idx + 1);

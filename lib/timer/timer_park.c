@@ -93,7 +93,7 @@ int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms)
     }
     tp->co = co;
     tp->node.fire = tp_fire;
-    tp->node.armed = false;
+    tp->node.next = NULL; /* not armed; it linked the free list */
     co->flags &= (uint8_t)~COCO__TIMED_OUT;
     co->wait_timer = tp;
     coco__timer_arm(s, &tp->node, timeout_ms);

@@ -126,13 +126,12 @@ void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms)
     struct coco_timers *w = coco__timers(s);
     if (w == NULL || t == NULL)
         return;
-    if (t->armed)
+    if (t->next != NULL)
         coco__timer_disarm(s, t);
     /* +1: the clock is truncated to whole ms, and a timer must never fire
      * before its delay has fully elapsed. */
     uint64_t room = UINT64_MAX - w->clock - 1;
     t->deadline = w->clock + 1 + (delay_ms < room ? delay_ms : room);
-    t->armed = true;
     wheel_insert(w, t);
     w->count++;
     s->timers_pending++;
@@ -140,10 +139,9 @@ void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms)
 
 void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t)
 {
-    if (t == NULL || !t->armed || s->timers == NULL)
+    if (t == NULL || t->next == NULL || s->timers == NULL)
         return;
     wheel_unlink(s->timers, t);
-    t->armed = false;
     s->timers->count--;
     s->timers_pending--;
 }
@@ -184,7 +182,6 @@ static void fire_slot(coco_sched_t *s, struct coco_timers *w, unsigned i)
             wheel_insert(w, t);
             continue;
         }
-        t->armed = false;
         w->count--;
         s->timers_pending--;
         t->fire(t);
