@@ -27,10 +27,26 @@ typedef struct coco__waiter {
     coco__waitq_t *q;        /* the queue it is linked in, NULL once out */
     coco_co_t *co;
     void *value;             /* channel: the value handed over */
-    int result;              /* set by whoever fired it */
-    unsigned index;          /* position in its group */
-    unsigned count;          /* size of the group, in every member */
+    int32_t result;          /* set by whoever fired it */
+    uint32_t pos;            /* position in its group, | COCO__WAIT_LAST
+                                on the last member */
 } coco__waiter_t;
+
+/* Marks the last record of a group, so that a group needs no count: a
+ * lone record's pos is exactly this.  Groups have at most INT32_MAX
+ * members. */
+#define COCO__WAIT_LAST 0x80000000u
+
+static inline uint32_t coco__wait_index(const coco__waiter_t *w)
+{
+    return w->pos & ~COCO__WAIT_LAST;
+}
+
+/* True for the only member of a group of one: the common case. */
+static inline bool coco__wait_alone_in_group(const coco__waiter_t *w)
+{
+    return w->pos == COCO__WAIT_LAST;
+}
 
 struct coco__waitq {
     coco__waiter_t *head, *tail;
@@ -65,10 +81,12 @@ static inline void coco__waitq_remove(coco__waiter_t *w)
 /* Unlinks every member of w's group still queued somewhere. */
 static inline void coco__wait_unlink_group(coco__waiter_t *w)
 {
-    coco__waiter_t *first = w - w->index;
-    for (unsigned i = 0; i < first->count; i++)
-        if (first[i].q != NULL)
-            coco__waitq_remove(&first[i]);
+    for (coco__waiter_t *m = w - coco__wait_index(w);; m++) {
+        if (m->q != NULL)
+            coco__waitq_remove(m);
+        if (m->pos & COCO__WAIT_LAST)
+            break;
+    }
 }
 
 /* Makes the coroutine of the fired waiter w runnable. */
@@ -76,7 +94,7 @@ static inline void coco__wait_wake(coco__waiter_t *w, int result)
 {
     coco_co_t *co = w->co;
     w->result = result;
-    co->wait_result = (int32_t)w->index;
+    co->wait_result = (int32_t)coco__wait_index(w);
     coco__wake(co->pub.sched, co);
 }
 
@@ -84,7 +102,7 @@ static inline void coco__wait_wake(coco__waiter_t *w, int result)
  * queues and its coroutine becomes runnable. */
 static inline void coco__wait_fire(coco__waiter_t *w, int result)
 {
-    if (coco__likely(w->count == 1))
+    if (coco__likely(coco__wait_alone_in_group(w)))
         coco__waitq_remove(w);
     else
         coco__wait_unlink_group(w);
@@ -95,7 +113,7 @@ static inline void coco__wait_fire(coco__waiter_t *w, int result)
 static inline void coco__waitq_fire_head(coco__waitq_t *q, int result)
 {
     coco__waiter_t *w = q->head;
-    if (coco__likely(w->count == 1)) {
+    if (coco__likely(coco__wait_alone_in_group(w))) {
         q->head = w->next;
         if (q->head != NULL)
             q->head->prev = NULL;
@@ -128,8 +146,7 @@ static inline void coco__wait_init(coco__waiter_t *w, unsigned n, coco_co_t *co)
     for (unsigned i = 0; i < n; i++) {
         w[i].q = NULL;
         w[i].co = co;
-        w[i].index = i;
-        w[i].count = n;
+        w[i].pos = i + 1 == n ? i | COCO__WAIT_LAST : i;
     }
 }
 
@@ -150,8 +167,12 @@ static inline coco__waiter_t *coco__wait_records(coco_co_t *co, coco__waiter_t *
  * local. */
 static inline void coco__wait_records_free(coco__waiter_t *w, coco__waiter_t *local)
 {
-    if (coco__unlikely(w != local))
-        coco__small_free(&w->co->pub.sched->small, w, w->count * sizeof *w);
+    if (coco__unlikely(w != local)) {
+        size_t n = 1;
+        while (!(w[n - 1].pos & COCO__WAIT_LAST))
+            n++;
+        coco__small_free(&w->co->pub.sched->small, w, n * sizeof *w);
+    }
 }
 
 /* coco__wait_park() with a finite timeout. */
