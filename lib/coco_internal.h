@@ -70,6 +70,18 @@
 #  define COCO__HAVE_SHARED_STACKS 0
 #endif
 
+/* A sanitizer must hear of a new stack (coco__fiber_arrive) before any
+ * instrumented code runs on it, so there a coroutine starts in a wrapper
+ * that announces it and then calls the entry, kept in the descriptor
+ * until then.  Elsewhere the context switch calls the entry itself: one
+ * frame fewer on every coroutine's stack, which is what a parked
+ * shared-stack coroutine pays for. */
+#if COCO__ASAN || COCO__TSAN
+#  define COCO__ENTRY_WRAPPER 1
+#else
+#  define COCO__ENTRY_WRAPPER 0
+#endif
+
 /* ------------------------------------------------------------------ arch */
 
 /* A suspended execution context.  With the assembly switch it is only the
@@ -110,7 +122,9 @@ void coco__ctx_switch(coco_ctx_t *from, coco_ctx_t *to);
 /* Resumes *to without saving anything: for contexts that never come back. */
 COCO__NORETURN void coco__ctx_jump(coco_ctx_t *to);
 /* Prepares *ctx so that the first switch to it calls fn(arg) on the stack
- * [lo, lo + size).  fn must never return. */
+ * [lo, lo + size), and coco__co_return() when fn returns.  fn is the
+ * coroutine's own function: no wrapper frame of the library sits below it
+ * (but see COCO__ENTRY_WRAPPER). */
 void coco__ctx_init(coco_ctx_t *ctx, void *lo, size_t size,
                     void (*fn)(void *), void *arg);
 
@@ -182,10 +196,12 @@ struct coco_co {
     uint8_t flags;
     uint32_t magic;
     union {
+#if COCO__ENTRY_WRAPPER
         struct {                 /* until it first runs */
             void (*fn)(void *);
             void *arg;
         } entry;
+#endif
         void *result;            /* once it has run */
     } u;
     coco_stack_t stack;          /* its own, or the shared one it runs on */
@@ -271,6 +287,10 @@ void coco__enqueue(coco_sched_t *s, coco_co_t *co);
 /* Unlinks co from the run queue if it is queued. */
 void coco__rq_remove(coco_sched_t *s, coco_co_t *co);
 
+/* Where the running coroutine's function returns to (from the context
+ * switch's first frame): finishes it with a NULL result, like
+ * coco_exit(self, NULL). */
+COCO__NORETURN void coco__co_return(void);
 /* Called by the loop, off the coroutine's stack: co finished normally. */
 void coco__co_reap(coco_sched_t *s, coco_co_t *co);
 /* Called by the loop, off the coroutine's stack: co overflowed it. */

@@ -70,6 +70,20 @@ static COCO__NORETURN void co_finish(coco_sched_t *s, coco_co_t *co)
     coco__ctx_jump(&s->main_ctx); /* the loop calls coco__co_reap() */
 }
 
+/* The context switch calls this when the coroutine's function returns;
+ * the function was called from the switch's own first frame, so nothing
+ * here needs to have been kept on the coroutine's stack. */
+void coco__co_return(void)
+{
+    coco_sched_t *s = coco__tls_sched;
+    coco_co_t *co = s->current;
+    co->u.result = NULL;
+    co_finish(s, co);
+}
+
+#if COCO__ENTRY_WRAPPER
+/* Sanitizer builds: the first code on the new stack tells the sanitizer
+ * where it runs, then calls the entry kept in the descriptor. */
 static void co_main(void *p)
 {
     coco_co_t *co = p;
@@ -78,19 +92,26 @@ static void co_main(void *p)
     void *arg = co->u.entry.arg;
     co->u.result = NULL; /* shares the storage of entry */
     fn(arg);
-    co_finish(co->pub.sched, co);
 }
+#endif
 
-/* Gives co its stack and first context. */
-static int co_stack(coco_sched_t *s, coco_co_t *co, size_t size)
+/* Gives co its stack and a first context that calls fn(arg). */
+static int co_stack(coco_sched_t *s, coco_co_t *co, size_t size,
+                    void (*fn)(void *), void *arg)
 {
+#if COCO__ENTRY_WRAPPER
+    co->u.entry.fn = fn;
+    co->u.entry.arg = arg;
+    fn = co_main;
+    arg = co;
+#endif
     int rc;
     if (co->flags & COCO__SHARED) {
-        rc = coco__sstack_assign(s, co, size, co_main, co);
+        rc = coco__sstack_assign(s, co, size, fn, arg);
     } else {
         rc = coco__stack_get(&s->stacks, size, &co->stack);
         if (rc == COCO_OK)
-            coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, co_main, co);
+            coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, fn, arg);
     }
     if (rc == COCO_OK)
         coco__fiber_init(&co->ctx, co->stack.lo, co->stack.size);
@@ -121,7 +142,7 @@ static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
     }
     co->flags = (uint8_t)flags;
     co->save = NULL;
-    int rc = co_stack(s, co, size);
+    int rc = co_stack(s, co, size, entry, arg);
     if (rc != COCO_OK) {
         co_free(s, co);
         errno = rc == COCO_ERROR_INVALID ? ENOTSUP : ENOMEM;
@@ -129,8 +150,6 @@ static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
     }
     co->state = COCO_STATE_CREATED;
     co->magic = COCO__MAGIC_LIVE;
-    co->u.entry.fn = entry;
-    co->u.entry.arg = arg;
     co->joiners = NULL;
     co->id = ++s->next_id;
     co->error_cb = NULL;
