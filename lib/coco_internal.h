@@ -358,6 +358,10 @@ void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t);
  * is destroyed (coco__unpark).  COCO_ERROR_NOMEM when no deadline could be
  * set: wait_cancel has then been called. */
 int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms);
+/* coco__park_timeout() for a wait whose deadline passing is its normal
+ * end: COCO_OK then too.  coco_sleep() ends in it, as a tail call, so that
+ * a sleeper's stack holds no frame of coco_sleep. */
+int coco__park_sleep(coco_sched_t *s, uint64_t timeout_ms);
 /* Disarms and releases co->wait_timer. */
 void coco__tpark_drop(coco_sched_t *s, coco_co_t *co);
 
