@@ -70,10 +70,19 @@ static COCO__NORETURN void co_finish(coco_sched_t *s, coco_co_t *co)
     coco__ctx_jump(&s->main_ctx); /* the loop calls coco__co_reap() */
 }
 
+/* GCC for Windows stops with an internal error (in its SEH unwind output)
+ * on a function that cannot return when -fstack-clash-protection is on.
+ * coco__co_return's frame is a few words, which need no probing anyway. */
+#if defined(_WIN32) && defined(__GNUC__) && !defined(__clang__)
+#  define NO_CLASH_PROBES __attribute__((optimize("no-stack-clash-protection")))
+#else
+#  define NO_CLASH_PROBES
+#endif
+
 /* The context switch calls this when the coroutine's function returns;
  * the function was called from the switch's own first frame, so nothing
  * here needs to have been kept on the coroutine's stack. */
-void coco__co_return(void)
+NO_CLASH_PROBES void coco__co_return(void)
 {
     coco_sched_t *s = coco__tls_sched;
     coco_co_t *co = s->current;
