@@ -70,6 +70,18 @@
 #  define COCO__HAVE_SHARED_STACKS 0
 #endif
 
+/* A sanitizer must hear of a new stack (coco__fiber_arrive) before any
+ * instrumented code runs on it, so there a coroutine starts in a wrapper
+ * that announces it and then calls the entry, kept in the descriptor
+ * until then.  Elsewhere the context switch calls the entry itself: one
+ * frame fewer on every coroutine's stack, which is what a parked
+ * shared-stack coroutine pays for. */
+#if COCO__ASAN || COCO__TSAN
+#  define COCO__ENTRY_WRAPPER 1
+#else
+#  define COCO__ENTRY_WRAPPER 0
+#endif
+
 /* ------------------------------------------------------------------ arch */
 
 /* A suspended execution context.  With the assembly switch it is only the
@@ -110,7 +122,9 @@ void coco__ctx_switch(coco_ctx_t *from, coco_ctx_t *to);
 /* Resumes *to without saving anything: for contexts that never come back. */
 COCO__NORETURN void coco__ctx_jump(coco_ctx_t *to);
 /* Prepares *ctx so that the first switch to it calls fn(arg) on the stack
- * [lo, lo + size).  fn must never return. */
+ * [lo, lo + size), and coco__co_return() when fn returns.  fn is the
+ * coroutine's own function: no wrapper frame of the library sits below it
+ * (but see COCO__ENTRY_WRAPPER). */
 void coco__ctx_init(coco_ctx_t *ctx, void *lo, size_t size,
                     void (*fn)(void *), void *arg);
 
@@ -209,8 +223,10 @@ enum {
 
 struct coco_tpark;
 
-/* The coroutine descriptor.  A million of them may be alive at once, so
- * fields that are never needed together share storage. */
+/* The coroutine descriptor.  Ten million of them may be alive at once, so
+ * fields that are never needed together share storage, and what few
+ * coroutines use (an error callback) lives aside: 96 bytes on 64-bit
+ * hosts. */
 struct coco_co {
     struct coco_coro pub;        /* must stay first: coco_coro_t * == coco_co_t * */
     coco_ctx_t ctx;
@@ -222,21 +238,30 @@ struct coco_co {
     uint8_t wait_on;             /* while WAITING: a COCO__ON_* */
     uint8_t magic;               /* COCO__MAGIC_LIVE, or _FREE once destroyed */
     int32_t wait_result;         /* free for the parking layer */
+#if COCO__ENTRY_WRAPPER
+    struct {                     /* until it first runs */
+        void (*fn)(void *);
+        void *arg;
+    } entry;
+#endif
     union {
-        struct {                 /* until it first runs */
-            void (*fn)(void *);
-            void *arg;
-        } entry;
-        void *result;            /* once it has run */
+        coco_co_t *joiners;      /* until it finishes: coco_join() callers */
+        void *result;            /* once it has finished */
     } u;
     coco_stack_t stack;          /* its own, or the shared one it runs on */
-    void *save;                  /* shared stack: its frames while copied out */
-    coco_co_t *joiners;          /* coroutines parked in coco_join() on us */
+    union {
+        void *save;              /* shared stack: its frames while copied out */
+        void (*first_fn)(void *);/* shared stack, before its first run */
+    };
     uint64_t id;
     /* While WAITING: what it waits on (with wait_on, set by the layer
      * that parks it), to unlink it if it is destroyed first or its
-     * deadline passes. */
-    void *wait_obj;
+     * deadline passes.  A shared-stack coroutine that has not run yet
+     * waits on nothing, and keeps its argument here instead. */
+    union {
+        void *wait_obj;
+        void *first_arg;
+    };
     struct coco_tpark *wait_timer; /* its deadline, while it has one */
 };
 
@@ -251,6 +276,7 @@ struct coco_sched {
     unsigned budget;             /* direct switches left before polling */
     coco_ctx_t main_ctx;         /* the thread that called run/run_once */
     coco_co_t *zombie;           /* finished; its stack is released by the loop */
+    void *zombie_result;         /* ... and what it returned */
     coco_co_t *overflowed;       /* overflowed; handled by the loop */
     bool running;                /* inside run/run_once */
     bool chain;                  /* may switch coroutine to coroutine */
@@ -335,9 +361,10 @@ static inline coco_error_cb coco__error_cb_of(const coco_co_t *co)
         return NULL;
     return coco__error_cb_get(&co->pub.sched->error_cbs, co);
 }
-/* Builds the first context of co (created, never run) at the top of
- * co->stack. */
-void coco__co_first_frame(coco_co_t *co);
+/* Where the running coroutine's function returns to (from the context
+ * switch's first frame): finishes it with a NULL result, like
+ * coco_exit(self, NULL). */
+COCO__NORETURN void coco__co_return(void);
 /* Called by the loop, off the coroutine's stack: co finished normally. */
 void coco__co_reap(coco_sched_t *s, coco_co_t *co);
 /* Called by the loop, off the coroutine's stack: co overflowed it. */
@@ -348,10 +375,13 @@ void coco__co_destroy_all(coco_sched_t *s);
 /* -------------------------------------------------------- shared stacks */
 
 /* Gives co (not yet started) a place on one of the scheduler's shared
- * stacks of size bytes: co->stack is then that stack.  Its first frame is
- * built by the first coco__sstack_enter().  COCO_OK, COCO_ERROR_NOMEM, or
+ * stacks of size bytes, where it will start with fn(arg): co->stack is
+ * then that stack.  Its first frame is built by the first
+ * coco__sstack_enter(); until then fn and arg are kept in first_fn and
+ * first_arg.  COCO_OK, COCO_ERROR_NOMEM, or
  * COCO_ERROR_INVALID where contexts cannot move (the ucontext switch). */
-int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size);
+int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
+                        void (*fn)(void *), void *arg);
 /* Called by the loop, on its own stack, before it resumes the shared-stack
  * coroutine co: copies out whoever else's frames occupy the stack and puts
  * co's back (or prepares its first frame).  COCO_ERROR_NOMEM when the
@@ -402,6 +432,10 @@ void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t);
  * is destroyed (coco__unpark).  COCO_ERROR_NOMEM when no deadline could be
  * set: wait_cancel has then been called. */
 int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms);
+/* coco__park_timeout() for a wait whose deadline passing is its normal
+ * end: COCO_OK then too.  coco_sleep() ends in it, as a tail call, so that
+ * a sleeper's stack holds no frame of coco_sleep. */
+int coco__park_sleep(coco_sched_t *s, uint64_t timeout_ms);
 /* Disarms and releases co->wait_timer. */
 void coco__tpark_drop(coco_sched_t *s, coco_co_t *co);
 

@@ -115,7 +115,10 @@ COCO_SYM(coco__ctx_jump):
 	COCO_SIZE(coco__ctx_jump)
 
 /* First code of every new context: x19 holds the argument, x20 the
- * function.  x30 is undefined so unwinders stop here. */
+ * function, and sp is the 16-byte aligned top of the stack.  The function
+ * is the coroutine's own; when it returns, coco__co_return finishes the
+ * coroutine and never comes back.  x30 is undefined so unwinders stop
+ * here. */
 	.globl	COCO_SYM(coco__ctx_start)
 	COCO_HIDDEN(coco__ctx_start)
 	COCO_TYPE_FUNCTION(coco__ctx_start)
@@ -126,6 +129,7 @@ COCO_SYM(coco__ctx_start):
 	COCO_BTI_C
 	mov	x0, x19
 	blr	x20
+	bl	COCO_SYM(coco__co_return)
 	brk	#0
 	.cfi_endproc
 	COCO_SIZE(coco__ctx_start)

@@ -115,9 +115,11 @@ coco__ctx_jump:
 	.cfi_endproc
 	.size	coco__ctx_jump, .-coco__ctx_jump
 
-/* First code of every new context: s1 holds the argument, s2 the function
- * and s0 (the frame pointer) is zero.  ra is undefined so unwinders stop
- * here. */
+/* First code of every new context: s1 holds the argument, s2 the function,
+ * s0 (the frame pointer) is zero and sp is the 16-byte aligned top of the
+ * stack.  The function is the coroutine's own; when it returns,
+ * coco__co_return finishes the coroutine and never comes back.  ra is
+ * undefined so unwinders stop here. */
 	.globl	coco__ctx_start
 	.hidden	coco__ctx_start
 	.type	coco__ctx_start, @function
@@ -127,6 +129,7 @@ coco__ctx_start:
 	.cfi_undefined ra
 	mv	a0, s1
 	jalr	s2
+	call	coco__co_return
 	unimp
 	.cfi_endproc
 	.size	coco__ctx_start, .-coco__ctx_start

@@ -16,7 +16,7 @@ static void ctx_start(unsigned int hi, unsigned int lo)
     uintptr_t p = ((uintptr_t)hi << 16 << 16) | (uintptr_t)lo;
     coco_ctx_t *ctx = (coco_ctx_t *)p;
     ctx->fn(ctx->arg);
-    abort(); /* fn never returns */
+    coco__co_return();
 }
 
 void coco__ctx_init(coco_ctx_t *ctx, void *lo, size_t size,

@@ -126,8 +126,12 @@ COCO_SYM(coco__ctx_jump):
 
 /*
  * First code of every new context: r12 holds the argument and r13 the
- * function (placed there by coco__ctx_init).  The undefined return address
- * tells unwinders that the coroutine's call chain starts here.
+ * function (placed there by coco__ctx_init), and the stack pointer is the
+ * 16-byte aligned top of the stack, so both calls enter their callee with
+ * rsp + 8 aligned, as the ABI wants.  The function is the coroutine's own;
+ * when it returns, coco__co_return finishes the coroutine and never comes
+ * back.  The undefined return address tells unwinders that the
+ * coroutine's call chain starts here.
  */
 	.globl	COCO_SYM(coco__ctx_start)
 	COCO_HIDDEN(coco__ctx_start)
@@ -139,6 +143,7 @@ COCO_SYM(coco__ctx_start):
 	COCO_ENDBR
 	movq	%r12, %rdi
 	callq	*%r13
+	callq	COCO_SYM(coco__co_return)
 	ud2
 	.cfi_endproc
 	COCO_SIZE(coco__ctx_start)

@@ -107,7 +107,9 @@ coco__ctx_jump:
 
 /*
  * First code of every new context: r12 holds the argument and r13 the
- * function (placed there by coco__ctx_init).  It is reached like a return,
+ * function (placed there by coco__ctx_init), the coroutine's own; when it
+ * returns, coco__co_return finishes the coroutine and never comes back,
+ * called with the same shadow space.  It is reached like a return,
  * with the stack pointer 16-byte aligned and a zero word at it.  The
  * unwind data describes the 32 bytes of shadow space it reserves for the
  * call, so a stack walk (exception dispatch, a debugger) steps over them,
@@ -123,6 +125,7 @@ coco__ctx_start:
 	.seh_endprologue
 	movq	%r12, %rcx
 	callq	*%r13
+	callq	coco__co_return
 	ud2
 	.seh_endproc
 

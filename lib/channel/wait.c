@@ -46,8 +46,9 @@ int coco__wait_one_local(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
 }
 
 /* What a heap record was fired with, once its coroutine runs again; the
- * record is released. */
-static int heap_record_result(coco__waiter_t *w, void **out, int rc)
+ * record is released.  Out of line: its callers tail-call it, and the
+ * result it keeps across free() is then in no parked frame. */
+static COCO__NOINLINE int heap_record_result(coco__waiter_t *w, void **out, int rc)
 {
     w->co->flags &= (uint8_t)~COCO__WAIT_HEAP;
     if (rc >= 0) {
@@ -67,9 +68,11 @@ static COCO__NOINLINE int park_on_heap_record_timed(coco__waiter_t *w, void **ou
 }
 
 /* Parks on the queued heap record w.  Kept apart from its caller, and the
- * timed case apart again, so that only w and out stay live across the
- * park: they are what is saved with the coroutine's frames, and every
- * byte of those counts for a parked shared-stack coroutine. */
+ * timed case apart again, so that only out stays live across the park: it
+ * is what is saved with the coroutine's frames, and every byte of those
+ * counts for a parked shared-stack coroutine.  The record itself is found
+ * again through the descriptor, which keeps pointing at it while
+ * COCO__WAIT_HEAP is set. */
 static COCO__NOINLINE int park_on_heap_record(coco__waiter_t *w, void **out,
                                               uint64_t timeout_ms)
 {
@@ -79,7 +82,8 @@ static COCO__NOINLINE int park_on_heap_record(coco__waiter_t *w, void **out,
     if (timeout_ms != COCO_INFINITE)
         return park_on_heap_record_timed(w, out, timeout_ms);
     coco__park(co->pub.sched);
-    return heap_record_result(w, out, (int)w->co->wait_result);
+    co = coco__tls_sched->current;
+    return heap_record_result(co->wait_obj, out, (int)co->wait_result);
 }
 
 int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,

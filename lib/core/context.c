@@ -4,7 +4,14 @@
  * The assembly switch resumes a context by popping the frame described in
  * lib/arch/switch_<cpu>.S.  A new context gets that frame built by hand, so
  * that its first resume "returns" into coco__ctx_start, which calls
- * fn(arg).  The ucontext port builds its own contexts with makecontext().
+ * fn(arg) and then coco__co_return().  The ucontext port builds its own
+ * contexts with makecontext().
+ *
+ * The frame is all a coroutine that never ran keeps on its stack, and
+ * coco__ctx_start's return address is all that stays of it below fn's
+ * frame once fn runs: no padding above it where the ABI does not ask for
+ * any.  It holds no address of the stack itself (shared.c builds it aside
+ * and copies it in).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -48,11 +55,11 @@ void coco__ctx_init(coco_ctx_t *ctx, void *lo, size_t size,
     f[28] = (uintptr_t)arg;
     f[33] = (uintptr_t)coco__ctx_start;
 #elif defined(__x86_64__)
-    /* csr, r15, r14, r13 = fn, r12 = arg, rbx, rbp = 0, resume address, and
-     * two zero words above: coco__ctx_start then calls fn with the stack
-     * 16-byte aligned, as the ABI wants at a call. */
-    f = (uintptr_t *)(top - 10 * sizeof(uintptr_t));
-    memset(f, 0, 10 * sizeof(uintptr_t));
+    /* csr, r15, r14, r13 = fn, r12 = arg, rbx, rbp = 0, resume address, at
+     * the very top: once the resume address is popped the stack pointer is
+     * the 16-byte aligned top, as the ABI wants at coco__ctx_start's calls. */
+    f = (uintptr_t *)(top - 8 * sizeof(uintptr_t));
+    memset(f, 0, 8 * sizeof(uintptr_t));
     f[0] = csr;
     f[3] = (uintptr_t)fn;
     f[4] = (uintptr_t)arg;

@@ -64,41 +64,64 @@ static void co_free(coco_sched_t *s, coco_co_t *co)
 
 /* ------------------------------------------------------------- lifecycle */
 
-static COCO__NORETURN void co_finish(coco_sched_t *s, coco_co_t *co)
+/* Its result waits in the scheduler until the loop has woken the joiners,
+ * whose list shares the descriptor's storage with it. */
+static COCO__NORETURN void co_finish(coco_sched_t *s, coco_co_t *co, void *result)
 {
     co->state = COCO_STATE_DEAD;
     s->zombie = co;
+    s->zombie_result = result;
     s->current = NULL;
     coco__fiber_exit(&co->ctx, &s->main_ctx);
     coco__ctx_jump(&s->main_ctx); /* the loop calls coco__co_reap() */
 }
 
+/* GCC for Windows stops with an internal error (in its SEH unwind output)
+ * on a function that cannot return when -fstack-clash-protection is on.
+ * coco__co_return's frame is a few words, which need no probing anyway. */
+#if defined(_WIN32) && defined(__GNUC__) && !defined(__clang__)
+#  define NO_CLASH_PROBES __attribute__((optimize("no-stack-clash-protection")))
+#else
+#  define NO_CLASH_PROBES
+#endif
+
+/* The context switch calls this when the coroutine's function returns;
+ * the function was called from the switch's own first frame, so nothing
+ * here needs to have been kept on the coroutine's stack. */
+NO_CLASH_PROBES void coco__co_return(void)
+{
+    coco_sched_t *s = coco__tls_sched;
+    co_finish(s, s->current, NULL);
+}
+
+#if COCO__ENTRY_WRAPPER
+/* Sanitizer builds: the first code on the new stack tells the sanitizer
+ * where it runs, then calls the entry kept in the descriptor. */
 static void co_main(void *p)
 {
     coco_co_t *co = p;
     coco__fiber_arrive(&co->ctx);
-    void (*fn)(void *) = co->u.entry.fn;
-    void *arg = co->u.entry.arg;
-    co->u.result = NULL; /* shares the storage of entry */
-    fn(arg);
-    co_finish(co->pub.sched, co);
+    co->entry.fn(co->entry.arg);
 }
+#endif
 
-void coco__co_first_frame(coco_co_t *co)
+/* Gives co its stack and a first context that calls fn(arg). */
+static int co_stack(coco_sched_t *s, coco_co_t *co, size_t size,
+                    void (*fn)(void *), void *arg)
 {
-    coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, co_main, co);
-}
-
-/* Gives co its stack and, unless the stack is shared, its first context. */
-static int co_stack(coco_sched_t *s, coco_co_t *co, size_t size)
-{
+#if COCO__ENTRY_WRAPPER
+    co->entry.fn = fn;
+    co->entry.arg = arg;
+    fn = co_main;
+    arg = co;
+#endif
     int rc;
     if (co->flags & COCO__SHARED) {
-        rc = coco__sstack_assign(s, co, size);
+        rc = coco__sstack_assign(s, co, size, fn, arg);
     } else {
         rc = coco__stack_get(&s->stacks, size, &co->stack);
         if (rc == COCO_OK)
-            coco__co_first_frame(co);
+            coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, fn, arg);
     }
     if (rc == COCO_OK)
         coco__fiber_init(&co->ctx, co->stack.lo, co->stack.size);
@@ -128,8 +151,13 @@ static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
         return NULL;
     }
     co->flags = (uint8_t)flags;
+    co->u.joiners = NULL;
     co->save = NULL;
-    int rc = co_stack(s, co, size);
+    co->wait_on = COCO__ON_NOTHING;
+    co->wait_obj = NULL;
+    co->wait_result = 0;
+    co->wait_timer = NULL;
+    int rc = co_stack(s, co, size, entry, arg);
     if (rc != COCO_OK) {
         co_free(s, co);
         errno = rc == COCO_ERROR_INVALID ? ENOTSUP : ENOMEM;
@@ -137,14 +165,7 @@ static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
     }
     co->state = COCO_STATE_CREATED;
     co->magic = COCO__MAGIC_LIVE;
-    co->u.entry.fn = entry;
-    co->u.entry.arg = arg;
-    co->joiners = NULL;
     co->id = ++s->next_id;
-    co->wait_on = COCO__ON_NOTHING;
-    co->wait_obj = NULL;
-    co->wait_result = 0;
-    co->wait_timer = NULL;
     s->alive++;
     coco__enqueue(s, co);
     return &co->pub;
@@ -197,19 +218,21 @@ static void co_retire(coco_sched_t *s, coco_co_t *co, void *result)
         coco__sstack_release(co);
     else
         coco__stack_put(&s->stacks, &co->stack);
-    coco_co_t *j = co->joiners;
-    co->joiners = NULL;
+    coco_co_t *j = co->u.joiners;
     while (j != NULL) {
         coco_co_t *next = j->next; /* coco__wake() reuses the link */
         coco__wake(s, j);
         j->wait_obj = result; /* what coco_join() returns */
         j = next;
     }
+    co->u.result = result; /* for coco_join() calls still to come */
 }
 
 void coco__co_reap(coco_sched_t *s, coco_co_t *co)
 {
-    co_retire(s, co, co->u.result);
+    void *result = s->zombie_result;
+    s->zombie_result = NULL;
+    co_retire(s, co, result);
     if (co->flags & COCO__DETACHED)
         co_free(s, co);
 }
@@ -224,7 +247,6 @@ void coco__co_overflowed(coco_sched_t *s, coco_co_t *co)
 {
     char msg[128];
     co->state = COCO_STATE_OVERFLOW;
-    co->u.result = NULL;
     snprintf(msg, sizeof msg, "coroutine %" PRIu64 " overflowed its %zu-byte stack",
              co->id, co->stack.size);
     co_retire(s, co, NULL);
@@ -243,8 +265,7 @@ void coco_exit(coco_coro_t *coro, void *result)
     coco_sched_t *s = coco__tls_sched;
     if (co == NULL || s == NULL || co != s->current)
         return; /* only the running coroutine can exit itself */
-    co->u.result = result;
-    co_finish(s, co);
+    co_finish(s, co, result);
 }
 
 /* ------------------------------------------------------------------ join */
@@ -262,7 +283,7 @@ void coco__join_cancel(coco_co_t *j)
     if (j->prev != NULL)
         j->prev->next = j->next;
     else
-        target->joiners = j->next;
+        target->u.joiners = j->next;
     if (j->next != NULL)
         j->next->prev = j->prev;
 }
@@ -277,10 +298,10 @@ void *coco_join(coco_coro_t *coro)
     if (finished(co))
         return co->state == COCO_STATE_DEAD ? co->u.result : NULL;
     self->prev = NULL;
-    self->next = co->joiners;
-    if (co->joiners != NULL)
-        co->joiners->prev = self;
-    co->joiners = self;
+    self->next = co->u.joiners;
+    if (co->u.joiners != NULL)
+        co->u.joiners->prev = self;
+    co->u.joiners = self;
     self->wait_obj = co;
     self->wait_on = COCO__ON_JOIN;
     coco__park(self->pub.sched);
@@ -292,7 +313,8 @@ void *coco_join(coco_coro_t *coro)
 int coco_detach(coco_coro_t *coro)
 {
     coco_co_t *co = coco__co(coro);
-    if (!coco__valid(co) || (co->flags & COCO__DETACHED) || co->joiners != NULL)
+    if (!coco__valid(co) || (co->flags & COCO__DETACHED) ||
+        (!finished(co) && co->u.joiners != NULL))
         return COCO_ERROR_INVALID;
     if (finished(co))
         co_free(co->pub.sched, co);
@@ -312,8 +334,7 @@ void coco_destroy(coco_coro_t *coro)
     if (co == s->current) {
         /* Destroying yourself: finish here; the loop frees the rest. */
         co->flags |= COCO__DETACHED;
-        co->u.result = NULL;
-        co_finish(s, co);
+        co_finish(s, co, NULL);
     }
     if (finished(co)) {
         co_free(s, co);

@@ -115,7 +115,8 @@ static struct coco_sstack *sstack_pick(coco_sched_t *s, size_t size)
     return least;
 }
 
-int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size)
+int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
+                        void (*fn)(void *), void *arg)
 {
     struct coco_sstack *st = sstack_pick(s, size);
     if (st == NULL)
@@ -123,7 +124,8 @@ int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size)
     co->stack.lo = st->mem.lo;
     co->stack.size = st->mem.size - RECORD_ROOM;
     co->ctx.sp = NULL; /* no frames yet: see coco__sstack_enter() */
-    co->save = NULL;
+    co->first_fn = fn;
+    co->first_arg = arg;
     st->turn++;
     return COCO_OK;
 }
@@ -169,14 +171,18 @@ int coco__sstack_enter(coco_sched_t *s, coco_co_t *co)
         return COCO_OK; /* its frames never left */
     if (st->owner != NULL && save_frames(st) != COCO_OK)
         return COCO_ERROR_NOMEM;
-    if (co->save != NULL) {
-        restore_frames(co);
-    } else if (coco__ctx_sp(&co->ctx) == NULL) {
+    if (coco__ctx_sp(&co->ctx) == NULL) {
         /* Its first run: the first frame is built in place only now, so
          * a coroutine that has never run holds no memory but its
          * descriptor. */
+        void (*fn)(void *) = co->first_fn;
+        void *arg = co->first_arg;
+        co->save = NULL;
+        co->wait_obj = NULL;
         mem_usable(stack_top(co) - FIRST_FRAME_ROOM, FIRST_FRAME_ROOM);
-        coco__co_first_frame(co);
+        coco__ctx_init(&co->ctx, co->stack.lo, co->stack.size, fn, arg);
+    } else if (co->save != NULL) {
+        restore_frames(co);
     }
     st->owner = co;
     return COCO_OK;
@@ -189,9 +195,9 @@ void coco__sstack_release(coco_co_t *co)
     struct coco_sstack *st = sstack_of(co);
     if (st->owner == co)
         st->owner = NULL;
-    if (co->save != NULL)
+    if (coco__ctx_sp(&co->ctx) != NULL && co->save != NULL)
         coco__small_free(&co->pub.sched->small, co->save, frames_len(co));
-    co->save = NULL;
+    co->save = NULL; /* or its function, if it never ran */
     co->stack.lo = NULL;
     co->stack.size = 0;
 }
@@ -208,9 +214,10 @@ void coco__sstack_fini(coco_sched_t *s)
 
 #else /* no shared stacks here: see COCO__HAVE_SHARED_STACKS */
 
-int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size)
+int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
+                        void (*fn)(void *), void *arg)
 {
-    (void)s; (void)co; (void)size;
+    (void)s; (void)co; (void)size; (void)fn; (void)arg;
     return COCO_ERROR_INVALID;
 }
 

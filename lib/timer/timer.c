@@ -160,6 +160,5 @@ int coco_sleep(uint64_t ms)
     }
     co->wait_obj = NULL;
     co->wait_on = COCO__ON_NOTHING;
-    int rc = coco__park_timeout(s, ms);
-    return rc == COCO_ERROR_TIMEOUT ? COCO_OK : rc;
+    return coco__park_sleep(s, ms);
 }

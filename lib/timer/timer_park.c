@@ -77,13 +77,13 @@ static void tp_fire(coco_tnode_t *t)
     coco__wake(s, co);
 }
 
-int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms)
+/* Gives the running coroutine co a deadline timeout_ms from now; on
+ * COCO_ERROR_NOMEM its wait_cancel has been called instead.  Out of line,
+ * so that the callers below keep nothing but co live across their park:
+ * what their frames hold is what a parked shared-stack coroutine saves. */
+static COCO__NOINLINE int tp_arm(coco_co_t *co, uint64_t timeout_ms)
 {
-    if (timeout_ms == COCO_INFINITE) {
-        coco__park(s);
-        return COCO_OK;
-    }
-    coco_co_t *co = s->current;
+    coco_sched_t *s = co->pub.sched;
     struct coco_timers *w = coco__timers(s);
     struct coco_tpark *tp = w != NULL ? tp_get(w) : NULL;
     if (tp == NULL) {
@@ -97,12 +97,31 @@ int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms)
     co->flags &= (uint8_t)~COCO__TIMED_OUT;
     co->wait_timer = tp;
     coco__timer_arm(s, &tp->node, timeout_ms);
-    coco__park(s);
+    return COCO_OK;
+}
+
+/* Parks with a deadline; expired is what to return when it passes. */
+static inline int park_deadline(coco_sched_t *s, uint64_t timeout_ms, int expired)
+{
+    coco_co_t *co = s->current;
+    if (timeout_ms != COCO_INFINITE && tp_arm(co, timeout_ms) != COCO_OK)
+        return COCO_ERROR_NOMEM;
+    coco__park(co->pub.sched);
     if (co->flags & COCO__TIMED_OUT) {
         co->flags &= (uint8_t)~COCO__TIMED_OUT;
-        return COCO_ERROR_TIMEOUT;
+        return expired;
     }
     return COCO_OK;
+}
+
+int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms)
+{
+    return park_deadline(s, timeout_ms, COCO_ERROR_TIMEOUT);
+}
+
+int coco__park_sleep(coco_sched_t *s, uint64_t timeout_ms)
+{
+    return park_deadline(s, timeout_ms, COCO_OK);
 }
 
 void coco__tpark_fini(struct coco_timers *w)
