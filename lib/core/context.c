@@ -10,8 +10,8 @@
  * The frame is all a coroutine that never ran keeps on its stack, and
  * coco__ctx_start's return address is all that stays of it below fn's
  * frame once fn runs: no padding above it where the ABI does not ask for
- * any.  It holds no address of the stack itself (shared.c builds it aside
- * and copies it in).
+ * any.  A shared-stack coroutine's first frame is built in place when it
+ * first runs; from then on it is saved and restored like any other.
  *
  * SPDX-License-Identifier: MIT
  */

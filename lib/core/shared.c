@@ -5,8 +5,8 @@
  * it runs on one of a few stacks the scheduler shares among such
  * coroutines.  Only the used part of a stack (from the saved stack pointer
  * to the top) belongs to a parked coroutine, so when another coroutine
- * needs that stack those bytes are copied to the heap, and copied back
- * when their owner runs again.  A parked coroutine thus costs its
+ * needs that stack those bytes are copied aside, and copied back when
+ * their owner runs again.  A parked coroutine thus costs its
  * descriptor plus the few hundred bytes its frames use.
  *
  * The copy is lazy: a coroutine that parks leaves its frames in place
