@@ -265,6 +265,12 @@ struct coco_co {
     struct coco_tpark *wait_timer; /* its deadline, while it has one */
 };
 
+/* A queue of waiter records (lib/channel/wait.h). */
+struct coco__waiter;
+struct coco__waitq {
+    struct coco__waiter *head, *tail;
+};
+
 /* The io and timer layers keep their state behind these pointers. */
 struct coco_timers;
 struct coco_io;
@@ -293,6 +299,7 @@ struct coco_sched {
     struct coco_io *io;          /* owned by lib/io */
     size_t timers_pending;       /* armed timers: kept by lib/timer */
     size_t io_waiting;           /* coroutines parked on I/O: kept by lib/io */
+    struct coco__waitq fd_freed; /* lib/io: acceptors out of descriptors */
     coco_co_t *io_streak_co;     /* lib/io: whose I/O calls have not waited */
     unsigned io_streak;          /* ... and how many in a row */
 };

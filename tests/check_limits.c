@@ -413,6 +413,75 @@ START_TEST(test_accept_out_of_descriptors)
 }
 END_TEST
 
+/* An acceptor held back after EMFILE is woken as soon as coco_close()
+ * gives a descriptor back, not only when its back-off runs out: the state
+ * right after the close shows it, with no clock involved. */
+static int woken_emfile, woken_accepted;
+static char woken_seen;
+static void accept_until_taken(void *arg)
+{
+    int lfd = *(int *)arg;
+    for (;;) {
+        int c = coco_accept(lfd, NULL, NULL);
+        if (c < 0 && errno == EMFILE) {
+            woken_emfile++;
+            continue;
+        }
+        ck_assert_int_ge(c, 0);
+        ck_assert_int_eq(coco_read(c, &woken_seen, 1), 1);
+        woken_accepted++;
+        coco_close(c);
+        return;
+    }
+}
+
+START_TEST(test_accept_woken_by_close)
+{
+    struct sockaddr_in addr;
+    int lfd = listen_loopback(&addr);
+    int client = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(client, 0);
+    ck_assert_int_eq(connect(client, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(write(client, "z", 1), 1);
+    coco_sched_t *s = coco_sched_create();
+    ck_assert_ptr_nonnull(s);
+    woken_emfile = woken_accepted = 0;
+
+    static int fill[4096];
+    int nfill = 0;
+    struct rlimit saved, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    lim = saved;
+    if (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur > 128)
+        lim.rlim_cur = 128;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int d;
+    while (nfill < 4096 && (d = open("/dev/null", O_RDONLY)) >= 0)
+        fill[nfill++] = d;
+    ck_assert_int_eq(errno, EMFILE);
+
+    coco_coro_t *acc = coco_create(s, accept_until_taken, &lfd, 0);
+    ck_assert_ptr_nonnull(acc);
+    ck_assert_int_eq(coco_sched_run_once(s), COCO_OK);
+    ck_assert_int_eq(coco_get_state(acc), COCO_STATE_WAITING); /* held back */
+    ck_assert_int_eq(woken_emfile, 0);
+    ck_assert_int_eq(coco_close(fill[--nfill]), 0);
+    ck_assert_int_eq(coco_get_state(acc), COCO_STATE_READY);   /* at once */
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(woken_emfile, 1);
+    ck_assert_int_eq(woken_accepted, 1);
+    ck_assert_int_eq(woken_seen, 'z');
+
+    while (nfill > 0)
+        close(fill[--nfill]);
+    setrlimit(RLIMIT_NOFILE, &saved);
+    coco_destroy(acc);
+    coco_sched_destroy(s);
+    close(client);
+    close(lfd);
+}
+END_TEST
+
 /* A scheduler sets up its I/O state (poller, descriptor table) at its
  * first wait on a descriptor.  An acceptor with nothing pending that is
  * refused that memory must back off as it does when accept itself runs
@@ -613,6 +682,7 @@ static Suite *limits_suite(void)
     if (!UNDER_VALGRIND) {
         tc = tcase_create("out of descriptors");
         tcase_add_test(tc, test_accept_out_of_descriptors);
+        tcase_add_test(tc, test_accept_woken_by_close);
         tcase_set_timeout(tc, 10);
         suite_add_tcase(s, tc);
     } else {

@@ -48,9 +48,8 @@ static inline bool coco__wait_alone_in_group(const coco__waiter_t *w)
     return w->pos == COCO__WAIT_LAST;
 }
 
-struct coco__waitq {
-    coco__waiter_t *head, *tail;
-};
+/* struct coco__waitq { head, tail } is in coco_internal.h: the scheduler
+ * holds one. */
 
 static inline void coco__waitq_push(coco__waitq_t *q, coco__waiter_t *w)
 {

@@ -11,6 +11,7 @@
  */
 #include "io/io.h"
 #include "timer/timer.h"
+#include "channel/wait.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -247,4 +248,22 @@ void coco__loop_fini(coco_sched_t *s)
         s->io_waiting = 0;
     }
     coco__timer_fini(s);
+}
+
+/* ------------------------------------------------------------ back-off */
+
+void coco__io_backoff(coco_sched_t *s, uint64_t ms)
+{
+    if (ms == 0)
+        return;
+    /* Parked on the scheduler's queue, where coco_close() finds it; a
+     * shared-stack coroutine whose record cannot be had sleeps instead. */
+    if (coco__wait_alone(&s->fd_freed, ms) == COCO_ERROR_NOMEM)
+        coco_sleep(ms);
+}
+
+void coco__io_freed(coco_sched_t *s)
+{
+    if (s != NULL)
+        coco__waitq_fire_all(&s->fd_freed, COCO_OK);
 }

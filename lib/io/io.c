@@ -295,12 +295,12 @@ static bool out_of_resources(int e)
 }
 
 /* Reports e after holding the caller back for a while (no longer than
- * the call's time left), letting the other coroutines run. */
+ * the call's time left, and no longer than until coco_close() frees a
+ * descriptor), letting the other coroutines run. */
 static int back_off(coco_sched_t *s, coco_deadline_t *d, int e)
 {
     uint64_t left = coco__remaining(s, d);
-    if (left > 0)
-        coco_sleep(left < ACCEPT_BACKOFF_MS ? left : ACCEPT_BACKOFF_MS);
+    coco__io_backoff(s, left < ACCEPT_BACKOFF_MS ? left : ACCEPT_BACKOFF_MS);
     errno = e;
     return -1;
 }
@@ -460,5 +460,8 @@ int coco_close(int fd)
         return -1;
     }
     coco__io_reset(coco__tls_sched, fd);
-    return close(fd);
+    int rc = close(fd);
+    if (rc == 0 || errno != EBADF)
+        coco__io_freed(coco__tls_sched); /* an acceptor may use it now */
+    return rc;
 }

@@ -46,6 +46,13 @@ struct coco_io *coco__io(coco_sched_t *s);
 /* The table entry of fd, growing the table; NULL when out of memory. */
 coco_fd_t *coco__fd(struct coco_io *io, int fd);
 
+/* Holds the running coroutine back for at most ms after a call ran out of
+ * descriptors or memory, or until coco_close() gives a descriptor back,
+ * whichever comes first (lib/io/event_loop.c). */
+void coco__io_backoff(coco_sched_t *s, uint64_t ms);
+/* A descriptor was given back: wakes the coroutines in coco__io_backoff(). */
+void coco__io_freed(coco_sched_t *s);
+
 /* Parks the running coroutine until fd is ready for one of events
  * (COCO__EV_READ and/or COCO__EV_WRITE), for at most timeout_ms.  Returns
  * the events seen (> 0), or -1 with errno: ETIMEDOUT, EBADF when the

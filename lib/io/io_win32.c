@@ -174,8 +174,7 @@ int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms
             continue; /* the connection went before we took it */
         if (e == EMFILE || e == ENOBUFS) {
             uint64_t left = coco__remaining(s, &d);
-            if (left > 0)
-                coco_sleep(left < ACCEPT_BACKOFF_MS ? left : ACCEPT_BACKOFF_MS);
+            coco__io_backoff(s, left < ACCEPT_BACKOFF_MS ? left : ACCEPT_BACKOFF_MS);
             errno = e;
             return -1;
         }
@@ -310,5 +309,6 @@ int coco_close(int fd)
     coco__io_reset(coco__tls_sched, fd);
     if (closesocket(sock(fd)) != 0)
         return coco__wsa_fail();
+    coco__io_freed(coco__tls_sched); /* an acceptor may use it now */
     return 0;
 }
