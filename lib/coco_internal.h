@@ -432,12 +432,12 @@ void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms);
 /* Disarms t if armed; harmless otherwise. */
 void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t);
 /* Parks the running coroutine like coco__park(), for at most timeout_ms
- * (COCO_INFINITE: no limit).  When the time runs out first, the coroutine's
- * wait_cancel (if any) is called to unlink it from what it waited on, and
+ * (COCO_INFINITE: no limit).  When the time runs out first,
+ * coco__cancel_wait() unlinks it from what its wait_on names, and
  * the call returns COCO_ERROR_TIMEOUT; otherwise COCO_OK.  The deadline is
  * dropped as soon as anything else wakes the coroutine (coco__wake) or it
  * is destroyed (coco__unpark).  COCO_ERROR_NOMEM when no deadline could be
- * set: wait_cancel has then been called. */
+ * set: coco__cancel_wait() has then been called. */
 int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms);
 /* coco__park_timeout() for a wait whose deadline passing is its normal
  * end: COCO_OK then too.  coco_sleep() ends in it, as a tail call, so that

@@ -33,10 +33,6 @@ struct coco_timers {
     size_t nchunks;
     uint32_t free_slot;  /* index + 1 of the first free slot, 0 if none */
     uint32_t serial;     /* stamps handles so stale ones are recognised */
-
-    /* coco__park_timeout() records, pooled. */
-    struct coco_tpark *tp_free;
-    struct coco_tpark_chunk *tp_chunks;
 };
 
 /* The wheel of s, created on first use; NULL when out of memory. */
@@ -50,8 +46,6 @@ void coco__timer_expire(coco_sched_t *s);
 int coco__timer_timeout(coco_sched_t *s);
 /* Releases the wheel and everything the timer layer holds for s. */
 void coco__timer_fini(coco_sched_t *s);
-/* Releases what coco__park_timeout() keeps (called by coco__timer_fini). */
-void coco__tpark_fini(struct coco_timers *w);
 /* Releases coco_timer() handles (called by coco__timer_fini). */
 void coco__tslot_fini(struct coco_timers *w);
 

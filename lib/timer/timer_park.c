@@ -5,7 +5,8 @@
  * The deadline record cannot live on the parked coroutine's stack: the
  * timing wheel links records to their neighbours, and a stack may be
  * released, or (for a shared-stack coroutine) copied away, while the
- * coroutine is parked.  Records come from a per-scheduler pool instead,
+ * coroutine is parked.  Records come from the scheduler's small blocks
+ * (lib/core/small.c) instead,
  * and the descriptor points at its own (wait_timer), so every operation on
  * a deadline is O(1) whatever the population: arming, expiry, an earlier
  * wake-up (coco__wake drops the deadline) and destruction (coco__unpark
@@ -15,53 +16,17 @@
  */
 #include "timer/timer.h"
 
-#include <stdlib.h>
-
 struct coco_tpark {
-    coco_tnode_t node;               /* must stay first; node.next links
-                                        the free list */
+    coco_tnode_t node;               /* must stay first */
     coco_co_t *co;
 };
-
-#define TP_CHUNK 64
-
-struct coco_tpark_chunk {
-    struct coco_tpark_chunk *next;
-    struct coco_tpark rec[TP_CHUNK];
-};
-
-static struct coco_tpark *tp_get(struct coco_timers *w)
-{
-    if (w->tp_free == NULL) {
-        struct coco_tpark_chunk *ch = calloc(1, sizeof *ch);
-        if (ch == NULL)
-            return NULL;
-        ch->next = w->tp_chunks;
-        w->tp_chunks = ch;
-        for (int i = TP_CHUNK - 1; i >= 0; i--) {
-            /* node is the first member: an empty list stays NULL */
-            ch->rec[i].node.next = (coco_tnode_t *)w->tp_free;
-            w->tp_free = &ch->rec[i];
-        }
-    }
-    struct coco_tpark *tp = w->tp_free;
-    w->tp_free = (struct coco_tpark *)tp->node.next;
-    return tp;
-}
-
-static void tp_put(struct coco_timers *w, struct coco_tpark *tp)
-{
-    tp->co = NULL;
-    tp->node.next = (coco_tnode_t *)w->tp_free;
-    w->tp_free = tp;
-}
 
 void coco__tpark_drop(coco_sched_t *s, coco_co_t *co)
 {
     struct coco_tpark *tp = co->wait_timer;
     co->wait_timer = NULL;
     coco__timer_disarm(s, &tp->node);
-    tp_put(s->timers, tp);
+    coco__small_free(&s->small, tp, sizeof *tp);
 }
 
 /* The deadline passed before anything woke the coroutine. */
@@ -71,21 +36,22 @@ static void tp_fire(coco_tnode_t *t)
     coco_co_t *co = tp->co;
     coco_sched_t *s = co->pub.sched;
     co->wait_timer = NULL;
-    tp_put(s->timers, tp);
+    coco__small_free(&s->small, tp, sizeof *tp);
     co->flags |= COCO__TIMED_OUT;
     coco__cancel_wait(co);
     coco__wake(s, co);
 }
 
 /* Gives the running coroutine co a deadline timeout_ms from now; on
- * COCO_ERROR_NOMEM its wait_cancel has been called instead.  Out of line,
+ * COCO_ERROR_NOMEM coco__cancel_wait() has been called instead.  Out of line,
  * so that the callers below keep nothing but co live across their park:
  * what their frames hold is what a parked shared-stack coroutine saves. */
 static COCO__NOINLINE int tp_arm(coco_co_t *co, uint64_t timeout_ms)
 {
     coco_sched_t *s = co->pub.sched;
-    struct coco_timers *w = coco__timers(s);
-    struct coco_tpark *tp = w != NULL ? tp_get(w) : NULL;
+    struct coco_tpark *tp = NULL;
+    if (coco__timers(s) != NULL)
+        tp = coco__small_alloc(&s->small, sizeof *tp);
     if (tp == NULL) {
         /* Nothing is linked by us; the parking layer unlinks itself. */
         coco__cancel_wait(co);
@@ -93,7 +59,7 @@ static COCO__NOINLINE int tp_arm(coco_co_t *co, uint64_t timeout_ms)
     }
     tp->co = co;
     tp->node.fire = tp_fire;
-    tp->node.next = NULL; /* not armed; it linked the free list */
+    tp->node.next = NULL; /* not armed yet */
     co->flags &= (uint8_t)~COCO__TIMED_OUT;
     co->wait_timer = tp;
     coco__timer_arm(s, &tp->node, timeout_ms);
@@ -122,14 +88,4 @@ int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms)
 int coco__park_sleep(coco_sched_t *s, uint64_t timeout_ms)
 {
     return park_deadline(s, timeout_ms, COCO_OK);
-}
-
-void coco__tpark_fini(struct coco_timers *w)
-{
-    while (w->tp_chunks != NULL) {
-        struct coco_tpark_chunk *ch = w->tp_chunks;
-        w->tp_chunks = ch->next;
-        free(ch);
-    }
-    w->tp_free = NULL;
 }

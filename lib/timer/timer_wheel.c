@@ -244,7 +244,6 @@ void coco__timer_fini(coco_sched_t *s)
     if (w == NULL)
         return;
     /* Armed nodes live in memory the wheel does not own: just forget them. */
-    coco__tpark_fini(w);
     coco__tslot_fini(w);
     free(w);
     s->timers = NULL;
