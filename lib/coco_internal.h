@@ -167,9 +167,9 @@ char *coco__stack_guard(const coco_stack_t *stk);
 
 /* ---------------------------------------------------------- small blocks */
 
-/* Headerless blocks in 16-byte classes, for memory whose size the owner
+/* Headerless blocks in 8-byte classes, for memory whose size the owner
  * always knows (lib/core/small.c). */
-#define COCO__SMALL_GRAIN 16
+#define COCO__SMALL_GRAIN 8
 #define COCO__SMALL_MAX 1024
 
 typedef struct coco_small {
@@ -178,7 +178,7 @@ typedef struct coco_small {
     struct coco_small_chunk *chunks;
 } coco_small_t;
 
-/* size bytes, 16-aligned; NULL when out of memory.  Sizes above
+/* size bytes, 8-aligned; NULL when out of memory.  Sizes above
  * COCO__SMALL_MAX are passed to malloc. */
 void *coco__small_alloc(coco_small_t *a, size_t size);
 /* Gives back p, which coco__small_alloc() returned for the same size. */

@@ -1,14 +1,15 @@
 /*
  * small.c - the scheduler's allocator for small blocks whose size the
  * caller always knows: the frames of a parked shared-stack coroutine (their
- * length is the distance from its saved stack pointer to the stack top)
- * and the waiter records it parks on.
+ * length is the distance from its saved stack pointer to the stack top),
+ * the waiter records it parks on, and deadline records.
  *
  * With ten million coroutines parked, malloc's per-block header and its
  * rounding would be a tenth of the memory they use.  Here blocks of up to
- * COCO__SMALL_MAX bytes come in 16-byte size classes, are carved from
- * 64 KiB chunks with no header at all, and go back to a free list of
- * their class; the chunks are released with the scheduler.  Larger blocks
+ * COCO__SMALL_MAX bytes come in 8-byte size classes (a 40-byte deadline
+ * record takes 40 bytes, not 48), are carved from 64 KiB chunks with no
+ * header at all, and go back to a free list of their class; the chunks
+ * are released with the scheduler.  Larger blocks
  * go to malloc.  Every operation is O(1).
  *
  * The memory a class once held stays with that class until the scheduler
