@@ -438,19 +438,7 @@ int coco_wait_fd(int fd, int events, uint64_t timeout_ms)
         ready |= COCO_WRITABLE;
     if (ready != 0)
         return ready;
-    coco_sched_t *s = coco__io_sched();
-    unsigned dir = ((events & COCO_READABLE) ? COCO__EV_READ : 0u) |
-                   ((events & COCO_WRITABLE) ? COCO__EV_WRITE : 0u);
-    int r = coco__io_park(s, fd, dir, timeout_ms);
-    if (r < 0)
-        return -1;
-    unsigned got = (unsigned)r;
-    if (got & COCO__EV_ERROR)
-        return events;
-    ready = ((got & COCO__EV_READ) ? COCO_READABLE : 0) |
-            ((got & COCO__EV_WRITE) ? COCO_WRITABLE : 0);
-    ready &= events;
-    return ready != 0 ? ready : events;
+    return coco__io_wait_events(fd, events, timeout_ms);
 }
 
 int coco_close(int fd)

@@ -143,4 +143,24 @@ static inline int coco__io_park(coco_sched_t *s, int fd, unsigned dir, uint64_t 
     return coco__io_wait(s, fd, dir, left);
 }
 
+/* The slow half of coco_wait_fd(), once a poll found fd not ready: parks
+ * until it is ready for events (COCO_READABLE | COCO_WRITABLE) and says
+ * for which, or -1 with errno.  An error or hang-up reports all of events:
+ * the next call on fd tells which. */
+static inline int coco__io_wait_events(int fd, int events, uint64_t timeout_ms)
+{
+    unsigned dir = ((events & COCO_READABLE) ? COCO__EV_READ : 0u) |
+                   ((events & COCO_WRITABLE) ? COCO__EV_WRITE : 0u);
+    int r = coco__io_park(coco__io_sched(), fd, dir, timeout_ms);
+    if (r < 0)
+        return -1;
+    unsigned got = (unsigned)r;
+    if (got & COCO__EV_ERROR)
+        return events;
+    int ready = ((got & COCO__EV_READ) ? COCO_READABLE : 0) |
+                ((got & COCO__EV_WRITE) ? COCO_WRITABLE : 0);
+    ready &= events;
+    return ready != 0 ? ready : events;
+}
+
 #endif /* COCO_IO_H */
