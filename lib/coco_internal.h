@@ -157,8 +157,24 @@ typedef struct coco_stack_pool {
 } coco_stack_pool_t;
 
 size_t coco__page_size(void);
+
+/* The smallest stack handed out: enough for a few C library calls. */
+#define COCO__STACK_MIN ((size_t)16 * 1024)
+/* Anything above this is a mistake, not a request. */
+#define COCO__STACK_MAX ((size_t)1 << 30)
+
 /* Rounds a requested size to whole pages; 0 when it is out of range. */
-size_t coco__stack_round(size_t request);
+static inline size_t coco__stack_round(size_t request)
+{
+    size_t ps = coco__page_size();
+    if (request == 0)
+        request = COCO_DEFAULT_STACK_SIZE;
+    if (request > COCO__STACK_MAX)
+        return 0;
+    if (request < COCO__STACK_MIN)
+        request = COCO__STACK_MIN;
+    return (request + ps - 1) & ~(ps - 1);
+}
 int coco__stack_get(coco_stack_pool_t *pool, size_t size, coco_stack_t *out);
 void coco__stack_put(coco_stack_pool_t *pool, coco_stack_t *stk);
 void coco__stack_pool_drain(coco_stack_pool_t *pool);

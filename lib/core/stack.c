@@ -48,10 +48,6 @@
 #  define stack_deregister(stk) ((void)0)
 #endif
 
-/* The smallest stack handed out: enough for a few libc calls. */
-#define STACK_MIN ((size_t)16 * 1024)
-/* Anything above this is a mistake, not a request. */
-#define STACK_MAX ((size_t)1 << 30)
 
 struct coco_stack_free {
     struct coco_stack_free *next;
@@ -72,18 +68,6 @@ size_t coco__page_size(void)
         __atomic_store_n(&cached, ps, __ATOMIC_RELAXED);
     }
     return ps;
-}
-
-size_t coco__stack_round(size_t request)
-{
-    size_t ps = coco__page_size();
-    if (request == 0)
-        request = COCO_DEFAULT_STACK_SIZE;
-    if (request > STACK_MAX)
-        return 0;
-    if (request < STACK_MIN)
-        request = STACK_MIN;
-    return (request + ps - 1) & ~(ps - 1);
 }
 
 char *coco__stack_guard(const coco_stack_t *stk)

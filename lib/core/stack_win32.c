@@ -15,10 +15,6 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 
-/* The smallest stack handed out: enough for a few C library calls. */
-#define STACK_MIN ((size_t)16 * 1024)
-/* Anything above this is a mistake, not a request. */
-#define STACK_MAX ((size_t)1 << 30)
 
 struct coco_stack_free {
     struct coco_stack_free *next;
@@ -33,18 +29,6 @@ static COCO__TLS char *spent_lo;
 size_t coco__page_size(void)
 {
     return COCO__WIN32_PAGE;
-}
-
-size_t coco__stack_round(size_t request)
-{
-    size_t ps = coco__page_size();
-    if (request == 0)
-        request = COCO_DEFAULT_STACK_SIZE;
-    if (request > STACK_MAX)
-        return 0;
-    if (request < STACK_MIN)
-        request = STACK_MIN;
-    return (request + ps - 1) & ~(ps - 1);
 }
 
 char *coco__stack_guard(const coco_stack_t *stk)
