@@ -56,14 +56,16 @@ check() { # what, detail-if-failing, command...
 }
 
 # The instruction text of an object: mnemonics and operands, without the
-# alignment padding, and without the operands of direct branches and calls
-# (their targets are resolved locally on ELF and by the linker on Mach-O).
+# alignment padding, and without the targets of direct branches and calls
+# (resolved locally on ELF, by the linker on Mach-O, where a branch to a
+# label that shares its address with a global symbol stays relocatable).
 insns() {
   "$LLVM_OBJDUMP" -d --no-show-raw-insn --no-leading-addr "$1" |
     awk -F'\t' '/^ *\t/ {
         insn = $2; ops = $3
         if (insn ~ /^nop/) next
         if (insn ~ /^(jmp|b|callq?|bl)$/ && ops !~ /\*/) ops = ""
+        gsub(/0x[0-9a-f]+ <[^>]*>/, "", ops)
         print insn " " ops }'
 }
 

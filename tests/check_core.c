@@ -332,6 +332,76 @@ START_TEST(test_registers_preserved)
 }
 END_TEST
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(_WIN32)
+/* The SysV ABI makes the control bits of MXCSR and of the x87 control word
+ * callee-saved, so each coroutine keeps its own rounding modes.  The
+ * switch reloads them only when they differ: both directions are tried. */
+static unsigned read_mxcsr(void)
+{
+    unsigned v;
+    __asm__ volatile("stmxcsr %0" : "=m"(v));
+    return v;
+}
+
+static unsigned read_fpucw(void)
+{
+    unsigned short v;
+    __asm__ volatile("fnstcw %0" : "=m"(v));
+    return v;
+}
+
+static void set_modes(unsigned mxcsr_rc, unsigned fpucw_rc)
+{
+    unsigned m = (read_mxcsr() & ~0x6000u) | mxcsr_rc;
+    unsigned short c = (unsigned short)((read_fpucw() & ~0x0C00u) | fpucw_rc);
+    __asm__ volatile("ldmxcsr %0" : : "m"(m));
+    __asm__ volatile("fldcw %0" : : "m"(c));
+}
+
+static unsigned modes_seen[2][3]; /* [coroutine][step]: both fields' bits */
+static unsigned current_modes(void)
+{
+    return (read_mxcsr() & 0x6000u) | (read_fpucw() & 0x0C00u);
+}
+
+static void changes_modes(void *arg)
+{
+    (void)arg;
+    set_modes(0x6000u, 0x0C00u); /* round toward zero */
+    for (int i = 0; i < 3; i++) {
+        coco_yield();
+        modes_seen[0][i] = current_modes();
+    }
+}
+
+static void keeps_modes(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++) {
+        modes_seen[1][i] = current_modes();
+        coco_yield();
+    }
+}
+
+START_TEST(test_fp_modes_per_coroutine)
+{
+    unsigned before = current_modes();
+    ck_assert_uint_eq(before, 0); /* round to nearest, the default */
+    coco_sched_t *s = coco_sched_create();
+    coco_create(s, changes_modes, NULL, 0);
+    coco_create(s, keeps_modes, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_uint_eq(modes_seen[0][i], 0x6000u | 0x0C00u);
+        ck_assert_uint_eq(modes_seen[1][i], 0);
+    }
+    /* The thread that ran the loop has its own modes back. */
+    ck_assert_uint_eq(current_modes(), before);
+    coco_sched_destroy(s);
+}
+END_TEST
+#endif
+
 static long total;
 static void add_in_steps(void *arg)
 {
@@ -780,6 +850,9 @@ int main(void)
     tcase_add_test(tc, test_stack_sizes);
     tcase_add_test(tc, test_stack_reused);
     tcase_add_test(tc, test_registers_preserved);
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(_WIN32)
+    tcase_add_test(tc, test_fp_modes_per_coroutine);
+#endif
     tcase_add_test(tc, test_many_coroutines);
     suite_add_tcase(su, tc);
 

@@ -6,6 +6,10 @@
  * r14, r13, r12, rbx, rbp and the address to resume at.  lib/core/context.c
  * builds the same frame for a context that has never run.
  *
+ * MXCSR and the control word are saved on every switch but loaded only
+ * when the resumed context's differ from the current ones: the loads are
+ * slow, and contexts nearly always run with the same modes.
+ *
  * The switch ends in pop + indirect jmp rather than ret: the return stack
  * predictor would guess the caller of the *other* side's switch and
  * mispredict every time.
@@ -71,10 +75,16 @@ COCO_SYM(coco__ctx_switch):
 	.cfi_adjust_cfa_offset 8
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
+	movl	(%rsp), %eax
+	movzwl	4(%rsp), %edx
 	movq	%rsp, (%rdi)
 	/* The other side's stack has the same frame, so the CFI above also
 	 * describes it: a debugger stopped here unwinds into that context. */
 	movq	(%rsi), %rsp
+	cmpl	(%rsp), %eax
+	jne	COCO_LOCAL(restore)
+	cmpw	4(%rsp), %dx
+	je	COCO_LOCAL(same_modes)
 	/* A debugger that sets the stack pointer to a parked context's saved
 	 * one and the pc to coco__ctx_resume can print that context's
 	 * backtrace: the CFI here describes the frame it would pop. */
@@ -84,6 +94,7 @@ COCO_SYM(coco__ctx_resume):
 COCO_LOCAL(restore):
 	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
+COCO_LOCAL(same_modes):
 	addq	$8, %rsp
 	.cfi_adjust_cfa_offset -8
 	popq	%r15

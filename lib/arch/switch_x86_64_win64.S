@@ -47,6 +47,8 @@ coco__ctx_switch:
 	subq	$FRAME, %rsp
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
+	movl	(%rsp), %r8d
+	movzwl	4(%rsp), %r9d
 	movq	%gs:0x08, %rax
 	movq	%rax, 8(%rsp)
 	movq	%gs:0x10, %rax
@@ -65,9 +67,17 @@ coco__ctx_switch:
 	movaps	%xmm15, 176(%rsp)
 	movq	%rsp, (%rcx)
 	movq	(%rdx), %rsp
+	/* MXCSR and the control word are loaded only when they differ from
+	 * the current ones: the loads are slow, and contexts nearly always
+	 * run with the same modes. */
+	cmpl	(%rsp), %r8d
+	jne	.Lrestore
+	cmpw	4(%rsp), %r9w
+	je	.Lsame_modes
 .Lrestore:
 	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
+.Lsame_modes:
 	movq	8(%rsp), %rax
 	movq	%rax, %gs:0x08
 	movq	16(%rsp), %rax
