@@ -31,12 +31,16 @@
 #  define COCO__TLS __thread __attribute__((tls_model("initial-exec")))
 #  define COCO__NORETURN __attribute__((noreturn))
 #  define COCO__NOINLINE __attribute__((noinline))
+#  define COCO__ALWAYS_INLINE inline __attribute__((always_inline))
+#  define coco__prefetch(p) __builtin_prefetch(p)
 #else
 #  define coco__likely(x)   (x)
 #  define coco__unlikely(x) (x)
 #  define COCO__TLS _Thread_local
 #  define COCO__NORETURN
 #  define COCO__NOINLINE
+#  define COCO__ALWAYS_INLINE inline
+#  define coco__prefetch(p) ((void)(p))
 #endif
 
 /* Sanitizer builds: which ones instrument this file (gcc says so with
