@@ -12,6 +12,10 @@
  * For each: the rate, the server's CPU time per message or request (from
  * /proc/PID/stat over the measured window; the sharper figure when the
  * load generator saturates its own core), and Coco's ratio to each peer.
+ * Each figure is the median of three rounds; a round runs every server
+ * once, each round in another order, so that a slow patch of a shared
+ * machine, or the teardown of the last run's connections, does not
+ * always fall on the same server.
  * The example servers run without their idle timeout (a timer armed
  * around every read and write), as the peers have none.
  * A peer or tool that is missing is reported as skipped.  The whole run
@@ -43,8 +47,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RUN_SECONDS    2.0
+#define RUN_SECONDS    1.0
 #define WARMUP_SECONDS 0.3
+#define ROUNDS         3
+#define SETTLE_US      100000 /* after a server stops: its sockets close */
 
 enum { SRV_COCO, SRV_EPOLL, SRV_GO, NSRV };
 static const char *srv_name[NSRV] = { "coco", "c-epoll", "go" };
@@ -177,6 +183,7 @@ static void server_stop(struct server *sv)
 {
     kill(sv->pid, SIGKILL);
     waitpid(sv->pid, NULL, 0);
+    usleep(SETTLE_US);
 }
 
 /* ------------------------------------------------------- echo client */
@@ -216,8 +223,17 @@ static void send_all(int fd, const char *p, size_t n)
     }
 }
 
-static int run_echo(const struct server *sv, int nconn, size_t size, struct result *r)
+struct echo_load {
+    int nconn;
+    size_t size;
+    const char *name;
+};
+
+static int run_echo(const struct server *sv, const void *load, struct result *r)
 {
+    const struct echo_load *el = load;
+    int nconn = el->nconn;
+    size_t size = el->size;
     struct conn *c = calloc((size_t)nconn, sizeof *c);
     char *msg = malloc(size), *buf = malloc(65536);
     memset(msg, 'x', size);
@@ -264,9 +280,9 @@ static int run_echo(const struct server *sv, int nconn, size_t size, struct resu
                 }
             }
         }
-        double el = now_s() - t0, cpu = proc_cpu(sv->pid) - cpu0;
+        double secs = now_s() - t0, cpu = proc_cpu(sv->pid) - cpu0;
         r->ok = count > 0;
-        r->rate = (double)count / el;
+        r->rate = (double)count / secs;
         r->cpu_us = count > 0 ? cpu * 1e6 / (double)count : 0;
     }
     for (int i = 0; i < nconn; i++)
@@ -297,8 +313,9 @@ static double parse_ms(const char *v, const char *unit)
     return x;
 }
 
-static int run_http(const struct server *sv, struct result *r)
+static int run_http(const struct server *sv, const void *load, struct result *r)
 {
+    (void)load;
     char url[64], dur[16];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", sv->port);
     snprintf(dur, sizeof dur, "%ds", (int)RUN_SECONDS);
@@ -338,6 +355,67 @@ static int run_http(const struct server *sv, struct result *r)
     r->rate = (double)reqs / secs;
     r->cpu_us = cpu * 1e6 / (double)reqs;
     return 0;
+}
+
+/* ------------------------------------------------------------ rounds */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Each figure's median over the rounds that succeeded. */
+static struct result summarize(const struct result *runs, int n)
+{
+    struct result r = { 0 };
+    double rate[ROUNDS], cpu[ROUNDS], p99[ROUNDS];
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!runs[i].ok)
+            continue;
+        rate[k] = runs[i].rate;
+        cpu[k] = runs[i].cpu_us;
+        p99[k] = runs[i].p99_ms;
+        k++;
+    }
+    if (k == 0)
+        return r;
+    r.ok = 1;
+    r.rate = median(rate, k);
+    r.cpu_us = median(cpu, k);
+    r.p99_ms = median(p99, k);
+    return r;
+}
+
+/* One load: ROUNDS rounds of every wanted server, round r starting with
+ * server r.  run(sv, load, result) measures one server. */
+typedef int (*run_fn)(const struct server *sv, const void *load, struct result *r);
+
+static void run_rounds(int http, run_fn run, const void *load, const char *fail_msg,
+                       struct result res[NSRV])
+{
+    struct result runs[NSRV][ROUNDS];
+    memset(runs, 0, sizeof runs);
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int k = 0; k < NSRV; k++) {
+            int s = (r + k) % NSRV;
+            struct server sv;
+            if (!wanted_server(s) || server_start(s, http, &sv) != 0)
+                continue;
+            if (run(&sv, load, &runs[s][r]) != 0)
+                printf("bench_io: %s: %s\n", srv_name[s], fail_msg);
+            server_stop(&sv);
+        }
+    }
+    for (int s = 0; s < NSRV; s++)
+        res[s] = summarize(runs[s], ROUNDS);
 }
 
 /* ------------------------------------------------------------ report */
@@ -390,7 +468,8 @@ int main(int argc, char **argv)
         server_cpu = 0;
         load_cpu = 1;
         pin(load_cpu);
-        printf("bench_io: server on CPU 0, load generator on CPU 1; %.0f s per run\n", RUN_SECONDS);
+        printf("bench_io: server on CPU 0, load generator on CPU 1; %.0f s per run, "
+               "median of %d rounds\n", RUN_SECONDS, ROUNDS);
     } else {
         printf("bench_io: one CPU: server and load share it (not pinned)\n");
     }
@@ -398,7 +477,7 @@ int main(int argc, char **argv)
         if (access(server_path(s, 0), X_OK) != 0)
             printf("bench_io: %s (%s) not built: skipped\n", srv_name[s], server_path(s, 0));
 
-    static const struct { int nconn; size_t size; const char *name; } echo[] = {
+    static const struct echo_load echo[] = {
         { 100, 64, "echo 64 B x 100 conns" },
         { 100, 4096, "echo 4 KiB x 100 conns" },
         { 1000, 64, "echo 64 B x 1000 conns" },
@@ -409,15 +488,7 @@ int main(int argc, char **argv)
         if (!wanted_load(echo[l].name))
             continue;
         struct result res[NSRV];
-        memset(res, 0, sizeof res);
-        for (int s = 0; s < NSRV; s++) {
-            struct server sv;
-            if (!wanted_server(s) || server_start(s, 0, &sv) != 0)
-                continue;
-            if (run_echo(&sv, echo[l].nconn, echo[l].size, &res[s]) != 0)
-                printf("bench_io: %s: could not open %d connections\n", srv_name[s], echo[l].nconn);
-            server_stop(&sv);
-        }
+        run_rounds(0, run_echo, &echo[l], "could not open all connections", res);
         report(echo[l].name, res, "msg");
     }
     if (!wanted_load("http wrk -t1 -c256")) {
@@ -426,15 +497,7 @@ int main(int argc, char **argv)
         printf("bench_io: wrk not found (Debian: apt-get install wrk): HTTP load skipped\n");
     } else {
         struct result res[NSRV];
-        memset(res, 0, sizeof res);
-        for (int s = 0; s < NSRV; s++) {
-            struct server sv;
-            if (!wanted_server(s) || server_start(s, 1, &sv) != 0)
-                continue;
-            if (run_http(&sv, &res[s]) != 0)
-                printf("bench_io: %s: wrk run failed\n", srv_name[s]);
-            server_stop(&sv);
-        }
+        run_rounds(1, run_http, NULL, "wrk run failed", res);
         report("http wrk -t1 -c256", res, "req");
     }
     printf("bench_io: done in %.0f s\n", now_s() - t_start);
