@@ -400,6 +400,27 @@ START_TEST(test_fp_modes_per_coroutine)
     coco_sched_destroy(s);
 }
 END_TEST
+
+static unsigned modes_at_start;
+static void records_modes(void *arg)
+{
+    (void)arg;
+    modes_at_start = current_modes();
+}
+
+/* A new coroutine starts with the modes in effect when it was created. */
+START_TEST(test_fp_modes_inherited)
+{
+    coco_sched_t *s = coco_sched_create();
+    set_modes(0x4000u, 0x0800u); /* round up */
+    coco_create(s, records_modes, NULL, 0);
+    set_modes(0, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_uint_eq(modes_at_start, 0x4000u | 0x0800u);
+    ck_assert_uint_eq(current_modes(), 0);
+    coco_sched_destroy(s);
+}
+END_TEST
 #endif
 
 static long total;
@@ -852,6 +873,7 @@ int main(void)
     tcase_add_test(tc, test_registers_preserved);
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(_WIN32)
     tcase_add_test(tc, test_fp_modes_per_coroutine);
+    tcase_add_test(tc, test_fp_modes_inherited);
 #endif
     tcase_add_test(tc, test_many_coroutines);
     suite_add_tcase(su, tc);
