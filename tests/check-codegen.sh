@@ -1,8 +1,9 @@
 #!/bin/sh
 # check-codegen.sh - the built library still holds the instructions its
 # fast paths were written for, where a compiler could silently drop them:
-#   - the stack prefetches of the scheduler (coco__wake, and the direct
-#     hand-over, switch_away, inlined into coco__park in optimised builds).  A prefetch has no visible
+#   - the stack prefetches of the scheduler: in the event loop's wake-up
+#     (io_wake, inlined into coco__io_ready in optimised builds) and in the
+#     direct hand-over (switch_away, inlined into coco__park).  A prefetch has no visible
 #     effect, so GCC deletes a call to a helper made only of them unless
 #     the helper is inlined first; the loss shows only as a slower server.
 #
@@ -50,9 +51,11 @@ check_fn() { # check_fn FUNCTION WHAT
   n=$((n + 1))
   b=$(body "$1")
   # Not inlined (sanitizer builds): look in the helper itself.
-  if printf '%s\n' "$b" | grep -q '<switch_away>'; then
-    b=$(body switch_away)
-  fi
+  for h in io_wake switch_away; do
+    if printf '%s\n' "$b" | grep -q "<$h>"; then
+      b=$(body "$h")
+    fi
+  done
   if test -z "$b"; then
     failed=1
     echo "not ok $n - $1: $2 (function not found in $lib)"
@@ -64,7 +67,7 @@ check_fn() { # check_fn FUNCTION WHAT
   fi
 }
 
-check_fn coco__wake "prefetches the stack of the coroutine it wakes"
+check_fn coco__io_ready "prefetches the stack of the coroutine it wakes"
 check_fn coco__park "prefetches the stack of the coroutine after the next"
 echo "1..$n"
 exit $failed

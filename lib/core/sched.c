@@ -79,33 +79,6 @@ void coco__rq_remove(coco_sched_t *s, coco_co_t *co)
 
 /* ------------------------------------------------------- switching */
 
-/* Starts loading the top of a parked coroutine's stack: the saved
- * registers its resume pops and the frames it returns through, some 300
- * bytes on x86-64 for a coroutine parked in an I/O call.  Every stack
- * sits on pages of its own, so with a thousand connections these lines,
- * and the translations of their pages, are long gone from the caches by
- * the time the coroutine runs again, and the resume waits on memory.  The
- * loop calls this when it wakes a coroutine (the loads of a whole batch
- * of events overlap) and again one coroutine ahead of each switch.
- * Always inlined: a function that only prefetches counts as having no
- * effect, and GCC drops calls to it that it has not inlined. */
-static COCO__ALWAYS_INLINE void prefetch_stack(const coco_co_t *co)
-{
-#if !COCO_USE_UCONTEXT
-    if (co != NULL) {
-        const char *sp = co->ctx.sp;
-        coco__prefetch(sp);
-        coco__prefetch(sp + 64);
-        coco__prefetch(sp + 128);
-        coco__prefetch(sp + 192);
-        coco__prefetch(sp + 256);
-        coco__prefetch(sp + 320);
-    }
-#else
-    (void)co;
-#endif
-}
-
 /* May the running coroutine hand over to the next one directly? */
 static inline bool may_chain(coco_sched_t *s)
 {
@@ -127,7 +100,7 @@ static inline void switch_away(coco_sched_t *s, coco_co_t *co)
     /* A shared stack is only ever copied by the loop, on its own stack. */
     if (next != NULL && !((co->flags | next->flags) & COCO__SHARED) && may_chain(s)) {
         rq_pop(s);
-        prefetch_stack(s->rq_head);
+        coco__prefetch_stack(s->rq_head);
         next->state = COCO_STATE_RUNNING;
         s->current = next;
         if (next != co) {
@@ -198,7 +171,6 @@ void coco__wake(coco_sched_t *s, coco_co_t *co)
         co->wait_obj = NULL; /* else its owner frees it when it runs */
     co->state = COCO_STATE_READY;
     rq_push(s, co);
-    prefetch_stack(co);
 }
 
 void coco__cancel_wait(coco_co_t *co)
@@ -238,7 +210,7 @@ void coco__unpark(coco_sched_t *s, coco_co_t *co)
 static int dispatch(coco_sched_t *s)
 {
     coco_co_t *co = rq_pop(s);
-    prefetch_stack(s->rq_head);
+    coco__prefetch_stack(s->rq_head);
     if ((co->flags & COCO__SHARED) && coco__sstack_enter(s, co) != COCO_OK) {
         /* No memory to copy out the frames in its way: it stays ready,
          * and the caller of the loop hears of it. */

@@ -95,6 +95,7 @@ static void io_wake(coco_sched_t *s, coco_co_t *co, intptr_t result)
     io_unlink(s, co);
     co->wait_result = (int32_t)result;
     coco__wake(s, co);
+    coco__prefetch_stack(co);
 }
 
 /* The sides of events fd is ready on now (COCO__EV_ERROR included), 0 if

@@ -40,6 +40,7 @@ static void tp_fire(coco_tnode_t *t)
     co->flags |= COCO__TIMED_OUT;
     coco__cancel_wait(co);
     coco__wake(s, co);
+    coco__prefetch_stack(co);
 }
 
 /* Gives the running coroutine co a deadline timeout_ms from now; on
