@@ -474,7 +474,7 @@ typedef struct coco_tnode {
     void (*fire)(struct coco_tnode *t); /* run by the loop when it expires */
 } coco_tnode_t;                     /* armed while next != NULL */
 
-/* Milliseconds on the monotonic clock, as last read by the loop. */
+/* Milliseconds on the monotonic clock, read now (and cached by the timers). */
 uint64_t coco__now_ms(coco_sched_t *s);
 /* Arms t to fire after delay_ms (counts in s->timers_pending while armed). */
 void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms);

@@ -13,6 +13,7 @@
  */
 #include "timer/timer.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 #define SLOT_CHUNK 64
@@ -36,6 +37,21 @@ struct coco_timer_slot {
 #endif
 #define IDX_MASK ((((uintptr_t)1) << IDX_BITS) - 1)
 #define SERIAL_MASK ((uint32_t)(UINTPTR_MAX >> IDX_BITS))
+
+/* Serials come from one counter for the whole process, not one per
+ * scheduler: a scheduler may be created where a destroyed one was, and a
+ * handle kept from the old one must not match a timer of the new one.  A
+ * serial repeats only after SERIAL_MASK timers (2^32 on 64-bit hosts). */
+static uint32_t serial_counter;
+
+static uint32_t serial_next(void)
+{
+    uint32_t v;
+    do
+        v = __atomic_add_fetch(&serial_counter, 1u, __ATOMIC_RELAXED) & SERIAL_MASK;
+    while (v == 0);
+    return v;
+}
 
 static struct coco_timer_slot *slot_at(struct coco_timers *w, uint32_t idx)
 {
@@ -87,25 +103,25 @@ static void slot_fire(coco_tnode_t *node)
 coco_timer_t *coco_timer(uint64_t delay_ms, void (*callback)(void *), void *arg)
 {
     coco_sched_t *s = coco__tls_sched;
-    if (s == NULL || callback == NULL)
+    if (s == NULL || callback == NULL) {
+        errno = EINVAL;
         return NULL;
+    }
     coco__sstack_check_ptr(arg, "coco_timer");
     struct coco_timers *w = coco__timers(s);
-    if (w == NULL || (w->free_slot == 0 && slots_grow(w) != COCO_OK))
+    if (w == NULL || (w->free_slot == 0 && slots_grow(w) != COCO_OK)) {
+        errno = ENOMEM;
         return NULL;
+    }
     uint32_t idx = w->free_slot - 1;
     struct coco_timer_slot *t = slot_at(w, idx);
     w->free_slot = t->next_free;
-    w->serial = (w->serial + 1) & SERIAL_MASK;
-    if (w->serial == 0)
-        w->serial = 1;
-    t->serial = w->serial;
+    t->serial = serial_next();
     t->s = s;
     t->cb = callback;
     t->arg = arg;
     t->node.fire = slot_fire;
     t->node.next = NULL;
-    coco__timer_refresh(s);
     coco__timer_arm(s, &t->node, delay_ms);
     uintptr_t h = ((uintptr_t)t->serial << IDX_BITS) | (uintptr_t)(idx + 1);
     return (coco_timer_t *)h;
@@ -153,11 +169,8 @@ int coco_sleep(uint64_t ms)
         coco_yield();
         return COCO_OK;
     }
-    if (ms != COCO_INFINITE) {
-        if (coco__timers(s) == NULL)
-            return COCO_ERROR_NOMEM;
-        coco__timer_refresh(s);
-    }
+    if (ms != COCO_INFINITE && coco__timers(s) == NULL)
+        return COCO_ERROR_NOMEM;
     co->wait_obj = NULL;
     co->wait_on = COCO__ON_NOTHING;
     return coco__park_sleep(s, ms);

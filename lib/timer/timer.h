@@ -21,7 +21,7 @@ struct coco_timer_slot;
 struct coco_tpark;
 
 struct coco_timers {
-    uint64_t clock;      /* ms on the monotonic clock, read once per loop */
+    uint64_t clock;      /* ms on the monotonic clock, as last read */
     uint64_t now;        /* the wheel has expired everything up to here */
     size_t count;        /* armed timers */
     /* Circular lists with sentinel heads, and one bit per non-empty slot. */
@@ -32,7 +32,6 @@ struct coco_timers {
     struct coco_timer_slot **chunks;
     size_t nchunks;
     uint32_t free_slot;  /* index + 1 of the first free slot, 0 if none */
-    uint32_t serial;     /* stamps handles so stale ones are recognised */
 };
 
 /* The wheel of s, created on first use; NULL when out of memory. */

@@ -7,8 +7,13 @@
  * wraps.  A bitmap of non-empty slots lets the wheel jump over idle time
  * instead of stepping through it.
  *
- * The clock is read once per loop iteration (coco__timer_refresh) and
- * cached; nothing here reads it per context switch.
+ * The clock is cached in the wheel.  It is read where a deadline is set
+ * (coco__timer_arm: a wait that actually parks with a timeout, or
+ * coco_timer), so that a deadline is always measured from the moment of
+ * the call however long the loop blocked or a coroutine ran since the
+ * cache was last filled; and by the loop before it runs due timers or
+ * works out how long it may block.  Nothing here reads it per context
+ * switch, nor for a wait without a timeout.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -33,8 +38,6 @@ struct coco_timers *coco__timers(coco_sched_t *s)
         }
     }
     w->clock = w->now = coco__clock_ms();
-    /* Handles from different schedulers should not look alike. */
-    w->serial = (uint32_t)((uintptr_t)w >> 4) * 2654435761u;
     s->timers = w;
     return w;
 }
@@ -52,7 +55,7 @@ uint64_t coco__timer_refresh(coco_sched_t *s)
 
 uint64_t coco__now_ms(coco_sched_t *s)
 {
-    return s->timers != NULL ? s->timers->clock : coco__clock_ms();
+    return coco__timer_refresh(s);
 }
 
 /* ------------------------------------------------------------ slots */
@@ -128,6 +131,10 @@ void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms)
         return;
     if (t->next != NULL)
         coco__timer_disarm(s, t);
+    /* The cached clock may be old: the loop may have blocked, or the
+     * caller computed, since it was read.  A deadline taken from it would
+     * come early by that much. */
+    coco__timer_refresh(s);
     /* +1: the clock is truncated to whole ms, and a timer must never fire
      * before its delay has fully elapsed. */
     uint64_t room = UINT64_MAX - w->clock - 1;
