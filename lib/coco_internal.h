@@ -335,6 +335,7 @@ struct coco_sched {
     coco_co_t *overflowed;       /* overflowed; handled by the loop */
     bool running;                /* inside run/run_once */
     bool chain;                  /* may switch coroutine to coroutine */
+    coco_sched_t *thread_prev, *thread_next; /* the thread's schedulers */
     size_t alive;                /* coroutines not yet finished */
     size_t max_coros;            /* 0 = no limit */
     uint64_t next_id;
@@ -360,7 +361,8 @@ static inline bool coco__pending(const coco_sched_t *s)
 }
 
 /* Thread-local current scheduler: the one most recently created on this
- * thread or being run by it. */
+ * thread or being run by it; when that one is destroyed, the newest one
+ * left on the thread. */
 extern COCO__TLS coco_sched_t *coco__tls_sched;
 
 static inline coco_co_t *coco__co(coco_coro_t *c) { return (coco_co_t *)c; }

@@ -25,6 +25,9 @@ COCO__TLS unsigned int coco__tsan_fibers;
 /* Schedulers alive on this thread: the alternate signal stack goes with
  * the last one. */
 static COCO__TLS unsigned int thread_scheds;
+/* The same schedulers, newest first: when the current one is destroyed,
+ * the newest remaining one becomes current. */
+static COCO__TLS coco_sched_t *thread_list;
 
 /* Stacks kept for reuse per scheduler. */
 #define STACK_POOL_LIMIT 256
@@ -148,8 +151,10 @@ void coco_yield(void)
         coco__fiber_arrive(&co->ctx); /* nothing, unless sanitized */
         return;
     }
-    if (next == NULL && !coco__pending(s))
-        return; /* nothing else could run */
+    /* Nothing else could run: go on, unless run_once wants control back
+     * at every yield (s->chain is false only there). */
+    if (next == NULL && !coco__pending(s) && s->chain)
+        return;
     co->state = COCO_STATE_READY;
     rq_push(s, co);
     switch_away(s, co);
@@ -317,6 +322,10 @@ coco_sched_t *coco_sched_create(void)
     s->max_coros = COCO_MAX_COROUTINES;
     s->stacks.limit = STACK_POOL_LIMIT;
     thread_scheds++;
+    s->thread_next = thread_list;
+    if (thread_list != NULL)
+        thread_list->thread_prev = s;
+    thread_list = s;
     /* Made current unless a coroutine of another scheduler is running. */
     if (coco__tls_sched == NULL || !coco__tls_sched->running)
         coco__tls_sched = s;
@@ -333,8 +342,14 @@ void coco_sched_destroy(coco_sched_t *s)
     coco__small_fini(&s->small);
     coco__error_cb_fini(&s->error_cbs);
     coco__stack_pool_drain(&s->stacks);
+    if (s->thread_prev != NULL)
+        s->thread_prev->thread_next = s->thread_next;
+    else if (thread_list == s)
+        thread_list = s->thread_next;
+    if (s->thread_next != NULL)
+        s->thread_next->thread_prev = s->thread_prev;
     if (coco__tls_sched == s)
-        coco__tls_sched = NULL;
+        coco__tls_sched = thread_list;
     free(s);
     if (thread_scheds > 0 && --thread_scheds == 0)
         coco__signal_fini_thread();
