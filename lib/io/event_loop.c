@@ -228,6 +228,13 @@ int coco__loop_wait(coco_sched_t *s, bool block)
     int timeout = 0;
     if (block && s->rq_head == NULL)
         timeout = coco__timer_timeout(s);
+    if (timeout > 0 && coco__timer_virtual(s)) {
+        /* Virtual time: poll, and if that readies nobody, jump ahead. */
+        int rc = wait_io(s, 0);
+        if (rc == COCO_OK && s->rq_head == NULL)
+            coco__timer_leap(s, timeout);
+        return rc;
+    }
     int rc = wait_io(s, timeout);
     if (rc != COCO_OK)
         return rc;

@@ -23,6 +23,7 @@ struct coco_tpark;
 struct coco_timers {
     uint64_t clock;      /* ms on the monotonic clock, as last read */
     uint64_t now;        /* the wheel has expired everything up to here */
+    bool virt;           /* virtual clock: moves only by coco__timer_leap */
     size_t count;        /* armed timers */
     /* Circular lists with sentinel heads, and one bit per non-empty slot. */
     coco_tnode_t slot[COCO__WHEEL_LEVELS][COCO__WHEEL_SLOTS];
@@ -43,6 +44,14 @@ void coco__timer_expire(coco_sched_t *s);
 /* Milliseconds from the cached clock until the wheel next needs to run
  * (a lower bound, possibly 0); -1 when no timer is armed. */
 int coco__timer_timeout(coco_sched_t *s);
+/* Virtual clock: moves the clock ms ahead (the loop found nothing ready
+ * and nothing else to wait for) and runs the timers due then. */
+void coco__timer_leap(coco_sched_t *s, int ms);
+/* True when s runs on a virtual clock. */
+static inline bool coco__timer_virtual(const coco_sched_t *s)
+{
+    return s->timers != NULL && s->timers->virt;
+}
 /* Releases the wheel and everything the timer layer holds for s. */
 void coco__timer_fini(coco_sched_t *s);
 /* Releases coco_timer() handles (called by coco__timer_fini). */
