@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 fz_world_t fz;
 
@@ -119,29 +120,99 @@ void fz_forget(int co)
 
 /* ------------------------------------------------------ calls that park */
 
-/* 1 ms of waiting if the input still has some, else 0. */
-uint64_t fz_take_ms(unsigned want)
+/* ------------------------------------------------------------ time */
+
+/* Lengths of virtual waits: short ones, and ones that cross the wheel's
+ * first and second level. */
+static const uint64_t virtual_ms[8] = { 1, 2, 5, 64, 255, 256, 1000, 70000 };
+
+uint64_t fz_take_ms(bool want, unsigned sel)
 {
-    if (want == 0 || fz.time_budget == 0)
+    if (!want || fz.time_budget == 0)
         return 0;
     fz.time_budget--;
-    return 1;
+    return fz.vclock ? virtual_ms[sel & 7] : 1;
+}
+
+bool fz_timing_oracle(void)
+{
+    return coco__sched_virtual_clock != NULL && coco__sched_clock != NULL;
+}
+
+uint64_t fz_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t fz_vnow(void)
+{
+    return fz.vclock ? coco__sched_clock(fz.sched) : 0;
+}
+
+/* On the virtual clock a deadline is exact; a delay of 0 still waits for
+ * the loop's next step of 1 ms. */
+static uint64_t virtual_deadline(uint64_t start, uint64_t ms)
+{
+    return start + (ms > 0 ? ms : 1);
+}
+
+/* A wait, or a timer, armed at (vstart, rstart_us) for ms has ended now,
+ * because its time ran out (expired) or not. */
+static void check_time(uint64_t vstart, uint64_t rstart_us, uint64_t ms, bool expired)
+{
+    if (!fz.vclock) {
+        /* Never early, on the monotonic clock. */
+        if (expired)
+            FZ_CHECK(fz_now_us() - rstart_us >= ms * 1000u);
+        return;
+    }
+    uint64_t now = fz_vnow(), deadline = virtual_deadline(vstart, ms);
+    FZ_CHECK(now >= vstart);          /* the clock never goes back */
+    FZ_CHECK(now <= deadline);        /* never later than the deadline */
+    if (!expired)
+        return;
+    FZ_CHECK(now == deadline);        /* never early */
+    FZ_CHECK(deadline >= fz.last_expiry); /* in the order of deadlines */
+    fz.last_expiry = deadline;
+}
+
+void fz_timer_armed(fz_timer_t *t, uint64_t ms)
+{
+    t->ms = ms;
+    t->vstart = fz_vnow();
+    t->rstart_us = fz_now_us();
+}
+
+void fz_timer_fired(const fz_timer_t *t)
+{
+    check_time(t->vstart, t->rstart_us, t->ms, true);
 }
 
 /* Records what coroutine me does inside a call that may park. */
-fz_pending_t *fz_begin(int me, enum fz_kind kind, bool timed)
+fz_pending_t *fz_begin(int me, enum fz_kind kind, uint64_t timeout)
 {
     fz_pending_t *op = &fz.coros[me].op;
     memset(op, 0, sizeof *op);
     op->kind = kind;
-    op->timed = timed;
+    op->timed = timeout != COCO_INFINITE;
+    op->ms = op->timed ? timeout : 0;
+    op->vstart = fz_vnow();
+    op->rstart_us = fz_now_us();
     op->start = ++fz.clock;
     return op;
 }
 
-void fz_end(int me)
+void fz_end(int me, bool expired)
 {
-    memset(&fz.coros[me].op, 0, sizeof fz.coros[me].op);
+    fz_pending_t *op = &fz.coros[me].op;
+    /* A limit of 0 never parks: it only asks. */
+    if (op->timed && op->ms > 0)
+        check_time(op->vstart, op->rstart_us, op->ms, expired);
+    else if (op->timed)
+        FZ_CHECK(fz_vnow() == op->vstart); /* at most a yield: no time */
+    memset(op, 0, sizeof *op);
 }
 
 /* The result a call that could not complete at once must give. */

@@ -42,6 +42,9 @@ enum fz_kind {
 typedef struct fz_pending {
     enum fz_kind kind;
     bool timed;                  /* finite timeout: never part of a deadlock */
+    uint64_t ms;                 /* the timeout (or sleep) when timed */
+    uint64_t vstart;             /* the scheduler's clock at the call */
+    uint64_t rstart_us;          /* the monotonic clock at the call, in us */
     int n;                       /* channel cases (1 unless select) */
     int chan[FZ_MAX_CASES];      /* channel ids; -1: a NULL case */
     bool send[FZ_MAX_CASES];
@@ -88,13 +91,17 @@ typedef struct fz_timer {
     coco_timer_t *h;
     bool fired, cancelled;
     uint8_t action;              /* what the callback does */
+    uint64_t ms;                 /* its delay */
+    uint64_t vstart, rstart_us;  /* the clocks when it was armed */
 } fz_timer_t;
 
 typedef struct fz_world {
     coco_sched_t *sched;
     unsigned clock;              /* ticks at every call and return */
     int ncoros, nchans, nvalues, ntimers;
-    int time_budget;             /* milliseconds of waiting left */
+    int time_budget;             /* waits with a timeout left */
+    bool vclock;                 /* the scheduler keeps virtual time */
+    uint64_t last_expiry;        /* deadline of the last wait that expired */
     int ops_left;
     fz_coro_t coros[FZ_MAX_COROS];
     fz_chan_t chans[FZ_MAX_CHANS];
@@ -121,11 +128,28 @@ void fz_world_init(unsigned sem0, unsigned sem1);
 void fz_world_fini(void);
 
 /* Calls that may park: fz_begin() records what coroutine me does until
- * fz_end(); outside coroutines (FZ_OUTSIDE) nothing is recorded. */
-fz_pending_t *fz_begin(int me, enum fz_kind kind, bool timed);
-void fz_end(int me);
-/* 1 ms of waiting if the input has some left, else 0. */
-uint64_t fz_take_ms(unsigned want);
+ * fz_end(); outside coroutines (FZ_OUTSIDE) nothing is recorded.  timeout
+ * is the call's limit (a sleep's length), COCO_INFINITE for none; expired
+ * says the call ended because that time ran out.  fz_end() checks the
+ * time the call took: never less than its limit when it expired, and on
+ * the virtual clock exactly its deadline (never more, either way). */
+fz_pending_t *fz_begin(int me, enum fz_kind kind, uint64_t timeout);
+void fz_end(int me, bool expired);
+/* A timeout to wait, if want and the input still has waiting left, else
+ * 0: 1 ms on the real clock; on the virtual clock, where waiting costs no
+ * time, one of several lengths picked by sel. */
+uint64_t fz_take_ms(bool want, unsigned sel);
+
+/* Time: the library's test hooks, hidden symbols that a program reaches
+ * only when it links the static library (weak: NULL otherwise), and the
+ * checks of timers against the clocks. */
+int coco__sched_virtual_clock(coco_sched_t *s) __attribute__((weak));
+uint64_t coco__sched_clock(coco_sched_t *s) __attribute__((weak));
+bool fz_timing_oracle(void);
+uint64_t fz_now_us(void);
+uint64_t fz_vnow(void);
+void fz_timer_armed(fz_timer_t *t, uint64_t ms);
+void fz_timer_fired(const fz_timer_t *t);
 /* What a call that cannot complete at once returns; 1 when it waits. */
 int fz_not_ready_rc(int me, bool try, uint64_t timeout);
 /* The oldest coroutine parked in a call of this kind on object i, or -1. */

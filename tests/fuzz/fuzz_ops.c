@@ -7,7 +7,8 @@
  * Input layout (every byte string is a valid program):
  *
  *   byte 0      bits 0-1: how the run goes and ends (see finish_run());
- *               bits 2-3 and 4-5: initial units of semaphores 0 and 1
+ *               bits 2-3 and 4-5: initial units of semaphores 0 and 1;
+ *               bit 6: the real clock instead of the virtual one
  *   then        segments separated by 0xff.  Segment 0 runs outside any
  *               coroutine before coco_sched_run(); segments 1..8 are the
  *               scripts that spawned coroutines run, once each.
@@ -15,9 +16,18 @@
  * A script is a list of operations: one opcode byte (taken modulo the
  * number of operations) followed by its argument bytes, 0 past the end.
  * Operations name channels by slot (0-7) and coroutines by spawn order.
- * Waiting is bounded: a whole input may wait at most FZ_TIME_BUDGET
- * milliseconds in sleeps, timeouts and timer delays, so each execution is
- * fast; past the budget those become 0.
+ * Time: the scheduler normally runs on its virtual clock (a test hook of
+ * the library), which stands still while anything is ready and jumps to
+ * the next deadline when everything waits.  Sleeps, timeouts and timer
+ * delays of up to 70 s then cost no real time, and every one of them is
+ * checked against the model: it ends exactly at its deadline when its
+ * time runs out (never early), never after its deadline when something
+ * else ends it, and waits that run out do so in the order of their
+ * deadlines.  On the real clock (bit 6 of byte 0, or a library linked
+ * without the hooks) an input may wait at most FZ_TIME_BUDGET waits of
+ * 1 ms, so each execution stays fast, and a wait that runs out must have
+ * lasted its time on the monotonic clock.  Past the budget those waits
+ * become 0.
  *
  * The same entry point is run by `make check` over the seed corpus
  * (replay.c), built with the ordinary compiler and without libFuzzer.
@@ -39,7 +49,8 @@
 #endif
 
 #define FZ_MAX_SCRIPTS 8
-#define FZ_TIME_BUDGET 2     /* ms of waiting per input */
+#define FZ_TIME_BUDGET 2     /* waits of 1 ms per input on the real clock */
+#define FZ_VIRTUAL_WAITS 256 /* timed waits per input on the virtual clock */
 #define FZ_MAX_OPS     4096  /* operations executed per input */
 
 enum {
@@ -113,10 +124,12 @@ static void op_chan_free(unsigned a)
     fz_check_unparked(chan);
 }
 
-/* mode: 0 waits for ever, 1 try, 2 timeout 0, 3 timeout 1 ms. */
+/* mode & 3: 0 waits for ever, 1 try, 2 timeout 0, 3 a timeout, its
+ * length picked by the higher bits. */
 static uint64_t mode_timeout(unsigned mode)
 {
-    return mode == 0 ? COCO_INFINITE : mode == 3 ? fz_take_ms(1) : 0;
+    unsigned m = mode & 3;
+    return m == 0 ? COCO_INFINITE : m == 3 ? fz_take_ms(true, mode >> 2) : 0;
 }
 
 static void op_send(int me, unsigned a, unsigned mode)
@@ -133,21 +146,21 @@ static void op_send(int me, unsigned a, unsigned mode)
     coco_channel_t *ch = fz.chans[chan].ch;
     bool closed = fz.chans[chan].closed, ready = fz_can_send(chan, me);
     bool try = (mode & 3) == 1;
-    uint64_t t = mode_timeout(mode & 3);
+    uint64_t t = mode_timeout(mode);
     int rc;
     if (try) {
         rc = coco_channel_try_send(ch, fz_value_ptr(v));
     } else if (me == FZ_OUTSIDE) {
         rc = coco_channel_send_timeout(ch, fz_value_ptr(v), t);
     } else {
-        fz_pending_t *op = fz_begin(me, FZ_SEND, t != COCO_INFINITE);
+        fz_pending_t *op = fz_begin(me, FZ_SEND, t);
         op->n = 1;
         op->chan[0] = chan;
         op->send[0] = true;
         op->value[0] = v;
         rc = t == COCO_INFINITE ? coco_channel_send(ch, fz_value_ptr(v))
                                 : coco_channel_send_timeout(ch, fz_value_ptr(v), t);
-        fz_end(me);
+        fz_end(me, rc == COCO_ERROR_TIMEOUT);
     }
     fz_value_sent(v, rc);
     int want = closed ? COCO_ERROR_CHANNEL_CLOSED
@@ -200,7 +213,7 @@ static int op_recv(int me, unsigned a, unsigned mode)
     coco_channel_t *ch = fz.chans[chan].ch;
     FZ_CHECK(coco_channel_try_recv(ch, NULL) == COCO_ERROR_INVALID);
     bool try = (mode & 3) == 1;
-    uint64_t t = mode_timeout(mode & 3);
+    uint64_t t = mode_timeout(mode);
     int want;
     if (coco_channel_len(ch) > 0 || (fz_can_recv(chan, me) && !fz.chans[chan].closed))
         want = COCO_OK;
@@ -215,13 +228,13 @@ static int op_recv(int me, unsigned a, unsigned mode)
     } else if (me == FZ_OUTSIDE) {
         rc = coco_channel_recv_timeout(ch, &p, t);
     } else {
-        fz_pending_t *op = fz_begin(me, FZ_RECV, t != COCO_INFINITE);
+        fz_pending_t *op = fz_begin(me, FZ_RECV, t);
         op->n = 1;
         op->chan[0] = chan;
         start = op->start;
         rc = t == COCO_INFINITE ? coco_channel_recv(ch, &p)
                                 : coco_channel_recv_timeout(ch, &p, t);
-        fz_end(me);
+        fz_end(me, rc == COCO_ERROR_TIMEOUT);
     }
     check_recv(chan, rc, p, want, t, start);
     return rc;
@@ -303,13 +316,13 @@ static void check_select(int me, int rc, const coco_select_case_t *cs,
 static void op_select(int me, script_t *s, unsigned a)
 {
     int n = 1 + (int)(a % FZ_MAX_CASES);
-    unsigned mode = (a >> 2) & 3;
-    bool try = mode == 1;
+    unsigned mode = a >> 2;
+    bool try = (mode & 3) == 1;
     uint64_t t = mode_timeout(mode);
     coco_select_case_t cs[FZ_MAX_CASES];
     fz_pending_t local, *op = &local;
     if (me != FZ_OUTSIDE && !try)
-        op = fz_begin(me, FZ_SELECT, t != COCO_INFINITE);
+        op = fz_begin(me, FZ_SELECT, t);
     else
         memset(op, 0, sizeof *op);
     int live = select_cases(me, s, n, cs, op);
@@ -320,7 +333,7 @@ static void op_select(int me, script_t *s, unsigned a)
     int rc = try ? coco_select_try(cs, (size_t)n) : coco_select(cs, (size_t)n, t);
     fz_pending_t done = *op;
     if (op != &local)
-        fz_end(me);
+        fz_end(me, rc == COCO_ERROR_TIMEOUT);
     check_select(me, rc, cs, &done, ready, try, t, live);
 }
 
@@ -366,11 +379,11 @@ static void op_join(int me, unsigned a)
         FZ_CHECK(coco_join(t->h) == NULL); /* refused at once */
         return;
     }
-    fz_pending_t *op = fz_begin(me, FZ_JOIN, false);
+    fz_pending_t *op = fz_begin(me, FZ_JOIN, COCO_INFINITE);
     op->target = k;
     t->joiners++;
     void *r = coco_join(t->h);
-    fz_end(me);
+    fz_end(me, false);
     t->joiners--;
     FZ_CHECK(t->finished && r == t->result);
 }
@@ -437,6 +450,7 @@ static void timer_cb(void *arg)
 {
     fz_timer_t *t = arg;
     FZ_CHECK(!t->fired && !t->cancelled && coco_self() == NULL);
+    fz_timer_fired(t);
     t->fired = true;
     fz_check_count();
     unsigned x = t->action >> 2;
@@ -461,7 +475,8 @@ static void op_timer(unsigned a, unsigned b)
         return;
     fz_timer_t *t = &fz.timers[fz.ntimers++];
     t->action = (uint8_t)b;
-    t->h = coco_timer(fz_take_ms(a & 1), timer_cb, t);
+    fz_timer_armed(t, fz_take_ms(a & 1, a >> 1));
+    t->h = coco_timer(t->ms, timer_cb, t);
     FZ_CHECK(t->h != NULL);
 }
 
@@ -485,10 +500,10 @@ static void op_sleep(int me, unsigned a)
         FZ_CHECK(coco_sleep(0) == COCO_ERROR_INVALID);
         return;
     }
-    uint64_t t = fz_take_ms(a & 1);
-    fz_begin(me, FZ_SLEEP, true);
+    uint64_t t = fz_take_ms(a & 1, a >> 1);
+    fz_begin(me, FZ_SLEEP, t);
     FZ_CHECK(coco_sleep(t) == COCO_OK);
-    fz_end(me);
+    fz_end(me, true);
 }
 
 /* Identity, and the library refusing bad arguments. */
@@ -691,7 +706,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(sched != NULL);
     fz_world_init((flags >> 2) & 3, (flags >> 4) & 3);
     fz.sched = sched;
-    fz.time_budget = FZ_TIME_BUDGET;
+    /* Virtual time unless bit 6 asks for the real clock, or the library
+     * was linked without its test hooks. */
+    fz.vclock = !(flags & 0x40) && fz_timing_oracle();
+    if (fz.vclock)
+        FZ_CHECK(coco__sched_virtual_clock(sched) == COCO_OK);
+    fz.time_budget = fz.vclock ? FZ_VIRTUAL_WAITS : FZ_TIME_BUDGET;
     fz.ops_left = FZ_MAX_OPS;
     while (exec_op(FZ_OUTSIDE, &outside))
         ;

@@ -10,20 +10,20 @@
  */
 #include "fuzz_model.h"
 
-static void mutex_lock(int me, int m, unsigned sub)
+static void mutex_lock(int me, int m, unsigned sub, unsigned sel)
 {
     bool try = sub == 1;
-    uint64_t t = sub == 0 ? COCO_INFINITE : sub == 2 ? fz_take_ms(1) : 0;
+    uint64_t t = sub == 0 ? COCO_INFINITE : sub == 2 ? fz_take_ms(true, sel) : 0;
     int owner = fz.mutex_owner[m], rc;
     if (try) {
         rc = coco_mutex_trylock(fz.mutex[m]);
     } else if (me == FZ_OUTSIDE) {
         rc = coco_mutex_lock_timeout(fz.mutex[m], t);
     } else {
-        fz_begin(me, FZ_LOCK, t != COCO_INFINITE)->target = m;
+        fz_begin(me, FZ_LOCK, t)->target = m;
         rc = t == COCO_INFINITE ? coco_mutex_lock(fz.mutex[m])
                                 : coco_mutex_lock_timeout(fz.mutex[m], t);
-        fz_end(me);
+        fz_end(me, rc == COCO_ERROR_TIMEOUT);
     }
     if (owner == FZ_FREE) {
         FZ_CHECK(rc == COCO_OK);
@@ -63,13 +63,13 @@ void fz_op_mutex(int me, unsigned a)
     if (sub == 3)
         mutex_unlock(me, m);
     else
-        mutex_lock(me, m, sub);
+        mutex_lock(me, m, sub, a >> 3);
 }
 
-static void sem_wait(int me, int i, unsigned sub)
+static void sem_wait(int me, int i, unsigned sub, unsigned sel)
 {
     bool try = sub == 1;
-    uint64_t t = sub == 0 ? COCO_INFINITE : sub == 3 ? fz_take_ms(1) : 0;
+    uint64_t t = sub == 0 ? COCO_INFINITE : sub == 3 ? fz_take_ms(true, sel) : 0;
     size_t have = coco_sem_value(fz.sem[i]);
     FZ_CHECK(have == fz.sem_units[i] - fz.sem_taken[i]);
     int rc;
@@ -79,7 +79,7 @@ static void sem_wait(int me, int i, unsigned sub)
     } else if (me == FZ_OUTSIDE) {
         rc = coco_sem_wait_timeout(fz.sem[i], t);
     } else {
-        op = fz_begin(me, FZ_SEMWAIT, t != COCO_INFINITE);
+        op = fz_begin(me, FZ_SEMWAIT, t);
         op->target = i;
         rc = t == COCO_INFINITE ? coco_sem_wait(fz.sem[i])
                                 : coco_sem_wait_timeout(fz.sem[i], t);
@@ -87,7 +87,7 @@ static void sem_wait(int me, int i, unsigned sub)
     /* A unit handed over by a post was counted by the post. */
     bool granted = op != NULL && op->granted;
     if (op != NULL)
-        fz_end(me);
+        fz_end(me, rc == COCO_ERROR_TIMEOUT);
     if (have > 0) {
         FZ_CHECK(rc == COCO_OK);
         fz.sem_taken[i]++;
@@ -119,7 +119,7 @@ void fz_op_sem(int me, unsigned a)
     if (sub == 2)
         sem_post(i);
     else
-        sem_wait(me, i, sub);
+        sem_wait(me, i, sub, a >> 3);
 }
 
 static void wg_add(int i, int delta)
@@ -136,19 +136,19 @@ static void wg_add(int i, int delta)
     fz.wg_count[i] = want;
 }
 
-static void wg_wait(int me, int i, unsigned sub)
+static void wg_wait(int me, int i, unsigned sub, unsigned sel)
 {
-    uint64_t t = sub == 2 ? COCO_INFINITE : fz_take_ms(sub == 3);
+    uint64_t t = sub == 2 ? COCO_INFINITE : fz_take_ms(sub == 3, sel);
     bool zero = fz.wg_count[i] == 0;
     unsigned epoch = fz.wg_epoch[i];
     int rc;
     if (me == FZ_OUTSIDE) {
         rc = coco_waitgroup_wait_timeout(fz.wg[i], t);
     } else {
-        fz_begin(me, FZ_WGWAIT, t != COCO_INFINITE)->target = i;
+        fz_begin(me, FZ_WGWAIT, t)->target = i;
         rc = t == COCO_INFINITE ? coco_waitgroup_wait(fz.wg[i])
                                 : coco_waitgroup_wait_timeout(fz.wg[i], t);
-        fz_end(me);
+        fz_end(me, rc == COCO_ERROR_TIMEOUT);
     }
     if (zero)
         FZ_CHECK(rc == COCO_OK);
@@ -168,5 +168,5 @@ void fz_op_wg(int me, unsigned a)
     else if (sub == 4)
         wg_add(i, 2);
     else
-        wg_wait(me, i, sub & 3); /* 2: no limit, 3: 1 ms, else 0 */
+        wg_wait(me, i, sub & 3, a >> 4); /* 2: no limit, 3: a limit, else 0 */
 }

@@ -36,7 +36,8 @@ seed pingpong 0 \
     $RECV 0 $RECV 0 $RECV 0 $RECV 0
 
 # A buffered channel (slot 1, capacity 2) with try and timed sends and
-# receives (mode bits 3-4 of the argument: 1 try, 2 timeout 0, 3 1 ms).
+# receives (mode bits 3-4 of the argument: 1 try, 2 timeout 0, 3 a
+# timeout, whose length bits 5-7 pick).
 seed buffered 1 \
     $CHAN_NEW 17 $SEND 9 $SPAWN 0 $SPAWN 1 $END \
     $SEND 1 $SEND 1 $SEND 9 $SEND 17 $SEND 25 $YIELD 0 $CHAN_FREE 1 $END \
@@ -94,3 +95,31 @@ seed chan-destroy 0 \
     $RECV 0 $SEND 1 $END \
     $YIELD 0 $CHAN_FREE 0 $CHAN_FREE 1 $END \
     $SEND 0 $DESTROY 1 $RECV 1
+
+# Timed waits of every kind on things nobody provides, with lengths in a
+# scrambled order (the argument bits that pick them, on the virtual clock:
+# 0: 1 ms, 1: 2, 2: 5, 3: 64, 4: 255, 5: 256, 6: 1000, 7: 70000): each must
+# run out exactly at its deadline, in deadline order.  Slot 0 is received
+# from, slot 1 sent to, slot 2 selected on; semaphore 0 has no unit, wait
+# group 0 a count of 1, and mutex 0 is held through a long sleep.
+seed timed-waits 0 \
+    $CHAN_NEW 0 $CHAN_NEW 1 $CHAN_NEW 2 $WG 0 $TIMER 9 0 $TIMER 13 0 \
+    $SPAWN 0 $SPAWN 1 $SPAWN 2 $SPAWN 3 $SPAWN 4 $SPAWN 5 $END \
+    $RECV 248 $SLEEP 7 $RECV 56 $END \
+    $SEND 153 $SLEEP 15 $END \
+    $MUTEX 0 $SLEEP 13 $MUTEX 6 $END \
+    $MUTEX 44 $END \
+    $SEM 38 $WG 38 $SELECT 60 2 $END \
+    $SLEEP 11 $TIMER 1 0 $SLEEP 1
+
+# The same on the real clock (bit 6 of byte 0): the first two waits last
+# 1 ms, the others become 0.
+seed timed-waits-real 64 \
+    $CHAN_NEW 0 $CHAN_NEW 1 $CHAN_NEW 2 $WG 0 $TIMER 9 0 $TIMER 13 0 \
+    $SPAWN 0 $SPAWN 1 $SPAWN 2 $SPAWN 3 $SPAWN 4 $SPAWN 5 $END \
+    $RECV 248 $SLEEP 7 $RECV 56 $END \
+    $SEND 153 $SLEEP 15 $END \
+    $MUTEX 0 $SLEEP 13 $MUTEX 6 $END \
+    $MUTEX 44 $END \
+    $SEM 38 $WG 38 $SELECT 60 2 $END \
+    $SLEEP 11 $TIMER 1 0 $SLEEP 1

@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <dirent.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+bool fz_timing_oracle(void);
 
 #define MAX_INPUTS 4096
 #define MAX_INPUT_SIZE (1 << 20)
@@ -119,6 +121,8 @@ int main(int argc, char **argv)
         return 0;
     }
     printf("1..%d\n", ninputs);
+    printf("# timing oracle on the virtual clock: %s\n",
+           fz_timing_oracle() ? "yes" : "no (library linked without its test hooks)");
     int failed = 0;
     for (int i = 0; i < ninputs; i++) {
         int ok = replay(inputs[i]);
