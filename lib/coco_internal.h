@@ -481,7 +481,7 @@ uint64_t coco__now_ms(coco_sched_t *s);
 /* Test hooks (lib/timer/timer_wheel.c): a virtual clock for s, and the
  * clock s keeps.  Hidden like every internal name: a test reaches them
  * when it links the static library. */
-int coco__sched_virtual_clock(coco_sched_t *s);
+int coco__sched_virtual_clock(coco_sched_t *s, uint64_t start);
 uint64_t coco__sched_clock(coco_sched_t *s);
 /* Arms t to fire after delay_ms (counts in s->timers_pending while armed). */
 void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms);

@@ -93,10 +93,13 @@ static void list_add(coco_tnode_t *h, coco_tnode_t *t)
     h->prev = t;
 }
 
-/* Files t by its deadline relative to the wheel's position. */
-static void wheel_insert(struct coco_timers *w, coco_tnode_t *t)
+/* Files t by its deadline relative to the wheel's position, but not
+ * before earliest: w->now + 1 for a timer being armed, as the slot of
+ * w->now has been run; w->now itself while cascading at w->now, which
+ * runs that slot next. */
+static void wheel_file(struct coco_timers *w, coco_tnode_t *t, uint64_t earliest)
 {
-    uint64_t d = t->deadline > w->now ? t->deadline : w->now + 1;
+    uint64_t d = t->deadline > earliest ? t->deadline : earliest;
     uint64_t delta = d - w->now;
     unsigned l = 0;
     while (l < COCO__WHEEL_LEVELS - 1 &&
@@ -107,6 +110,11 @@ static void wheel_insert(struct coco_timers *w, coco_tnode_t *t)
     unsigned i = (unsigned)(d >> (COCO__WHEEL_BITS * l)) & MASK;
     list_add(&w->slot[l][i], t);
     bit_set(w, l, i);
+}
+
+static void wheel_insert(struct coco_timers *w, coco_tnode_t *t)
+{
+    wheel_file(w, t, w->now + 1);
 }
 
 /* Unlinks t; when that empties one of the wheel's slots, clears its bit. */
@@ -157,7 +165,9 @@ void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t)
 
 /* ------------------------------------------------------------ expiry */
 
-/* Moves every timer of slot (l, i) to where it belongs now. */
+/* Moves every timer of slot (l, i) to where it belongs now.  A deadline
+ * of exactly now goes to the level-0 slot of now, which the caller runs
+ * next: filed one step later, it would fire 1 ms late. */
 static void cascade(struct coco_timers *w, unsigned l, unsigned i)
 {
     coco_tnode_t *h = &w->slot[l][i];
@@ -166,7 +176,7 @@ static void cascade(struct coco_timers *w, unsigned l, unsigned i)
     bit_clear(w, l, i);
     while (t != h) {
         coco_tnode_t *next = t->next;
-        wheel_insert(w, t);
+        wheel_file(w, t, w->now);
         t = next;
     }
 }
@@ -262,14 +272,18 @@ void coco__timer_leap(coco_sched_t *s, int ms)
  * coroutine is ready or runs, and when all of them wait and nothing but
  * timers could wake one, it jumps to the next deadline instead of the
  * thread sleeping; I/O is only polled then, unless no timer is armed.
- * A timed wait then ends exactly at its deadline.  Returns COCO_OK, or
- * COCO_ERROR_NOMEM when the wheel cannot be made. */
-int coco__sched_virtual_clock(coco_sched_t *s)
+ * A timed wait then ends exactly at its deadline.  While no timer is
+ * armed the clock is set to start (any value: a test can try every
+ * alignment of the wheel); otherwise it goes on from where it is.
+ * Returns COCO_OK, or COCO_ERROR_NOMEM when the wheel cannot be made. */
+int coco__sched_virtual_clock(coco_sched_t *s, uint64_t start)
 {
     struct coco_timers *w = s != NULL ? coco__timers(s) : NULL;
     if (w == NULL)
         return s != NULL ? COCO_ERROR_NOMEM : COCO_ERROR_INVALID;
     w->virt = true;
+    if (w->count == 0)
+        w->clock = w->now = start;
     return COCO_OK;
 }
 
