@@ -143,7 +143,7 @@ uint64_t fz_take_ms(bool want, unsigned sel);
 /* Time: the library's test hooks, hidden symbols that a program reaches
  * only when it links the static library (weak: NULL otherwise), and the
  * checks of timers against the clocks. */
-int coco__sched_virtual_clock(coco_sched_t *s) __attribute__((weak));
+int coco__sched_virtual_clock(coco_sched_t *s, uint64_t start) __attribute__((weak));
 uint64_t coco__sched_clock(coco_sched_t *s) __attribute__((weak));
 bool fz_timing_oracle(void);
 uint64_t fz_now_us(void);

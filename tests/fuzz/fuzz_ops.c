@@ -8,7 +8,9 @@
  *
  *   byte 0      bits 0-1: how the run goes and ends (see finish_run());
  *               bits 2-3 and 4-5: initial units of semaphores 0 and 1;
- *               bit 6: the real clock instead of the virtual one
+ *               bit 6: the real clock instead of the virtual one;
+ *               bit 7: the virtual clock starts at 0 (else at a hash of
+ *               the input)
  *   then        segments separated by 0xff.  Segment 0 runs outside any
  *               coroutine before coco_sched_run(); segments 1..8 are the
  *               scripts that spawned coroutines run, once each.
@@ -694,6 +696,23 @@ static script_t split(const uint8_t *data, size_t size)
     return outside;
 }
 
+/* Where the virtual clock starts: 0 when bit 7 of the first byte says so,
+ * else a hash of the input, so that inputs try every alignment of the
+ * timing wheel and each replays the same way.  COCO_FUZZ_VSTART
+ * overrides it. */
+static uint64_t virtual_start(const uint8_t *data, size_t size)
+{
+    const char *e = getenv("COCO_FUZZ_VSTART");
+    if (e != NULL && *e != '\0')
+        return strtoull(e, NULL, 0);
+    if (data[0] & 0x80)
+        return 0;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < size; i++)
+        h = (h ^ data[i]) * 16777619u;
+    return h;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
@@ -710,7 +729,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * was linked without its test hooks. */
     fz.vclock = !(flags & 0x40) && fz_timing_oracle();
     if (fz.vclock)
-        FZ_CHECK(coco__sched_virtual_clock(sched) == COCO_OK);
+        FZ_CHECK(coco__sched_virtual_clock(sched, virtual_start(data, size)) == COCO_OK);
     fz.time_budget = fz.vclock ? FZ_VIRTUAL_WAITS : FZ_TIME_BUDGET;
     fz.ops_left = FZ_MAX_OPS;
     while (exec_op(FZ_OUTSIDE, &outside))

@@ -123,3 +123,12 @@ seed timed-waits-real 64 \
     $MUTEX 44 $END \
     $SEM 38 $WG 38 $SELECT 60 2 $END \
     $SLEEP 11 $TIMER 1 0 $SLEEP 1
+
+# Deadlines that fall exactly where the timing wheel cascades a higher
+# level (the virtual clock starts at 0, bit 7 of byte 0): sleeps and a
+# timer of 256 ms must end right at their deadlines (and a 70 s receive
+# timeout, across the second level, at its own).
+seed wheel-boundary 128 \
+    $CHAN_NEW 0 $TIMER 11 0 $SPAWN 0 $SPAWN 1 $END \
+    $SLEEP 11 $SLEEP 11 $END \
+    $SLEEP 1 $TIMER 11 0 $RECV 248
