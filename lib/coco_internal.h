@@ -182,6 +182,9 @@ static inline size_t coco__stack_round(size_t request)
 int coco__stack_get(coco_stack_pool_t *pool, size_t size, coco_stack_t *out);
 void coco__stack_put(coco_stack_pool_t *pool, coco_stack_t *stk);
 void coco__stack_pool_drain(coco_stack_pool_t *pool);
+/* The size coco__stack_get() was asked for when it gave stk: the usable
+ * size plus what the pool keeps at the top. */
+size_t coco__stack_asked(const coco_stack_t *stk);
 /* The guard page of stk, or NULL when stacks are unguarded on this host. */
 char *coco__stack_guard(const coco_stack_t *stk);
 
@@ -338,6 +341,7 @@ struct coco_sched {
     coco_sched_t *thread_prev, *thread_next; /* the thread's schedulers */
     size_t alive;                /* coroutines not yet finished */
     size_t max_coros;            /* 0 = no limit */
+    bool limit_told;             /* the limit was reported on stderr */
     uint64_t next_id;
     coco_co_t *free_co;          /* recycled descriptors */
     struct coco_co_chunk *chunks;/* descriptor storage */
@@ -352,6 +356,13 @@ struct coco_sched {
     struct coco__waitq fd_freed; /* lib/io: acceptors out of descriptors */
     coco_co_t *io_streak_co;     /* lib/io: whose I/O calls have not waited */
     unsigned io_streak;          /* ... and how many in a row */
+#if COCO_DEBUG
+    /* A shared-stack pointer check that failed in a coroutine, reported
+     * by the loop (lib/core/shared.c). */
+    coco_co_t *sstack_bad_co;
+    uint64_t sstack_bad_id;
+    const char *sstack_bad_what;
+#endif
 };
 
 /* True when a timer or an I/O wait could still make something runnable. */
@@ -425,8 +436,18 @@ static inline coco_error_cb coco__error_cb_of(const coco_co_t *co)
 COCO__NORETURN void coco__co_return(void);
 /* Called by the loop, off the coroutine's stack: co finished normally. */
 void coco__co_reap(coco_sched_t *s, coco_co_t *co);
-/* Called by the loop, off the coroutine's stack: co overflowed it. */
+/* Called by the loop, off the coroutine's stack: co overflowed it.  It is
+ * taken off the run queue or whatever it was waiting on, wherever in a
+ * library call the overflow stopped it. */
 void coco__co_overflowed(coco_sched_t *s, coco_co_t *co);
+/* For the fault handler: the live, unfinished coroutine of s whose guard
+ * page holds addr (of a shared stack, the one whose frames are on it), or
+ * NULL. */
+coco_co_t *coco__co_of_guard(coco_sched_t *s, const char *addr);
+/* For the fault handler: a switch from another coroutine to next, which it
+ * had already made current, faulted before it left: next goes back to the
+ * head of the run queue, READY. */
+void coco__switch_undo(coco_sched_t *s, coco_co_t *next);
 /* Releases every coroutine of s (at coco_sched_destroy). */
 void coco__co_destroy_all(coco_sched_t *s);
 
@@ -445,15 +466,22 @@ int coco__sstack_assign(coco_sched_t *s, coco_co_t *co, size_t size,
  * co's back (or prepares its first frame).  COCO_ERROR_NOMEM when the
  * frames in the way could not be saved; co cannot run yet. */
 int coco__sstack_enter(coco_sched_t *s, coco_co_t *co);
+/* The size asked for co's shared stack (its usable size is co->stack.size). */
+size_t coco__sstack_asked(const coco_co_t *co);
+/* True when the frames on co's shared stack are co's. */
+bool coco__sstack_owns(const coco_co_t *co);
 /* co will never run again: it no longer holds its shared stack. */
 void coco__sstack_release(coco_co_t *co);
 /* Gives the shared stacks back to the pool (at coco_sched_destroy). */
 void coco__sstack_fini(coco_sched_t *s);
-/* In debug builds (COCO_DEBUG): reports through the running coroutine's
- * error callback when p points into its shared stack, where it will not
- * stay valid for others.  what names the call. */
+/* In debug builds (COCO_DEBUG): notes when p points into the running
+ * coroutine's shared stack, where it will not stay valid for others; what
+ * names the call.  The loop reports it through the coroutine's error
+ * callback (coco__sstack_report) once the coroutine has switched away, as
+ * callbacks never run in a coroutine. */
 #if COCO_DEBUG
 void coco__sstack_check_ptr(const void *p, const char *what);
+void coco__sstack_report(coco_sched_t *s);
 #else
 #  define coco__sstack_check_ptr(p, what) ((void)0)
 #endif

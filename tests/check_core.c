@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A log of events, so tests can assert the order things happened in. */
 static char trace[256];
@@ -769,6 +771,45 @@ START_TEST(test_coroutine_limit)
 }
 END_TEST
 
+/* Hitting the limit is told apart from other failures: EAGAIN is set for
+ * nothing else, and the first refusal of each scheduler says on stderr
+ * what was hit and what raises it. */
+START_TEST(test_coroutine_limit_reported_once)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    fflush(stderr);
+    int saved = dup(2);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_eq(dup2(fds[1], 2), 2);
+    coco_sched_t *s = coco_sched_create();
+    coco_sched_set_max_coroutines(s, 2);
+    for (int i = 0; i < 2; i++)
+        ck_assert_ptr_nonnull(coco_create(s, never_runs, NULL, 0));
+    for (int i = 0; i < 3; i++) {
+        errno = 0;
+        ck_assert_ptr_null(coco_create(s, never_runs, NULL, 0));
+        ck_assert_int_eq(errno, EAGAIN);
+    }
+    ck_assert_uint_eq(coco_sched_count(s), coco_sched_get_max_coroutines(s));
+    fflush(stderr);
+    ck_assert_int_eq(dup2(saved, 2), 2);
+    close(saved);
+    close(fds[1]);
+    char buf[512];
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    close(fds[0]);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_msg(strstr(buf, "coroutine limit reached: 2 alive") != NULL, "stderr: '%s'", buf);
+    ck_assert_msg(strstr(buf, "coco_sched_set_max_coroutines()") != NULL, "stderr: '%s'", buf);
+    ck_assert_msg(strchr(buf, '\n') == buf + n - 1, "more than one line: '%s'", buf);
+    coco_sched_set_max_coroutines(s, 3);
+    ck_assert_ptr_nonnull(coco_create(s, never_runs, NULL, 0));
+    coco_sched_destroy(s);
+}
+END_TEST
+
 START_TEST(test_default_limit_and_lifting_it)
 {
     coco_sched_t *s = coco_sched_create();
@@ -901,6 +942,7 @@ int main(void)
     tc = tcase_create("limits");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_coroutine_limit);
+    tcase_add_test(tc, test_coroutine_limit_reported_once);
     tcase_add_test(tc, test_default_limit_and_lifting_it);
     tcase_add_test(tc, test_one_scheduler_per_thread);
     tcase_add_test(tc, test_version_and_strerror);

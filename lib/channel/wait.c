@@ -95,6 +95,9 @@ int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
     coco__wait_init(w, 1, co);
     w->value = in;
     coco__waitq_push(q, w);
+    /* Findable before the call below, which may overflow the stack. */
+    co->wait_obj = w;
+    co->wait_on = COCO__ON_GROUP;
     co->flags |= COCO__WAIT_HEAP;
     return park_on_heap_record(w, out, timeout_ms);
 }

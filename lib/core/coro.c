@@ -136,6 +136,13 @@ static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
         return NULL;
     }
     if (s->max_coros != 0 && s->alive >= s->max_coros) {
+        /* EAGAIN alone reads "Resource temporarily unavailable": say
+         * once per scheduler which resource, and how to get more. */
+        if (!s->limit_told) {
+            s->limit_told = true;
+            fprintf(stderr, "coco: coroutine limit reached: %zu alive; "
+                    "coco_sched_set_max_coroutines() raises it\n", s->max_coros);
+        }
         errno = EAGAIN;
         return NULL;
     }
@@ -246,9 +253,25 @@ static void report_to_stderr(coco_coro_t *coro, int error_code, const char *msg)
 void coco__co_overflowed(coco_sched_t *s, coco_co_t *co)
 {
     char msg[128];
+    /* The overflow may have stopped it anywhere in a call that parks or
+     * switches: queued again by a yield, linked into a wait queue with or
+     * without its state set, with a deadline armed.  The records it
+     * waits with are still intact on its stack. */
+    coco__rq_remove(s, co);
+    if (co->wait_on != COCO__ON_NOTHING)
+        coco__cancel_wait(co);
+    coco__unpark(s, co);
     co->state = COCO_STATE_OVERFLOW;
-    snprintf(msg, sizeof msg, "coroutine %" PRIu64 " overflowed its %zu-byte stack",
-             co->id, co->stack.size);
+    /* The size asked for, rounded to whole pages; the pool keeps a few
+     * bytes of some stacks for itself. */
+    size_t asked = co->flags & COCO__SHARED ? coco__sstack_asked(co)
+                                            : coco__stack_asked(&co->stack);
+    if (asked == co->stack.size)
+        snprintf(msg, sizeof msg, "coroutine %" PRIu64 " overflowed its %zu-byte stack",
+                 co->id, asked);
+    else
+        snprintf(msg, sizeof msg, "coroutine %" PRIu64 " overflowed its %zu-byte stack"
+                 " (%zu bytes usable)", co->id, asked, co->stack.size);
     co_retire(s, co, NULL);
     coco_error_cb cb = coco__error_cb_of(co);
     if (cb == NULL)
@@ -355,6 +378,23 @@ static void each_live(coco_sched_t *s, void (*f)(coco_sched_t *, coco_co_t *))
         for (int i = 0; i < CHUNK_COROS; i++)
             if (ch->co[i].magic == COCO__MAGIC_LIVE)
                 f(s, &ch->co[i]);
+}
+
+coco_co_t *coco__co_of_guard(coco_sched_t *s, const char *addr)
+{
+    for (struct coco_co_chunk *ch = s->chunks; ch != NULL; ch = ch->next) {
+        for (int i = 0; i < CHUNK_COROS; i++) {
+            coco_co_t *co = &ch->co[i];
+            if (co->magic != COCO__MAGIC_LIVE || finished(co) || co->stack.lo == NULL)
+                continue;
+            const char *guard = coco__stack_guard(&co->stack);
+            if (guard == NULL || addr < guard || addr >= co->stack.lo)
+                continue;
+            if (!(co->flags & COCO__SHARED) || coco__sstack_owns(co))
+                return co;
+        }
+    }
+    return NULL;
 }
 
 static void unlink_parked(coco_sched_t *s, coco_co_t *co)

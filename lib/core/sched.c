@@ -79,6 +79,18 @@ void coco__rq_remove(coco_sched_t *s, coco_co_t *co)
     s->rq_len--;
 }
 
+void coco__switch_undo(coco_sched_t *s, coco_co_t *next)
+{
+    next->state = COCO_STATE_READY;
+    next->prev = NULL;
+    next->next = s->rq_head;
+    if (s->rq_head != NULL)
+        s->rq_head->prev = next;
+    else
+        s->rq_tail = next;
+    s->rq_head = next;
+    s->rq_len++;
+}
 
 /* ------------------------------------------------------- switching */
 
@@ -239,6 +251,10 @@ static int dispatch(coco_sched_t *s)
         s->overflowed = NULL;
         coco__co_overflowed(s, o);
     }
+#if COCO_DEBUG
+    if (s->sstack_bad_co != NULL)
+        coco__sstack_report(s);
+#endif
     return COCO_OK;
 }
 

@@ -188,6 +188,16 @@ int coco__sstack_enter(coco_sched_t *s, coco_co_t *co)
     return COCO_OK;
 }
 
+size_t coco__sstack_asked(const coco_co_t *co)
+{
+    return sstack_of(co)->size;
+}
+
+bool coco__sstack_owns(const coco_co_t *co)
+{
+    return co->stack.lo != NULL && sstack_of(co)->owner == co;
+}
+
 void coco__sstack_release(coco_co_t *co)
 {
     if (co->stack.lo == NULL)
@@ -227,6 +237,17 @@ int coco__sstack_enter(coco_sched_t *s, coco_co_t *co)
     return COCO_ERROR_INVALID;
 }
 
+size_t coco__sstack_asked(const coco_co_t *co)
+{
+    return co->stack.size;
+}
+
+bool coco__sstack_owns(const coco_co_t *co)
+{
+    (void)co;
+    return false;
+}
+
 void coco__sstack_release(coco_co_t *co)
 {
     (void)co;
@@ -249,11 +270,26 @@ void coco__sstack_check_ptr(const void *p, const char *what)
     const char *c = p;
     if (c < co->stack.lo || c >= co->stack.lo + co->stack.size)
         return;
+    if (s->sstack_bad_co != NULL)
+        return; /* one report per trip through the loop */
+    s->sstack_bad_co = co;
+    s->sstack_bad_id = co->id;
+    s->sstack_bad_what = what;
+}
+
+void coco__sstack_report(coco_sched_t *s)
+{
+    coco_co_t *co = s->sstack_bad_co;
+    s->sstack_bad_co = NULL;
     char msg[160];
     snprintf(msg, sizeof msg,
              "%s: pointer into the shared stack of coroutine %" PRIu64
-             ", invalid for others once it parks", what, co->id);
-    coco_error_cb cb = coco__error_cb_of(co);
+             ", invalid for others once it parks", s->sstack_bad_what,
+             s->sstack_bad_id);
+    /* It may have been destroyed since, its descriptor reused. */
+    coco_error_cb cb = NULL;
+    if (coco__valid(co) && co->id == s->sstack_bad_id)
+        cb = coco__error_cb_of(co);
     if (cb != NULL)
         cb(&co->pub, COCO_ERROR_INVALID, msg);
     else

@@ -6,12 +6,27 @@
  * handler runs on a per-thread alternate stack, since the faulting stack
  * has no room left.  When the fault address lies in the guard page of the
  * coroutine running on this thread, the handler records the overflow and
- * resumes the scheduler loop, which marks the coroutine OVERFLOW, reports
- * it, and runs the others on.  Any other fault goes to the handler that
- * was installed before ours, so real crashes still crash.
+ * resumes the scheduler loop, which marks the coroutine OVERFLOW, takes it
+ * off whatever it was waiting on, reports it, and runs the others on.
+ *
+ * A switch makes the next coroutine current before it saves the registers
+ * of the one it leaves, and that saving (or the call into the switch) is
+ * what may hit the guard page of the one being left.  So when the fault is
+ * not in the current coroutine's guard page, the handler looks for the
+ * coroutine whose guard page it is, and takes it for the one being left if
+ * the stack pointer is on its stack; the coroutine the switch was handing
+ * over to goes back to the head of the run queue.  Finding it costs a walk
+ * over the descriptors, on a fault only: the switch itself does nothing
+ * more for it.
+ *
+ * Any other fault goes to the handler that was installed before ours, so
+ * real crashes still crash.
  *
  * SPDX-License-Identifier: MIT
  */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#  define _GNU_SOURCE 1 /* the register names of ucontext_t */
+#endif
 #include "coco_internal.h"
 
 #if COCO_HAVE_OVERFLOW_DETECT
@@ -19,6 +34,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#if defined(__linux__)
+#  include <ucontext.h>
+#endif
 
 /* Room for the handler and for an error callback that overflows nothing. */
 #define ALT_STACK_SIZE ((size_t)64 * 1024)
@@ -52,29 +70,62 @@ static void chain(int sig, siginfo_t *si, void *uc)
         raise(sig);
 }
 
+/* The stack pointer at the fault, or NULL where this file does not know
+ * how to read it. */
+static char *fault_sp(void *uc)
+{
+#if defined(__linux__) && defined(__x86_64__)
+    return (char *)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__linux__) && defined(__aarch64__)
+    return (char *)((ucontext_t *)uc)->uc_mcontext.sp;
+#elif defined(__linux__) && defined(__riscv)
+    return (char *)((ucontext_t *)uc)->uc_mcontext.__gregs[REG_SP];
+#else
+    (void)uc;
+    return NULL;
+#endif
+}
+
+static bool in_guard(const coco_co_t *co, const char *addr)
+{
+    const char *guard = coco__stack_guard(&co->stack);
+    return guard != NULL && addr >= guard && addr < co->stack.lo;
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
     coco_sched_t *s = coco__tls_sched;
-    coco_co_t *co = s != NULL && s->running ? s->current : NULL;
-
-    if (co != NULL && si != NULL && si->si_code > 0) {
-        char *guard = coco__stack_guard(&co->stack);
-        char *addr = (char *)si->si_addr;
-        if (guard != NULL && addr >= guard && addr < co->stack.lo) {
-            /* We leave the handler by switching away, never by returning,
-             * so the kernel does not unblock the signal for us. */
-            sigset_t set;
-            sigemptyset(&set);
-            sigaddset(&set, SIGSEGV);
-            sigaddset(&set, SIGBUS);
-            sigprocmask(SIG_UNBLOCK, &set, NULL);
-            s->overflowed = co;
-            s->current = NULL;
-            coco__fiber_exit(&co->ctx, &s->main_ctx);
-            coco__ctx_jump(&s->main_ctx);
-        }
+    if (s == NULL || !s->running || si == NULL || si->si_code <= 0) {
+        chain(sig, si, uc);
+        return;
     }
-    chain(sig, si, uc);
+    char *addr = (char *)si->si_addr;
+    coco_co_t *co = s->current;
+    if (co == NULL || !in_guard(co, addr)) {
+        /* A switch that was leaving another coroutine? */
+        coco_co_t *left = coco__co_of_guard(s, addr);
+        char *sp = fault_sp(uc);
+        if (left == NULL || left == co ||
+            (sp != NULL && (sp < coco__stack_guard(&left->stack) ||
+                            sp > left->stack.lo + left->stack.size))) {
+            chain(sig, si, uc);
+            return;
+        }
+        if (co != NULL)
+            coco__switch_undo(s, co);
+        co = left;
+    }
+    /* We leave the handler by switching away, never by returning, so the
+     * kernel does not unblock the signal for us. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    sigaddset(&set, SIGBUS);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    s->overflowed = co;
+    s->current = NULL;
+    coco__fiber_exit(&co->ctx, &s->main_ctx);
+    coco__ctx_jump(&s->main_ctx);
 }
 
 static int install_handler(void)
@@ -110,7 +161,7 @@ int coco__signal_init_thread(void)
 
     stack_t cur;
     if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) &&
-        cur.ss_size >= MINSIGSTKSZ)
+        cur.ss_size >= (size_t)MINSIGSTKSZ)
         return COCO_OK; /* the application has its own: use it */
 
     int flags = MAP_PRIVATE;
@@ -138,13 +189,22 @@ void coco__signal_fini_thread(void)
 {
     if (alt_stack == NULL)
         return;
-    stack_t ss;
-    memset(&ss, 0, sizeof ss);
-    ss.ss_flags = SS_DISABLE;
-    if (sigaltstack(&ss, NULL) == 0) {
-        munmap(alt_stack, ALT_STACK_SIZE);
-        alt_stack = NULL;
+    /* Disable the alternate stack only if it is still ours: the
+     * application may have installed one of its own since. */
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) != 0)
+        return;
+    if (!(cur.ss_flags & SS_DISABLE) && cur.ss_sp == alt_stack) {
+        if (cur.ss_flags & SS_ONSTACK)
+            return; /* running on it: keep it */
+        stack_t ss;
+        memset(&ss, 0, sizeof ss);
+        ss.ss_flags = SS_DISABLE;
+        if (sigaltstack(&ss, NULL) != 0)
+            return;
     }
+    munmap(alt_stack, ALT_STACK_SIZE);
+    alt_stack = NULL;
 }
 
 #else /* !COCO_HAVE_OVERFLOW_DETECT */

@@ -376,6 +376,11 @@ static size_t pool_size(size_t usable)
 #endif
 }
 
+size_t coco__stack_asked(const coco_stack_t *stk)
+{
+    return pool_size(stk->size);
+}
+
 int coco__stack_get(coco_stack_pool_t *pool, size_t size, coco_stack_t *out)
 {
     struct coco_stack_free **pp =
