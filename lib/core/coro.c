@@ -340,7 +340,10 @@ void coco_destroy(coco_coro_t *coro)
         co_free(s, co);
         return;
     }
-    /* Created, ready or waiting: take it out of wherever it is linked. */
+    /* Created, ready or waiting: take it out of wherever it is linked.
+     * Ready with a lock, a unit or a value handed to it: pass that on. */
+    if (co->wait_on == COCO__ON_HANDOFF)
+        coco__wait_give_back(co);
     coco__unpark(s, co);
     coco__rq_remove(s, co);
     co->state = COCO_STATE_DEAD;
@@ -357,10 +360,16 @@ static void each_live(coco_sched_t *s, void (*f)(coco_sched_t *, coco_co_t *))
                 f(s, &ch->co[i]);
 }
 
+/* What was handed to it goes back to the objects, which may outlive the
+ * scheduler; passing it on may wake coroutines this loop has yet to
+ * visit, which give it on in turn. */
 static void unlink_parked(coco_sched_t *s, coco_co_t *co)
 {
-    if (!finished(co))
-        coco__unpark(s, co);
+    if (finished(co))
+        return;
+    if (co->wait_on == COCO__ON_HANDOFF)
+        coco__wait_give_back(co);
+    coco__unpark(s, co);
 }
 
 static void drop_stack(coco_sched_t *s, coco_co_t *co)
