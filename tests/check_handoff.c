@@ -730,6 +730,57 @@ START_TEST(test_sched_destroy_with_handoffs)
 }
 END_TEST
 
+/* ----------------------------------------------------------------- join */
+
+static coco_coro_t *target;
+static int target_go;
+
+static void join_target(void *arg)
+{
+    (void)arg;
+    while (!target_go)
+        coco_yield();
+}
+
+static void joiner(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    void *r = coco_join(target);
+    (void)r;
+    note(id);
+}
+
+/* Joiners resume in the order they called coco_join(), like every other
+ * wait queue; one destroyed while it waits drops out of the order. */
+static void join_ctl(void *arg)
+{
+    (void)arg;
+    target = coco_create(s, join_target, NULL, 0);
+    for (int i = 0; i < 6; i++) {
+        spawn(joiner, i);
+        settle();   /* so that they join in this order */
+    }
+    coco_destroy(w[3]);
+    target_go = 1;
+    coco_join(target);
+    note(10);
+    coco_destroy(target);
+}
+
+START_TEST(test_join_fifo)
+{
+    setup();
+    target_go = 0;
+    coco_create(s, join_ctl, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    int want[] = {0, 1, 2, 4, 5, 10};
+    ck_assert_int_eq(ngot, 6);
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(got_order[i], want[i]);
+    coco_sched_destroy(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("handoff");
@@ -753,6 +804,7 @@ int main(void)
     tcase_add_test(tc, test_cond_relock_passes_on);
     tcase_add_test(tc, test_waitgroup_others_still_released);
     tcase_add_test(tc, test_sched_destroy_with_handoffs);
+    tcase_add_test(tc, test_join_fifo);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }

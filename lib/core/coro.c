@@ -218,12 +218,18 @@ static void co_retire(coco_sched_t *s, coco_co_t *co, void *result)
         coco__sstack_release(co);
     else
         coco__stack_put(&s->stacks, &co->stack);
+    /* The list is newest first: wake from its end, so that joiners
+     * resume in the order they called coco_join(), as every other wait
+     * queue serves its waiters. */
     coco_co_t *j = co->u.joiners;
+    if (j != NULL)
+        while (j->next != NULL)
+            j = j->next;
     while (j != NULL) {
-        coco_co_t *next = j->next; /* coco__wake() reuses the link */
+        coco_co_t *newer = j->prev; /* coco__wake() reuses the link */
         coco__wake(s, j);
         j->wait_obj = result; /* what coco_join() returns */
-        j = next;
+        j = newer;
     }
     co->u.result = result; /* for coco_join() calls still to come */
 }
