@@ -329,10 +329,11 @@ static void chan_ctl_next(void *arg)
     settle();
     ck_assert_int_eq(coco_channel_send(ch, V(0)), COCO_OK); /* to 0 */
     ck_assert_int_eq(coco_channel_send(ch, V(1)), COCO_OK); /* to 1 */
-    coco_destroy(w[0]);     /* V(0) goes on to 2 */
+    coco_destroy(w[0]);     /* 1 takes V(0) instead, V(1) goes on to 2 */
 }
 
-/* The value handed to a destroyed receiver goes to the next one. */
+/* The value handed to a destroyed receiver goes to the next one, in
+ * order. */
 START_TEST(test_chan_value_to_next_receiver)
 {
     for (int shared = 0; shared < 2; shared++) {
@@ -343,8 +344,8 @@ START_TEST(test_chan_value_to_next_receiver)
             coco_create(s, chan_ctl_next, NULL, 0);
             ck_assert_int_eq(coco_sched_run(s), COCO_OK);
             ck_assert_int_eq(got[0], 0);
-            ck_assert_ptr_eq(vals[1], V(1));
-            ck_assert_ptr_eq(vals[2], V(0));
+            ck_assert_ptr_eq(vals[1], V(0));
+            ck_assert_ptr_eq(vals[2], V(1));
             ck_assert_uint_eq(coco_channel_len(ch), 0);
             coco_channel_destroy(ch);
             coco_sched_destroy(s);
@@ -417,6 +418,48 @@ START_TEST(test_chan_values_back_in_order)
             ck_assert_int_eq(ngot, 0);
             for (int i = 2 + (int)cap; i < 6; i++)
                 ck_assert_int_eq(rcs[i], COCO_OK);
+            coco_channel_destroy(ch);
+            coco_sched_destroy(s);
+        }
+    }
+}
+END_TEST
+
+/* Three receivers are handed V(0), V(1), V(2) in turn and the first is
+ * destroyed: the other two take V(0) and V(1), and V(2) waits in the
+ * channel, so values are still received in the order they were sent. */
+static void chan_ctl_order(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        spawn(receiver, i);
+    settle();
+    for (int i = 0; i < 3; i++)
+        coco_channel_send(ch, V(i));
+    coco_channel_try_send(ch, V(3)); /* buffered, or refused */
+    coco_destroy(w[0]);
+}
+
+START_TEST(test_chan_order_kept)
+{
+    for (int shared = 0; shared < 2; shared++) {
+        for (size_t cap = 0; cap < 3; cap += 2) {
+            setup();
+            shared_waiters = shared;
+            ch = coco_channel_create(cap);
+            coco_create(s, chan_ctl_order, NULL, 0);
+            ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+            ck_assert_int_eq(ngot, 2);
+            ck_assert_ptr_eq(vals[1], V(0));
+            ck_assert_ptr_eq(vals[2], V(1));
+            void *v = NULL;
+            ck_assert_int_eq(coco_channel_try_recv(ch, &v), COCO_OK);
+            ck_assert_ptr_eq(v, V(2));
+            if (cap > 0) {
+                ck_assert_int_eq(coco_channel_try_recv(ch, &v), COCO_OK);
+                ck_assert_ptr_eq(v, V(3));
+            }
+            ck_assert_int_eq(coco_channel_try_recv(ch, &v), COCO_ERROR_WOULDBLOCK);
             coco_channel_destroy(ch);
             coco_sched_destroy(s);
         }
@@ -796,6 +839,7 @@ int main(void)
     tcase_add_test(tc, test_sem_next_waiter_gets_unit);
     tcase_add_test(tc, test_chan_value_to_next_receiver);
     tcase_add_test(tc, test_chan_values_back_in_order);
+    tcase_add_test(tc, test_chan_order_kept);
     tcase_add_test(tc, test_chan_value_back_after_close);
     tcase_add_test(tc, test_chan_destroyed_before_receiver);
     tcase_add_test(tc, test_chan_many_destroyed);

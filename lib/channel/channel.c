@@ -45,7 +45,7 @@ coco_channel_t *coco_channel_create(size_t capacity)
     ch->sendq.give_back = NULL; /* nothing is handed to a sender */
     ch->recvq.head = ch->recvq.tail = ch->recvq.handed = NULL;
     ch->recvq.give_back = recv_give_back;
-    ch->back = ch->back_tail = NULL;
+    ch->back = NULL;
     ch->nback = 0;
     ch->closed = false;
     /* Any odd start will do: the sequence only spreads select's choices. */
@@ -107,34 +107,42 @@ static inline void *ring_take(coco_channel_t *ch)
     return value;
 }
 
-/* The receiver handed w's value is destroyed before it took it: the value
- * goes to the next parked receiver, else back into the channel ahead of
- * the values in the ring (but behind values given back before it).  A
- * receiver is only handed a value while the ring is empty, so every value
- * in the ring was sent after it.  Only when no memory is left for the
- * record is it put at the ring's head, if there is room, or lost. */
+/* The receiver handed w's value is destroyed before it took it.  The
+ * receivers handed values after it (newer on the handed list) each take
+ * the value handed just before theirs, so that values are still received
+ * in the order they were sent, and the newest one is left over.  It goes
+ * to the next parked receiver, else back into the channel ahead of every
+ * value there: a receiver is only handed a value while the channel holds
+ * none, and none is handed while given-back values wait, so whatever the
+ * channel holds was sent later.  The ring's head takes it when there is
+ * room and nothing given back waits before it; else a record does, and
+ * only if no memory is left for one is the value lost. */
 static void recv_give_back(coco__waitq_t *q, coco__waiter_t *w)
 {
     coco_channel_t *ch = COCO__CONTAINER_OF(q, coco_channel_t, recvq);
+    void *value = w->value;
+    for (coco__waiter_t *r = w->prev; r != NULL; r = r->prev) {
+        void *v = r->value;
+        r->value = value;
+        value = v;
+    }
     if (ch->recvq.head != NULL) {
-        ch->recvq.head->value = w->value;
+        ch->recvq.head->value = value;
         coco__waitq_hand_head(&ch->recvq);
+        return;
+    }
+    if (ch->back == NULL && ch->len < ch->cap) {
+        ch->head = ch->head == 0 ? ch->cap - 1 : ch->head - 1;
+        ch->ring[ch->head] = value;
+        ch->len++;
         return;
     }
     struct coco__chan_back *b = malloc(sizeof *b);
     if (b != NULL) {
-        b->next = NULL;
-        b->value = w->value;
-        if (ch->back_tail != NULL)
-            ch->back_tail->next = b;
-        else
-            ch->back = b;
-        ch->back_tail = b;
+        b->next = ch->back;
+        b->value = value;
+        ch->back = b;
         ch->nback++;
-    } else if (ch->len < ch->cap) {
-        ch->head = ch->head == 0 ? ch->cap - 1 : ch->head - 1;
-        ch->ring[ch->head] = w->value;
-        ch->len++;
     }
 }
 
@@ -144,8 +152,6 @@ static void *back_take(coco_channel_t *ch)
     struct coco__chan_back *b = ch->back;
     void *value = b->value;
     ch->back = b->next;
-    if (ch->back == NULL)
-        ch->back_tail = NULL;
     ch->nback--;
     free(b);
     return value;

@@ -16,7 +16,7 @@ struct coco_channel {
     coco__waitq_t recvq;     /* parked receivers */
     /* Values given back by receivers destroyed before they took them,
      * oldest first: they come before the ring's. */
-    struct coco__chan_back *back, *back_tail;
+    struct coco__chan_back *back;
     size_t nback;
     bool closed;
     uint32_t seed;           /* select's random start among ready cases */

@@ -18,12 +18,14 @@ void coco__wait_heap_free(coco_co_t *co)
     coco__wait_records_free(co->wait_obj, NULL);
 }
 
+/* The give_back hook sees w still on the handed list, where the records
+ * handed to after it are found through its prev links. */
 void coco__wait_give_back(coco_co_t *co)
 {
-    coco__waiter_t *w = coco__wait_unhand(co);
+    coco__waiter_t *w = (coco__waiter_t *)co->wait_obj + co->wait_result;
     coco__waitq_t *q = w->q;
-    w->q = NULL;
     q->give_back(q, w);
+    coco__wait_unhand(co)->q = NULL;
 }
 
 int coco__wait_park_timeout(coco_co_t *co, uint64_t timeout_ms)

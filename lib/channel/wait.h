@@ -136,7 +136,9 @@ static inline void coco__waitq_fire_head(coco__waitq_t *q, int result)
  * it; coco__wait_give_back() passes the thing on if it is destroyed
  * first. */
 
-/* Records that w, just fired from q, was handed something. */
+/* Records that w, just fired from q, was handed something.  The handed
+ * list is newest first: a record's prev links lead to the ones handed
+ * to after it. */
 static inline void coco__wait_handed(coco__waitq_t *q, coco__waiter_t *w)
 {
     coco_co_t *co = w->co;
