@@ -740,6 +740,74 @@ START_TEST(test_waitgroup_others_still_released)
 }
 END_TEST
 
+/* -------------------------------------------------------- timed waiters */
+
+/* Waiters with a deadline, half of them on shared stacks: what the
+ * destroyed one was handed goes on before any deadline passes. */
+static void timed_waiter(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    switch (id % 3) {
+    case 0:
+        rcs[id] = coco_sem_wait_timeout(sem, 2000);
+        break;
+    case 1:
+        rcs[id] = coco_mutex_lock_timeout(mu, 2000);
+        if (rcs[id] == COCO_OK)
+            coco_mutex_unlock(mu);
+        break;
+    default:
+        rcs[id] = coco_channel_recv_timeout(ch, &vals[id], 2000);
+        break;
+    }
+    if (rcs[id] == COCO_OK)
+        note(id);
+}
+
+static void timed_ctl(void *arg)
+{
+    (void)arg;
+    coco_mutex_lock(mu);
+    for (int i = 0; i < 12; i++) {
+        shared_waiters = i % 2;
+        spawn(timed_waiter, i);
+    }
+    settle();
+    coco_sem_post(sem);                 /* to 0 */
+    coco_mutex_unlock(mu);              /* to 1 */
+    coco_channel_send(ch, V(2));        /* to 2 */
+    coco_destroy(w[0]);                 /* on to 3 */
+    coco_destroy(w[1]);                 /* on to 4 */
+    coco_destroy(w[2]);                 /* on to 5 */
+    coco_sem_post(sem);                 /* 6 */
+    coco_sem_post(sem);                 /* 9 */
+    coco_channel_send(ch, V(8));        /* 8 */
+    coco_channel_send(ch, V(11));       /* 11 */
+}
+
+START_TEST(test_timed_waiters_pass_on)
+{
+    setup();
+    sem = coco_sem_create(0);
+    mu = coco_mutex_create();
+    ch = coco_channel_create(0);
+    coco_create(s, timed_ctl, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    for (int i = 3; i < 12; i++)
+        ck_assert_msg(rcs[i] == COCO_OK, "waiter %d: %d", i, rcs[i]);
+    ck_assert_ptr_eq(vals[5], V(2));
+    ck_assert_ptr_eq(vals[8], V(8));
+    ck_assert_ptr_eq(vals[11], V(11));
+    ck_assert_uint_eq(coco_sem_value(sem), 0);
+    ck_assert_int_eq(coco_mutex_trylock(mu), COCO_OK);
+    coco_mutex_unlock(mu);
+    coco_channel_destroy(ch);
+    coco_mutex_destroy(mu);
+    coco_sem_destroy(sem);
+    coco_sched_destroy(s);
+}
+END_TEST
+
 /* ------------------------------------------------ scheduler destruction */
 
 /* The scheduler goes while a mutex, a unit and a value are handed to
@@ -847,6 +915,7 @@ int main(void)
     tcase_add_test(tc, test_cond_signal_passes_on);
     tcase_add_test(tc, test_cond_relock_passes_on);
     tcase_add_test(tc, test_waitgroup_others_still_released);
+    tcase_add_test(tc, test_timed_waiters_pass_on);
     tcase_add_test(tc, test_sched_destroy_with_handoffs);
     tcase_add_test(tc, test_join_fifo);
     suite_add_tcase(su, tc);
