@@ -815,29 +815,42 @@ END_TEST
  * the scheduler. */
 START_TEST(test_sched_destroy_with_handoffs)
 {
-    setup();
-    mu = coco_mutex_create();
-    sem = coco_sem_create(0);
-    ch = coco_channel_create(0);
-    ck_assert_int_eq(coco_mutex_lock(mu), COCO_OK);
-    spawn(mutex_waiter, 0);
-    spawn(sem_waiter, 1);
-    spawn(receiver, 2);
-    ck_assert_int_eq(coco_sched_run(s), COCO_ERROR_DEADLOCK);
-    ck_assert_int_eq(coco_mutex_unlock(mu), COCO_OK);
-    ck_assert_int_eq(coco_sem_post(sem), COCO_OK);
-    ck_assert_int_eq(coco_channel_try_send(ch, V(2)), COCO_OK);
-    ck_assert_int_eq(ngot, 0);
-    coco_sched_destroy(s);
-    ck_assert_int_eq(coco_mutex_trylock(mu), COCO_OK);
-    ck_assert_int_eq(coco_mutex_unlock(mu), COCO_OK);
-    ck_assert_uint_eq(coco_sem_value(sem), 1);
-    void *v = NULL;
-    ck_assert_int_eq(coco_channel_try_recv(ch, &v), COCO_OK);
-    ck_assert_ptr_eq(v, V(2));
-    coco_channel_destroy(ch);
-    coco_sem_destroy(sem);
-    coco_mutex_destroy(mu);
+    for (int shared = 0; shared < 2; shared++) {
+        setup();
+        shared_waiters = shared;
+        mu = coco_mutex_create();
+        sem = coco_sem_create(0);
+        ch = coco_channel_create(0);
+        ch2 = coco_channel_create(1);
+        ck_assert_int_eq(coco_mutex_lock(mu), COCO_OK);
+        spawn(mutex_waiter, 0);
+        spawn(sem_waiter, 1);
+        spawn(receiver, 2);
+        spawn(mutex_waiter, 3);     /* behind 0: the mutex passes 0, 3, free */
+        spawn(sem_waiter, 4);       /* gets the unit after 1 */
+        spawn(selector, 5);         /* on ch and ch2 */
+        ck_assert_int_eq(coco_sched_run(s), COCO_ERROR_DEADLOCK);
+        ck_assert_int_eq(coco_mutex_unlock(mu), COCO_OK);
+        ck_assert_int_eq(coco_sem_post(sem), COCO_OK);
+        ck_assert_int_eq(coco_channel_try_send(ch, V(2)), COCO_OK);
+        ck_assert_int_eq(coco_channel_try_send(ch, V(3)), COCO_OK); /* to 5 */
+        ck_assert_int_eq(ngot, 0);
+        coco_sched_destroy(s);
+        ck_assert_int_eq(coco_mutex_trylock(mu), COCO_OK);
+        ck_assert_int_eq(coco_mutex_unlock(mu), COCO_OK);
+        ck_assert_uint_eq(coco_sem_value(sem), 1);
+        void *v = NULL;
+        ck_assert_int_eq(coco_channel_try_recv(ch, &v), COCO_OK);
+        ck_assert_ptr_eq(v, V(2));
+        ck_assert_int_eq(coco_channel_try_recv(ch, &v), COCO_OK);
+        ck_assert_ptr_eq(v, V(3));
+        ck_assert_int_eq(coco_channel_try_recv(ch, &v), COCO_ERROR_WOULDBLOCK);
+        ck_assert_int_eq(coco_channel_try_recv(ch2, &v), COCO_ERROR_WOULDBLOCK);
+        coco_channel_destroy(ch2);
+        coco_channel_destroy(ch);
+        coco_sem_destroy(sem);
+        coco_mutex_destroy(mu);
+    }
 }
 END_TEST
 
