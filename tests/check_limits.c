@@ -243,6 +243,103 @@ START_TEST(test_create_heap_exhausted)
 }
 END_TEST
 
+/* A coroutine on a shared stack keeps its wait records on the heap while
+ * it waits (its stack is copied away): with the heap exhausted the plain,
+ * untimed waits return COCO_ERROR_NOMEM at once, as their pages say, and
+ * leave the objects as they were; with memory back they wait again. */
+static coco_channel_t *lim_ch, *lim_ch2;
+static coco_mutex_t *lim_mu;
+static coco_sem_t *lim_sem;
+static coco_waitgroup_t *lim_wg;
+static coco_cond_t *lim_cv;
+static int lim_rc[7];
+static void *lim_got;
+
+static void shared_waits(void *arg)
+{
+    (void)arg;
+    void *v = NULL;
+    lim_rc[0] = coco_channel_recv(lim_ch, &v);
+    lim_rc[1] = coco_channel_send(lim_ch, &lim_rc);
+    lim_rc[2] = coco_mutex_lock(lim_mu);
+    lim_rc[3] = coco_sem_wait(lim_sem);
+    lim_rc[4] = coco_waitgroup_wait(lim_wg);
+    coco_select_case_t c[2] = {
+        {.ch = lim_ch, .op = COCO_SELECT_RECV},
+        {.ch = lim_ch2, .op = COCO_SELECT_RECV},
+    };
+    lim_rc[5] = coco_select(c, 2, COCO_INFINITE);
+}
+
+static void shared_cond_wait(void *arg)
+{
+    coco_mutex_t *m = arg;
+    coco_mutex_lock(m);
+    lim_rc[6] = coco_cond_wait(lim_cv, m);
+    coco_mutex_unlock(m);
+}
+
+static void shared_recv(void *arg)
+{
+    (void)arg;
+    coco_channel_recv(lim_ch, &lim_got);
+}
+
+START_TEST(test_shared_stack_wait_heap_exhausted)
+{
+    coco_sched_t *s = coco_sched_create();
+    ck_assert_ptr_nonnull(s);
+    int runs = 0;
+    ck_assert_ptr_nonnull(coco_create(s, count_run, &runs, 0));
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK); /* the loop is set up */
+    lim_ch = coco_channel_create(0);
+    lim_ch2 = coco_channel_create(0);
+    lim_mu = coco_mutex_create();
+    lim_sem = coco_sem_create(0);
+    lim_wg = coco_waitgroup_create();
+    lim_cv = coco_cond_create();
+    coco_mutex_t *m2 = coco_mutex_create();
+    ck_assert_int_eq(coco_mutex_lock(lim_mu), COCO_OK); /* the thread's */
+    ck_assert_int_eq(coco_waitgroup_add(lim_wg, 1), COCO_OK);
+    coco_attr_t attr;
+    coco_attr_init(&attr);
+    attr.flags = COCO_ATTR_SHARED_STACK;
+    ck_assert_ptr_nonnull(coco_create_attr(s, shared_waits, NULL, &attr));
+    ck_assert_ptr_nonnull(coco_create_attr(s, shared_cond_wait, m2, &attr));
+    for (int i = 0; i < 7; i++)
+        lim_rc[i] = 12345;
+
+    ck_assert(cap_address_space(1 * MIB));
+    void *hoard = hoard_heap();
+    int rc = coco_sched_run(s);
+    release_heap(hoard);
+    uncap_address_space();
+
+    ck_assert_int_eq(rc, COCO_OK);
+    for (int i = 0; i < 7; i++)
+        ck_assert_int_eq(lim_rc[i], COCO_ERROR_NOMEM);
+    ck_assert_int_eq(coco_mutex_trylock(m2), COCO_OK); /* given back */
+    ck_assert_uint_eq(coco_channel_len(lim_ch), 0);
+
+    ck_assert_ptr_nonnull(coco_create_attr(s, shared_recv, NULL, &attr));
+    ck_assert_int_eq(coco_sched_run(s), COCO_ERROR_DEADLOCK); /* it waits */
+    ck_assert_int_eq(coco_channel_try_send(lim_ch, &runs), COCO_OK);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_ptr_eq(lim_got, &runs);
+
+    coco_mutex_unlock(m2);
+    coco_mutex_destroy(m2);
+    coco_cond_destroy(lim_cv);
+    coco_waitgroup_destroy(lim_wg);
+    coco_sem_destroy(lim_sem);
+    coco_mutex_unlock(lim_mu);
+    coco_mutex_destroy(lim_mu);
+    coco_channel_destroy(lim_ch2);
+    coco_channel_destroy(lim_ch);
+    coco_sched_destroy(s);
+}
+END_TEST
+
 /* ------------------------------------------------- out of descriptors */
 
 #define ACCEPTORS 2
@@ -669,6 +766,7 @@ static Suite *limits_suite(void)
         tcase_add_test(tc, test_create_stack_out_of_memory);
         tcase_add_test(tc, test_create_heap_exhausted);
         tcase_add_test(tc, test_accept_first_wait_out_of_memory);
+        tcase_add_test(tc, test_shared_stack_wait_heap_exhausted);
         tcase_set_timeout(tc, 10);
         suite_add_tcase(s, tc);
     } else {

@@ -16,6 +16,14 @@
 #include <errno.h>
 #include <stdlib.h>
 
+/* A value given back to the channel. */
+struct coco__chan_back {
+    struct coco__chan_back *next;
+    void *value;
+};
+
+static void recv_give_back(coco__waitq_t *q, coco__waiter_t *w);
+
 /* The largest capacity whose ring size still fits a size_t. */
 #define CHANNEL_MAX_CAP ((SIZE_MAX - sizeof(coco_channel_t)) / sizeof(void *))
 
@@ -33,8 +41,12 @@ coco_channel_t *coco_channel_create(size_t capacity)
     ch->cap = capacity;
     ch->len = 0;
     ch->head = 0;
-    ch->sendq.head = ch->sendq.tail = NULL;
-    ch->recvq.head = ch->recvq.tail = NULL;
+    ch->sendq.head = ch->sendq.tail = ch->sendq.handed = NULL;
+    ch->sendq.give_back = NULL; /* nothing is handed to a sender */
+    ch->recvq.head = ch->recvq.tail = ch->recvq.handed = NULL;
+    ch->recvq.give_back = recv_give_back;
+    ch->back = NULL;
+    ch->nback = 0;
     ch->closed = false;
     /* Any odd start will do: the sequence only spreads select's choices. */
     ch->seed = (uint32_t)((uintptr_t)ch >> 4) | 1u;
@@ -59,6 +71,12 @@ void coco_channel_destroy(coco_channel_t *ch)
     /* Parked coroutines leave the queues before the memory goes; they
      * resume with COCO_ERROR_CHANNEL_CLOSED and never look at ch again. */
     coco_channel_close(ch);
+    coco__waitq_forget_handed(&ch->recvq);
+    while (ch->back != NULL) {
+        struct coco__chan_back *b = ch->back;
+        ch->back = b->next;
+        free(b);
+    }
     free(ch);
 }
 
@@ -89,6 +107,56 @@ static inline void *ring_take(coco_channel_t *ch)
     return value;
 }
 
+/* The receiver handed w's value is destroyed before it took it.  The
+ * receivers handed values after it (newer on the handed list) each take
+ * the value handed just before theirs, so that values are still received
+ * in the order they were sent, and the newest one is left over.  It goes
+ * to the next parked receiver, else back into the channel ahead of every
+ * value there: a receiver is only handed a value while the channel holds
+ * none, and none is handed while given-back values wait, so whatever the
+ * channel holds was sent later.  The ring's head takes it when there is
+ * room and nothing given back waits before it; else a record does, and
+ * only if no memory is left for one is the value lost. */
+static void recv_give_back(coco__waitq_t *q, coco__waiter_t *w)
+{
+    coco_channel_t *ch = COCO__CONTAINER_OF(q, coco_channel_t, recvq);
+    void *value = w->value;
+    for (coco__waiter_t *r = w->prev; r != NULL; r = r->prev) {
+        void *v = r->value;
+        r->value = value;
+        value = v;
+    }
+    if (ch->recvq.head != NULL) {
+        ch->recvq.head->value = value;
+        coco__waitq_hand_head(&ch->recvq);
+        return;
+    }
+    if (ch->back == NULL && ch->len < ch->cap) {
+        ch->head = ch->head == 0 ? ch->cap - 1 : ch->head - 1;
+        ch->ring[ch->head] = value;
+        ch->len++;
+        return;
+    }
+    struct coco__chan_back *b = malloc(sizeof *b);
+    if (b != NULL) {
+        b->next = ch->back;
+        b->value = value;
+        ch->back = b;
+        ch->nback++;
+    }
+}
+
+/* Takes the oldest value given back. */
+static void *back_take(coco_channel_t *ch)
+{
+    struct coco__chan_back *b = ch->back;
+    void *value = b->value;
+    ch->back = b->next;
+    ch->nback--;
+    free(b);
+    return value;
+}
+
 /* Sends without waiting: COCO_OK, COCO_ERROR_CHANNEL_CLOSED, or
  * COCO_ERROR_WOULDBLOCK when the caller would have to wait. */
 static inline int send_now(coco_channel_t *ch, void *value)
@@ -96,7 +164,7 @@ static inline int send_now(coco_channel_t *ch, void *value)
     /* A closed channel has no parked receivers. */
     if (ch->recvq.head != NULL) {
         ch->recvq.head->value = value;
-        coco__waitq_fire_head(&ch->recvq, COCO_OK);
+        coco__waitq_hand_head(&ch->recvq);
         return COCO_OK;
     }
     if (coco__unlikely(ch->closed))
@@ -111,6 +179,10 @@ static inline int send_now(coco_channel_t *ch, void *value)
 /* Receives without waiting, like send_now(). */
 static inline int recv_now(coco_channel_t *ch, void **value)
 {
+    if (coco__unlikely(ch->back != NULL)) {
+        *value = back_take(ch);
+        return COCO_OK;
+    }
     if (ch->len > 0) {
         *value = ring_take(ch);
         return COCO_OK;
@@ -221,7 +293,7 @@ int coco_channel_try_recv(coco_channel_t *ch, void **value)
 
 size_t coco_channel_len(const coco_channel_t *ch)
 {
-    return ch != NULL ? ch->len : 0;
+    return ch != NULL ? ch->len + ch->nback : 0;
 }
 
 size_t coco_channel_cap(const coco_channel_t *ch)

@@ -14,6 +14,10 @@ struct coco_channel {
     size_t head;             /* slot of the oldest value */
     coco__waitq_t sendq;     /* parked senders, value in their record */
     coco__waitq_t recvq;     /* parked receivers */
+    /* Values given back by receivers destroyed before they took them,
+     * oldest first: they come before the ring's. */
+    struct coco__chan_back *back;
+    size_t nback;
     bool closed;
     uint32_t seed;           /* select's random start among ready cases */
     void *ring[];

@@ -16,11 +16,23 @@ struct coco_cond {
     coco__waitq_t waiters;
 };
 
+/* The waiter a signal woke is destroyed before it ran: the signal wakes
+ * the next one instead.  (A broadcast wakes everyone, and hands nothing.) */
+static void cond_give_back(coco__waitq_t *q, coco__waiter_t *w)
+{
+    (void)w;
+    if (q->head != NULL)
+        coco__waitq_hand_head(q);
+}
+
 coco_cond_t *coco_cond_create(void)
 {
     coco_cond_t *cv = calloc(1, sizeof *cv);
-    if (cv == NULL)
+    if (cv == NULL) {
         errno = ENOMEM;
+        return NULL;
+    }
+    cv->waiters.give_back = cond_give_back;
     return cv;
 }
 
@@ -29,6 +41,7 @@ void coco_cond_destroy(coco_cond_t *cv)
     if (cv == NULL)
         return;
     coco__waitq_fire_all(&cv->waiters, COCO_ERROR_INVALID);
+    coco__waitq_forget_handed(&cv->waiters);
     free(cv);
 }
 
@@ -69,7 +82,7 @@ int coco_cond_signal(coco_cond_t *cv)
     if (cv == NULL)
         return COCO_ERROR_INVALID;
     if (cv->waiters.head != NULL)
-        coco__wait_fire(cv->waiters.head, COCO_OK);
+        coco__waitq_hand_head(&cv->waiters);
     return COCO_OK;
 }
 

@@ -13,11 +13,35 @@
 #include <errno.h>
 #include <stdlib.h>
 
+/* Passes the held mutex to the longest waiter, or frees it. */
+static void mutex_release(coco_mutex_t *mu)
+{
+    coco__waiter_t *w = mu->waiters.head;
+    if (w == NULL) {
+        mu->locked = false;
+        coco__mutex_set_owner(mu, NULL);
+        return;
+    }
+    coco__mutex_set_owner(mu, w->co);
+    coco__waitq_hand_head(&mu->waiters);
+}
+
+/* The waiter handed the mutex is destroyed before it ran. */
+static void mutex_give_back(coco__waitq_t *q, coco__waiter_t *w)
+{
+    coco_mutex_t *mu = COCO__CONTAINER_OF(q, coco_mutex_t, waiters);
+    if (coco__mutex_held_by(mu, w->co))
+        mutex_release(mu);
+}
+
 coco_mutex_t *coco_mutex_create(void)
 {
     coco_mutex_t *mu = calloc(1, sizeof *mu);
-    if (mu == NULL)
+    if (mu == NULL) {
         errno = ENOMEM;
+        return NULL;
+    }
+    mu->waiters.give_back = mutex_give_back;
     return mu;
 }
 
@@ -26,6 +50,7 @@ void coco_mutex_destroy(coco_mutex_t *mu)
     if (mu == NULL)
         return;
     coco__waitq_fire_all(&mu->waiters, COCO_ERROR_INVALID);
+    coco__waitq_forget_handed(&mu->waiters);
     free(mu);
 }
 
@@ -73,13 +98,6 @@ int coco_mutex_unlock(coco_mutex_t *mu)
 {
     if (mu == NULL || !coco__mutex_held_by(mu, coco__wait_self()))
         return COCO_ERROR_INVALID;
-    coco__waiter_t *w = mu->waiters.head;
-    if (w == NULL) {
-        mu->locked = false;
-        coco__mutex_set_owner(mu, NULL);
-        return COCO_OK;
-    }
-    coco__mutex_set_owner(mu, w->co);
-    coco__wait_fire(w, COCO_OK);
+    mutex_release(mu);
     return COCO_OK;
 }

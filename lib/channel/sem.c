@@ -15,6 +15,26 @@ struct coco_sem {
     coco__waitq_t waiters;
 };
 
+/* Adds a unit: to the longest waiter, or to the count. */
+static int sem_release(coco_sem_t *sem)
+{
+    if (sem->waiters.head != NULL) {
+        coco__waitq_hand_head(&sem->waiters);
+        return COCO_OK;
+    }
+    if (sem->value == SIZE_MAX)
+        return COCO_ERROR_INVALID;
+    sem->value++;
+    return COCO_OK;
+}
+
+/* The waiter handed a unit is destroyed before it ran. */
+static void sem_give_back(coco__waitq_t *q, coco__waiter_t *w)
+{
+    (void)w;
+    sem_release(COCO__CONTAINER_OF(q, coco_sem_t, waiters));
+}
+
 coco_sem_t *coco_sem_create(size_t initial)
 {
     coco_sem_t *sem = calloc(1, sizeof *sem);
@@ -23,6 +43,7 @@ coco_sem_t *coco_sem_create(size_t initial)
         return NULL;
     }
     sem->value = initial;
+    sem->waiters.give_back = sem_give_back;
     return sem;
 }
 
@@ -31,6 +52,7 @@ void coco_sem_destroy(coco_sem_t *sem)
     if (sem == NULL)
         return;
     coco__waitq_fire_all(&sem->waiters, COCO_ERROR_INVALID);
+    coco__waitq_forget_handed(&sem->waiters);
     free(sem);
 }
 
@@ -64,14 +86,7 @@ int coco_sem_post(coco_sem_t *sem)
 {
     if (sem == NULL)
         return COCO_ERROR_INVALID;
-    if (sem->waiters.head != NULL) {
-        coco__wait_fire(sem->waiters.head, COCO_OK);
-        return COCO_OK;
-    }
-    if (sem->value == SIZE_MAX)
-        return COCO_ERROR_INVALID;
-    sem->value++;
-    return COCO_OK;
+    return sem_release(sem);
 }
 
 size_t coco_sem_value(const coco_sem_t *sem)

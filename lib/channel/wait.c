@@ -18,10 +18,23 @@ void coco__wait_heap_free(coco_co_t *co)
     coco__wait_records_free(co->wait_obj, NULL);
 }
 
+/* The give_back hook sees w still on the handed list, where the records
+ * handed to after it are found through its prev links. */
+void coco__wait_give_back(coco_co_t *co)
+{
+    coco__waiter_t *w = (coco__waiter_t *)co->wait_obj + co->wait_result;
+    coco__waitq_t *q = w->q;
+    q->give_back(q, w);
+    coco__wait_unhand(co)->q = NULL;
+}
+
 int coco__wait_park_timeout(coco_co_t *co, uint64_t timeout_ms)
 {
     int rc = coco__park_timeout(co->pub.sched, timeout_ms);
-    return rc == COCO_OK ? (int)co->wait_result : rc;
+    if (rc != COCO_OK)
+        return rc;
+    coco__wait_resumed(co);
+    return (int)co->wait_result;
 }
 
 static inline int wait_one(coco__waitq_t *q, coco_co_t *co, coco__waiter_t *w,
@@ -83,6 +96,7 @@ static COCO__NOINLINE int park_on_heap_record(coco__waiter_t *w, void **out,
         return park_on_heap_record_timed(w, out, timeout_ms);
     coco__park(co->pub.sched);
     co = coco__tls_sched->current;
+    coco__wait_resumed(co);
     return heap_record_result(co->wait_obj, out, (int)co->wait_result);
 }
 

@@ -18,6 +18,7 @@
 
 #include "coco_internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 typedef struct coco__waitq coco__waitq_t;
@@ -48,8 +49,11 @@ static inline bool coco__wait_alone_in_group(const coco__waiter_t *w)
     return w->pos == COCO__WAIT_LAST;
 }
 
-/* struct coco__waitq { head, tail } is in coco_internal.h: the scheduler
- * holds one. */
+/* struct coco__waitq is in coco_internal.h: the scheduler holds one. */
+
+/* The object whose member named member is at p. */
+#define COCO__CONTAINER_OF(p, type, member) \
+    ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 static inline void coco__waitq_push(coco__waitq_t *q, coco__waiter_t *w)
 {
@@ -125,6 +129,76 @@ static inline void coco__waitq_fire_head(coco__waitq_t *q, int result)
     coco__wait_wake(w, result);
 }
 
+/* The hand-offs: a lock, a unit or a value given to a parked waiter w
+ * belongs to it from then on, but its coroutine may be destroyed before
+ * it runs and takes it.  So until it runs, w stays on q's handed list
+ * (its queue links are free again) and its coroutine says where to find
+ * it; coco__wait_give_back() passes the thing on if it is destroyed
+ * first. */
+
+/* Records that w, just fired from q, was handed something.  The handed
+ * list is newest first: a record's prev links lead to the ones handed
+ * to after it. */
+static inline void coco__wait_handed(coco__waitq_t *q, coco__waiter_t *w)
+{
+    coco_co_t *co = w->co;
+    w->q = q;
+    w->prev = NULL;
+    w->next = q->handed;
+    if (q->handed != NULL)
+        q->handed->prev = w;
+    q->handed = w;
+    co->wait_on = COCO__ON_HANDOFF;
+    co->wait_obj = w - coco__wait_index(w);
+}
+
+/* Takes co's handed record off its queue's list: co has taken what it was
+ * handed, or is about to give it back. */
+static inline coco__waiter_t *coco__wait_unhand(coco_co_t *co)
+{
+    coco__waiter_t *w = (coco__waiter_t *)co->wait_obj + co->wait_result;
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        w->q->handed = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    co->wait_on = COCO__ON_NOTHING;
+    if (!(co->flags & COCO__WAIT_HEAP))
+        co->wait_obj = NULL;
+    return w;
+}
+
+/* Called by a parked coroutine as soon as it runs again. */
+static inline void coco__wait_resumed(coco_co_t *co)
+{
+    if (co->wait_on == COCO__ON_HANDOFF)
+        coco__wait_unhand(co)->q = NULL;
+}
+
+/* The object of q goes away: what it handed stays with the receivers,
+ * and there is nothing left to give back to if they are destroyed. */
+static inline void coco__waitq_forget_handed(coco__waitq_t *q)
+{
+    for (coco__waiter_t *w = q->handed; w != NULL; w = w->next) {
+        coco_co_t *co = w->co;
+        co->wait_on = COCO__ON_NOTHING;
+        if (!(co->flags & COCO__WAIT_HEAP))
+            co->wait_obj = NULL;
+        w->q = NULL;
+    }
+    q->handed = NULL;
+}
+
+/* coco__waitq_fire_head() with COCO_OK for a waiter that is handed
+ * something: a lock, a unit, a value. */
+static inline void coco__waitq_hand_head(coco__waitq_t *q)
+{
+    coco__waiter_t *w = q->head;
+    coco__waitq_fire_head(q, COCO_OK);
+    coco__wait_handed(q, w);
+}
+
 /* Fires every waiter of q with result (close, destroy, broadcast). */
 static inline void coco__waitq_fire_all(coco__waitq_t *q, int result)
 {
@@ -188,6 +262,7 @@ static inline int coco__wait_park(coco_co_t *co, coco__waiter_t *w,
     co->wait_on = COCO__ON_GROUP;
     if (coco__likely(timeout_ms == COCO_INFINITE)) {
         coco__park(co->pub.sched);
+        coco__wait_resumed(co);
         return (int)co->wait_result;
     }
     return coco__wait_park_timeout(co, timeout_ms);

@@ -225,12 +225,18 @@ static void co_retire(coco_sched_t *s, coco_co_t *co, void *result)
         coco__sstack_release(co);
     else
         coco__stack_put(&s->stacks, &co->stack);
+    /* The list is newest first: wake from its end, so that joiners
+     * resume in the order they called coco_join(), as every other wait
+     * queue serves its waiters. */
     coco_co_t *j = co->u.joiners;
+    if (j != NULL)
+        while (j->next != NULL)
+            j = j->next;
     while (j != NULL) {
-        coco_co_t *next = j->next; /* coco__wake() reuses the link */
+        coco_co_t *newer = j->prev; /* coco__wake() reuses the link */
         coco__wake(s, j);
         j->wait_obj = result; /* what coco_join() returns */
-        j = next;
+        j = newer;
     }
     co->u.result = result; /* for coco_join() calls still to come */
 }
@@ -258,7 +264,9 @@ void coco__co_overflowed(coco_sched_t *s, coco_co_t *co)
      * without its state set, with a deadline armed.  The records it
      * waits with are still intact on its stack. */
     coco__rq_remove(s, co);
-    if (co->wait_on != COCO__ON_NOTHING)
+    if (co->wait_on == COCO__ON_HANDOFF)
+        coco__wait_give_back(co); /* woken with something it never took */
+    else if (co->wait_on != COCO__ON_NOTHING)
         coco__cancel_wait(co);
     coco__unpark(s, co);
     co->state = COCO_STATE_OVERFLOW;
@@ -363,7 +371,10 @@ void coco_destroy(coco_coro_t *coro)
         co_free(s, co);
         return;
     }
-    /* Created, ready or waiting: take it out of wherever it is linked. */
+    /* Created, ready or waiting: take it out of wherever it is linked.
+     * Ready with a lock, a unit or a value handed to it: pass that on. */
+    if (co->wait_on == COCO__ON_HANDOFF)
+        coco__wait_give_back(co);
     coco__unpark(s, co);
     coco__rq_remove(s, co);
     co->state = COCO_STATE_DEAD;
@@ -397,10 +408,16 @@ coco_co_t *coco__co_of_guard(coco_sched_t *s, const char *addr)
     return NULL;
 }
 
+/* What was handed to it goes back to the objects, which may outlive the
+ * scheduler; passing it on may wake coroutines this loop has yet to
+ * visit, which give it on in turn. */
 static void unlink_parked(coco_sched_t *s, coco_co_t *co)
 {
-    if (!finished(co))
-        coco__unpark(s, co);
+    if (finished(co))
+        return;
+    if (co->wait_on == COCO__ON_HANDOFF)
+        coco__wait_give_back(co);
+    coco__unpark(s, co);
 }
 
 static void drop_stack(coco_sched_t *s, coco_co_t *co)

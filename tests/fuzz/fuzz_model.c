@@ -4,10 +4,11 @@
  *
  * Channel values are indices into a table, so that a receiver can tell
  * which channel and sender a value came from, and whether it was already
- * received.  Two documented ways of losing or half-sending a value are
- * allowed, and only they: a receiver destroyed after a value was handed to
- * it but before it resumed loses that value, and a sender destroyed after
- * its value was taken but before it resumed never sees COCO_OK.
+ * received.  A receiver destroyed after a value was handed to it but
+ * before it resumed passes the value on, so it is still received, in
+ * order; it is lost only if its channel was destroyed in between.  A
+ * sender destroyed after its value was taken but before it resumed never
+ * sees COCO_OK.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -88,10 +89,29 @@ bool fz_waiting(int co)
     return coco_get_state(fz.coros[co].h) == COCO_STATE_WAITING;
 }
 
+/* The oldest coroutine still parked in kind on i that nothing was handed
+ * to yet, other than except; -1 if none. */
+static int oldest_unserved(enum fz_kind kind, int i, int except)
+{
+    int best = -1;
+    for (int c = 0; c < fz.ncoros; c++) {
+        const fz_pending_t *op = &fz.coros[c].op;
+        if (c == except || fz.coros[c].finished || op->kind != kind ||
+            op->target != i || op->granted || !fz_waiting(c))
+            continue;
+        if (best < 0 || op->start < fz.coros[best].op.start)
+            best = c;
+    }
+    return best;
+}
+
 /* Coroutine co, alive, is about to be destroyed (or its scheduler is).
  * Still parked, it is unlinked and its call has done nothing.  Woken but
  * not resumed, its call may have half happened: its value taken with no
- * COCO_OK seen, or a value handed to it that nobody will see. */
+ * COCO_OK seen.  What was handed to it goes on: a mutex or a unit to the
+ * oldest waiter or back to the object, a value to other receivers or back
+ * into the channel (the library picks which; the model only checks that
+ * every value is received once, in order). */
 void fz_forget(int co)
 {
     fz_pending_t *op = &fz.coros[co].op;
@@ -103,12 +123,29 @@ void fz_forget(int co)
             fz.values[op->value[i]].flags |= FZ_V_AMBIGUOUS;
         else if (op->send[i])
             fz_value_sent(op->value[i], COCO_ERROR_CHANNEL_CLOSED);
-        else if (woken)
-            fz.chans[op->chan[i]].lost++;
     }
+    int next;
     switch (op->kind) {
     case FZ_JOIN:
         fz.coros[op->target].joiners--;
+        break;
+    case FZ_LOCK:
+        if (!op->granted)
+            break;
+        FZ_CHECK(fz.mutex_owner[op->target] == co);
+        next = oldest_unserved(FZ_LOCK, op->target, co);
+        fz.mutex_owner[op->target] = next >= 0 ? next : FZ_FREE;
+        if (next >= 0)
+            fz.coros[next].op.granted = true;
+        break;
+    case FZ_SEMWAIT:
+        if (!op->granted)
+            break;
+        next = oldest_unserved(FZ_SEMWAIT, op->target, co);
+        if (next >= 0)
+            fz.coros[next].op.granted = true;
+        else
+            fz.sem_taken[op->target]--;
         break;
     default:
         break;
@@ -419,7 +456,8 @@ void fz_check_values(void)
     for (int c = 0; c < fz.nchans; c++) {
         const fz_chan_t *ch = &fz.chans[c];
         /* Sent values missing: dropped with the buffer, or handed to a
-         * receiver destroyed before it resumed; nothing else. */
+         * receiver that had not resumed when the channel was destroyed,
+         * and was destroyed itself later; nothing else. */
         FZ_CHECK(unreceived[c] <= ch->dropped + ch->lost);
         /* Dropped values were sent (or half sent) and never received. */
         FZ_CHECK(ch->dropped <= unreceived[c] + unsure[c]);
@@ -436,8 +474,8 @@ void fz_check_timers(void)
 
 void fz_check_sync(void)
 {
-    /* A unit handed to a waiter destroyed before it resumed is gone,
-     * like a mutex handed to one; both were counted when handed. */
+    /* A unit handed to a waiter destroyed before it resumed went on to
+     * the next waiter or back into the count (fz_forget). */
     for (int i = 0; i < FZ_NSYNC; i++) {
         FZ_CHECK(fz.sem_taken[i] <= fz.sem_units[i]);
         FZ_CHECK(coco_sem_value(fz.sem[i]) == fz.sem_units[i] - fz.sem_taken[i]);

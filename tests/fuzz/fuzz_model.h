@@ -70,7 +70,8 @@ typedef struct fz_chan {
     size_t cap;
     bool closed;
     unsigned long dropped;       /* values freed with it, still buffered */
-    unsigned long lost;          /* receivers destroyed inside a receive */
+    unsigned long lost;          /* receivers woken but not resumed when
+                                    it was destroyed */
 } fz_chan_t;
 
 enum {

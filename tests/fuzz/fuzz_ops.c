@@ -119,6 +119,16 @@ static void op_chan_free(unsigned a)
     }
     fz_chan_t *c = &fz.chans[chan];
     c->dropped += coco_channel_len(c->ch);
+    /* A value handed to a receiver that has not resumed yet stays with
+     * it; if it is destroyed, there is no channel to give it back to. */
+    for (int k = 0; k < fz.ncoros; k++) {
+        const fz_pending_t *op = &fz.coros[k].op;
+        if (fz.coros[k].finished || op->kind == FZ_NONE || fz_waiting(k))
+            continue;
+        for (int i = 0; i < op->n; i++)
+            if (op->chan[i] == chan && !op->send[i])
+                c->lost++;
+    }
     coco_channel_destroy(c->ch);
     c->ch = NULL;
     c->closed = true;

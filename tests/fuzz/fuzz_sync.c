@@ -3,8 +3,8 @@
  * operations fuzzer, each result checked against fuzz_model.c.
  *
  * Unlock and post hand the mutex or the unit straight to the oldest parked
- * waiter, so the model gives it to that waiter at the same moment: a
- * waiter destroyed before it resumes takes it along, as the library does.
+ * waiter, so the model gives it to that waiter at the same moment; a
+ * waiter destroyed before it resumes passes it on (fz_forget).
  *
  * SPDX-License-Identifier: MIT
  */
