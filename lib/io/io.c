@@ -11,13 +11,20 @@
  * every message of a request/response exchange.  TCP alone qualifies: a
  * TCP read stops early only at urgent data, which the backend watches for;
  * Unix-domain, datagram and pipe reads can stop early for other reasons.
- * Descriptors are taken as
- * socket() and pipe() return them: sockets are driven with MSG_DONTWAIT
- * (and MSG_NOSIGNAL, so a vanished peer is an EPIPE, never a SIGPIPE),
- * which needs no change to the descriptor; anything else (a pipe, a
- * terminal) and the sockets that accept and connect are switched to
- * O_NONBLOCK.  Outside a coroutine nothing can park: a call that would
- * have to wait fails with EAGAIN instead.
+ * A hang-up or error is a state, not an arrival: the backend reports it
+ * once, possibly before the read that empties the data ahead of it, so
+ * once one has been seen the shortcut is off for the descriptor (see
+ * coco__io_ready).
+ *
+ * Descriptors are taken as socket() and pipe() return them: sockets are
+ * driven with MSG_DONTWAIT (and MSG_NOSIGNAL, so a vanished peer is an
+ * EPIPE, never a SIGPIPE), which needs no change to the descriptor.
+ * Anything else (a pipe, a terminal, often shared with other processes
+ * that expect it to block) is switched to O_NONBLOCK for the one system
+ * call only and back at once, when it was blocking.  The sockets that
+ * accept and connect are switched to O_NONBLOCK for good: connect(2) and
+ * accept(2) have no per-call flag.  Outside a coroutine nothing can park:
+ * a call that would have to wait fails with EAGAIN instead.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -61,6 +68,28 @@ static int set_nonblock(int fd)
     if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -1;
     return 0;
+}
+
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t n);
+
+/* One read or write on a descriptor that is not a socket, without
+ * blocking and without leaving the open file description (which other
+ * processes may share) non-blocking. */
+static ssize_t other_io(int fd, void *rbuf, const void *wbuf, size_t n)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    bool toggle = !(fl & O_NONBLOCK);
+    if (toggle && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    ssize_t r = wbuf != NULL ? write_nosigpipe(fd, wbuf, n) : read(fd, rbuf, n);
+    if (toggle) {
+        int e = errno;
+        fcntl(fd, F_SETFL, fl);
+        errno = e;
+    }
+    return r;
 }
 
 static bool would_block(int e)
@@ -132,11 +161,9 @@ static ssize_t try_read(coco_sched_t *s, int fd, void *buf, size_t n)
         if (ent != NULL)
             ent->kind = COCO__FD_OTHER;
     }
-    /* Not a socket.  Checked every time: the number may have been closed
-     * and reused for a descriptor that blocks. */
-    if (set_nonblock(fd) != 0)
-        return -1;
-    return read(fd, buf, n);
+    /* Not a socket.  Its mode is checked every time: the number may have
+     * been closed and reused, or another process may have changed it. */
+    return other_io(fd, buf, NULL, n);
 }
 
 /* write(2) to something that is not a socket, without SIGPIPE. */
@@ -180,9 +207,7 @@ static ssize_t try_write(coco_sched_t *s, int fd, const void *buf, size_t n)
         if (ent != NULL)
             ent->kind = COCO__FD_OTHER;
     }
-    if (set_nonblock(fd) != 0)
-        return -1;
-    return write_nosigpipe(fd, buf, n);
+    return other_io(fd, NULL, buf, n);
 }
 
 /* ------------------------------------------------------------ read */
@@ -200,9 +225,15 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
     if (count > INT_MAX)
         count = INT_MAX;
     coco_sched_t *s = coco__io_sched();
+    if (count == 0) {
+        /* As read(2): 0 at once, or an error the descriptor has. */
+        char none;
+        ssize_t r = try_read(s, fd, &none, 0);
+        return r >= 0 || would_block(errno) || errno == EINTR ? 0 : -1;
+    }
     coco_deadline_t d = coco__deadline(timeout_ms);
     coco_fd_t *ent = known(s, fd);
-    if (ent != NULL && ent->drained && count > 0 && timeout_ms != 0) {
+    if (ent != NULL && ent->drained && timeout_ms != 0) {
         /* Emptied by the last read and no news since: wait first. */
         ent->drained = 0;
         if (coco__io_park(s, fd, COCO__EV_READ, coco__remaining(s, &d)) < 0)
@@ -271,13 +302,16 @@ int coco_write(int fd, const void *buf, size_t count)
 
 /* ----------------------------------------------------------- accept */
 
+/* The accepted socket is non-blocking and close-on-exec: a server's
+ * connections are its own, not something every program it runs (system,
+ * popen) should hold open. */
 static int accept_nonblock(int fd, void *addr, socklen_t *len)
 {
-#if defined(HAVE_ACCEPT4) && defined(SOCK_NONBLOCK)
-    return accept4(fd, addr, len, SOCK_NONBLOCK);
+#if defined(HAVE_ACCEPT4) && defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
     int c = accept(fd, addr, len);
-    if (c >= 0 && set_nonblock(c) != 0) {
+    if (c >= 0 && (set_nonblock(c) != 0 || fcntl(c, F_SETFD, FD_CLOEXEC) != 0)) {
         int e = errno;
         close(c);
         errno = e;
@@ -370,31 +404,53 @@ int coco_connect_timeout(int fd, const void *addr, size_t addrlen, uint64_t time
     if (set_nonblock(fd) != 0)
         return -1;
     coco_sched_t *s = coco__io_sched();
+    coco_deadline_t d = coco__deadline(timeout_ms);
+    /* A Unix-domain listener whose backlog is full refuses at once with
+     * EAGAIN where a blocking connect(2) would wait: retry on a timer,
+     * since nothing reports room in another socket's backlog. */
+    bool unix_domain = ((const struct sockaddr *)addr)->sa_family == AF_UNIX;
+    uint64_t retry_ms = 1;
+    int rc;
+    while ((rc = connect(fd, addr, (socklen_t)addrlen)) != 0 && errno == EAGAIN &&
+           unix_domain && s != NULL) {
+        uint64_t left = coco__remaining(s, &d);
+        if (left == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        coco_sleep(left < retry_ms ? left : retry_ms);
+        if (retry_ms < 16)
+            retry_ms *= 2;
+    }
+    if (rc != 0 && errno != EINPROGRESS && errno != EINTR)
+        return -1; /* EISCONN and EALREADY included: nothing changed */
     /* A socket connects once: the number is a new descriptor to us. */
     coco__io_reset(coco__tls_sched, fd);
-    if (connect(fd, addr, (socklen_t)addrlen) == 0)
+    if (rc == 0)
         return 0;
-    if (errno != EINPROGRESS && errno != EINTR)
-        return -1;
     if (s == NULL) {
         errno = EINPROGRESS; /* completes in the background */
         return -1;
     }
-    if (timeout_ms == 0) {
-        errno = ETIMEDOUT;
-        return -1;
+    for (;;) {
+        if (coco__io_park(s, fd, COCO__EV_WRITE, coco__remaining(s, &d)) < 0)
+            return -1;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            return -1;
+        if (err != 0) {
+            errno = err;
+            return -1;
+        }
+        /* No error yet is not success: ask connect(2) itself, which also
+         * marks the socket connected, so that connecting it again says
+         * EISCONN. */
+        if (connect(fd, addr, (socklen_t)addrlen) == 0 || errno == EISCONN)
+            return 0;
+        if (errno != EALREADY && errno != EINPROGRESS && errno != EINTR)
+            return -1;
     }
-    if (coco__io_wait(s, fd, COCO__EV_WRITE, timeout_ms) < 0)
-        return -1;
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-        return -1;
-    if (err != 0) {
-        errno = err;
-        return -1;
-    }
-    return 0;
 }
 
 int coco_connect(int fd, const void *addr, size_t addrlen)
