@@ -19,9 +19,11 @@
  * Descriptors are taken as socket() and pipe() return them: sockets are
  * driven with MSG_DONTWAIT (and MSG_NOSIGNAL, so a vanished peer is an
  * EPIPE, never a SIGPIPE), which needs no change to the descriptor.
- * Anything else (a pipe, a terminal, often shared with other processes
- * that expect it to block) is switched to O_NONBLOCK for the one system
- * call only and back at once, when it was blocking.  The sockets that
+ * Pipes, often shared with other processes that expect them to block
+ * (a redirected stdout), are driven with RWF_NOWAIT where the system has
+ * it (Linux), which needs no change either.  Anything else (a terminal)
+ * is switched to O_NONBLOCK for the one system call only and back at
+ * once, when it was blocking.  The sockets that
  * accept and connect are switched to O_NONBLOCK for good: connect(2) and
  * accept(2) have no per-call flag.  Outside a coroutine nothing can park:
  * a call that would have to wait fails with EAGAIN instead.
@@ -40,8 +42,15 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+/* Pipes on Linux take a per-call non-blocking flag. */
+#if defined(HAVE_PREADV2) && defined(HAVE_PWRITEV2) && defined(RWF_NOWAIT)
+#  define HAVE_RWF_NOWAIT 1
+#endif
 
 #ifndef MSG_NOSIGNAL
 #  define MSG_NOSIGNAL 0   /* hosts without it get F_SETNOSIGPIPE below */
@@ -70,7 +79,7 @@ static int set_nonblock(int fd)
     return 0;
 }
 
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t n);
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t n, bool nowait);
 
 /* One read or write on a descriptor that is not a socket, without
  * blocking and without leaving the open file description (which other
@@ -83,7 +92,7 @@ static ssize_t other_io(int fd, void *rbuf, const void *wbuf, size_t n)
     bool toggle = !(fl & O_NONBLOCK);
     if (toggle && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -1;
-    ssize_t r = wbuf != NULL ? write_nosigpipe(fd, wbuf, n) : read(fd, rbuf, n);
+    ssize_t r = wbuf != NULL ? write_nosigpipe(fd, wbuf, n, false) : read(fd, rbuf, n);
     if (toggle) {
         int e = errno;
         fcntl(fd, F_SETFL, fl);
@@ -146,10 +155,49 @@ static void note_read(coco_fd_t *ent, int fd, ssize_t r, size_t n)
     ent->drained = ent->short_read == COCO__SHORT_DRAINS;
 }
 
+/* What a descriptor that is not a socket is. */
+static uint8_t other_kind(int fd)
+{
+#if defined(HAVE_RWF_NOWAIT)
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+        return COCO__FD_FIFO;
+#else
+    (void)fd;
+#endif
+    return COCO__FD_OTHER;
+}
+
+/* One read or write on a descriptor that is not a socket.  A pipe known
+ * to the table gets RWF_NOWAIT, which changes nothing on the descriptor;
+ * a kernel that refuses it for pipes makes it an ordinary descriptor.
+ * (Not for regular files, where RWF_NOWAIT means "only from the page
+ * cache" and its EAGAIN cannot be waited for.) */
+static ssize_t other_rw(coco_fd_t *ent, int fd, void *rbuf, const void *wbuf, size_t n)
+{
+#if defined(HAVE_RWF_NOWAIT)
+    if (ent != NULL && ent->kind == COCO__FD_FIFO) {
+        ssize_t r;
+        if (wbuf != NULL) {
+            r = write_nosigpipe(fd, wbuf, n, true);
+        } else {
+            struct iovec v = { rbuf, n };
+            r = preadv2(fd, &v, 1, -1, RWF_NOWAIT);
+        }
+        if (r >= 0 || (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOSYS))
+            return r;
+        ent->kind = COCO__FD_OTHER;
+    }
+#else
+    (void)ent;
+#endif
+    return other_io(fd, rbuf, wbuf, n);
+}
+
 static ssize_t try_read(coco_sched_t *s, int fd, void *buf, size_t n)
 {
     coco_fd_t *ent = known(s, fd);
-    if (ent == NULL || ent->kind != COCO__FD_OTHER) {
+    if (ent == NULL || ent->kind <= COCO__FD_SOCKET) {
         ssize_t r = recv(fd, buf, n, MSG_DONTWAIT);
         if (r >= 0 || errno != ENOTSOCK) {
             if (ent != NULL) {
@@ -159,17 +207,19 @@ static ssize_t try_read(coco_sched_t *s, int fd, void *buf, size_t n)
             return r;
         }
         if (ent != NULL)
-            ent->kind = COCO__FD_OTHER;
+            ent->kind = other_kind(fd);
     }
-    /* Not a socket.  Its mode is checked every time: the number may have
-     * been closed and reused, or another process may have changed it. */
-    return other_io(fd, buf, NULL, n);
+    /* Not a socket.  Without a per-call flag its mode is checked every
+     * time: another process may have changed it. */
+    return other_rw(ent, fd, buf, NULL, n);
 }
 
-/* write(2) to something that is not a socket, without SIGPIPE. */
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
+/* write(2) to something that is not a socket, without SIGPIPE; with
+ * RWF_NOWAIT when nowait is set. */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t n, bool nowait)
 {
 #if defined(F_SETNOSIGPIPE)
+    (void)nowait;
     fcntl(fd, F_SETNOSIGPIPE, 1);
     return write(fd, buf, n);
 #else
@@ -181,7 +231,15 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
     sigpending(&pending);
     bool was_pending = sigismember(&pending, SIGPIPE) == 1;
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    ssize_t r = write(fd, buf, n);
+    ssize_t r;
+#if defined(HAVE_RWF_NOWAIT)
+    if (nowait) {
+        struct iovec v = { (void *)buf, n };
+        r = pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
+    } else
+#endif
+        r = write(fd, buf, n);
+    (void)nowait;
     int e = errno;
     if (r < 0 && e == EPIPE && !was_pending) {
         const struct timespec zero = { 0, 0 };
@@ -197,7 +255,7 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
 static ssize_t try_write(coco_sched_t *s, int fd, const void *buf, size_t n)
 {
     coco_fd_t *ent = known(s, fd);
-    if (ent == NULL || ent->kind != COCO__FD_OTHER) {
+    if (ent == NULL || ent->kind <= COCO__FD_SOCKET) {
         ssize_t r = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (r >= 0 || errno != ENOTSOCK) {
             if (ent != NULL)
@@ -205,9 +263,9 @@ static ssize_t try_write(coco_sched_t *s, int fd, const void *buf, size_t n)
             return r;
         }
         if (ent != NULL)
-            ent->kind = COCO__FD_OTHER;
+            ent->kind = other_kind(fd);
     }
-    return other_io(fd, NULL, buf, n);
+    return other_rw(ent, fd, NULL, buf, n);
 }
 
 /* ------------------------------------------------------------ read */

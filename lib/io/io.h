@@ -20,8 +20,9 @@
 #define COCO__EV_URGENT 8u  /* TCP urgent data: reads may stop short of it */
 #define COCO__EV_HUP 16u    /* the peer shut down its side: comes only once */
 
-/* What the table knows about one descriptor number. */
-enum { COCO__FD_UNKNOWN = 0, COCO__FD_SOCKET, COCO__FD_OTHER };
+/* What the table knows about one descriptor number: a socket, a pipe
+ * that takes a per-call non-blocking flag (RWF_NOWAIT), or anything else. */
+enum { COCO__FD_UNKNOWN = 0, COCO__FD_SOCKET, COCO__FD_FIFO, COCO__FD_OTHER };
 /* Whether a short read on the descriptor proves its queue empty. */
 enum { COCO__SHORT_UNKNOWN = 0, COCO__SHORT_DRAINS, COCO__SHORT_UNSURE };
 
