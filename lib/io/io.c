@@ -476,7 +476,10 @@ int coco_connect_timeout(int fd, const void *addr, size_t addrlen, uint64_t time
             errno = ETIMEDOUT;
             return -1;
         }
-        coco_sleep(left < retry_ms ? left : retry_ms);
+        if (coco_sleep(left < retry_ms ? left : retry_ms) != COCO_OK) {
+            errno = EAGAIN; /* no timer to be had: report the refusal */
+            return -1;
+        }
         if (retry_ms < 16)
             retry_ms *= 2;
     }
