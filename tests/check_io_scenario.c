@@ -678,6 +678,36 @@ START_TEST(test_fork_child_runs_scheduler)
 }
 END_TEST
 
+/* A child that only destroys the schedulers it inherited leaves the
+ * parent's waits alone. */
+START_TEST(test_fork_child_destroys_scheduler)
+{
+    memset(&fctx, 0, sizeof fctx);
+    ck_assert_int_eq(pipe(fctx.p), 0);
+    coco_sched_t *s = coco_sched_create();
+    fctx.reader = coco_create(s, fork_reader, NULL, 0);
+    fctx.watchdog = coco_create(s, fork_watchdog, NULL, 0);
+    ck_assert_int_eq(coco_sched_run_once(s), COCO_OK);
+    ck_assert_int_eq(coco_sched_run_once(s), COCO_OK);
+    ck_assert_int_eq(coco_get_state(fctx.reader), COCO_STATE_WAITING);
+    fflush(stdout);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        coco_sched_destroy(s);
+        _exit(0);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert_int_eq(write(fctx.p[1], "x", 1), 1);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    coco_sched_destroy(s);
+    ck_assert_msg(!fctx.timed_out, "the parent's reader never woke");
+    ck_assert_int_eq(fctx.got, 1);
+}
+END_TEST
+
 int main(void)
 {
     /* A peer gone before our write must not kill the test. */
@@ -705,6 +735,7 @@ int main(void)
     tcase_add_test(tc, test_connect_twice_eisconn);
     tcase_add_test(tc, test_accepted_close_on_exec);
     tcase_add_test(tc, test_fork_child_runs_scheduler);
+    tcase_add_test(tc, test_fork_child_destroys_scheduler);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }

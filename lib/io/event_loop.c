@@ -292,6 +292,9 @@ void coco__loop_fini(coco_sched_t *s)
 {
     struct coco_io *io = s->io;
     if (io != NULL) {
+        /* In a child of fork() the poller's descriptor may not be ours
+         * (a kqueue is not inherited): replace it, then close that. */
+        (void)io_current(io);
         coco__poller_fini(io);
         free(io->fds);
         free(io);
