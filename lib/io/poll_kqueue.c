@@ -74,10 +74,10 @@ int coco__poller_want(struct coco_io *io, int fd, coco_fd_t *ent, unsigned event
 
 void coco__poller_forget(struct coco_io *io, int fd, coco_fd_t *ent)
 {
-    /* No system call: closing a descriptor drops its registration, and
-     * registering a new one under the same number needs no removal
-     * first.  Were the old file still open elsewhere (a dup), its events
-     * would only cause spurious wakes, after which the I/O call retries. */
+    /* No system call: closing a descriptor drops its registration, even
+     * when the file stays open elsewhere (kevents belong to the number),
+     * and registering a new one under the same number needs no removal
+     * first. */
     (void)io;
     (void)fd;
     ent->reg = 0;
