@@ -17,13 +17,58 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#  include <pthread.h>
+#endif
+
+/* ------------------------------------------------------------- fork */
+
+/* A child of fork() that goes on running an inherited scheduler would
+ * share the parent's kernel poller (an epoll instance is an open file)
+ * and take readiness the parent waits for.  The child counts its forks;
+ * a poller made under an older count is replaced before the child's
+ * first registration or wait, which costs the loop a comparison. */
+unsigned coco__forks;
+
+#ifndef _WIN32
+static void forked_child(void)
+{
+    coco__forks++;
+}
+
+/* Registers forked_child() once per process, whichever thread comes first. */
+static void watch_forks(void)
+{
+    static int watching;
+    if (__atomic_load_n(&watching, __ATOMIC_ACQUIRE) == 0 &&
+        __atomic_exchange_n(&watching, 1, __ATOMIC_ACQ_REL) == 0)
+        pthread_atfork(NULL, NULL, forked_child);
+}
+#endif
+
+static int io_current(struct coco_io *io)
+{
+#ifndef _WIN32
+    if (io->forks != coco__forks) {
+        if (coco__poller_forked(io) != 0)
+            return -1;
+        io->forks = coco__forks;
+    }
+#else
+    (void)io;
+#endif
+    return 0;
+}
 
 /* ---------------------------------------------------- descriptor table */
 
 struct coco_io *coco__io(coco_sched_t *s)
 {
     if (s->io != NULL)
-        return s->io;
+        return io_current(s->io) == 0 ? s->io : NULL;
+#ifndef _WIN32
+    watch_forks();
+#endif
     struct coco_io *io = calloc(1, sizeof *io);
     if (io == NULL) {
         errno = ENOMEM;
@@ -35,6 +80,7 @@ struct coco_io *coco__io(coco_sched_t *s)
         errno = e;
         return NULL;
     }
+    io->forks = coco__forks;
     s->io = io;
     return io;
 }
@@ -174,7 +220,10 @@ void coco__io_ready(struct coco_io *io, int fd, unsigned events)
      * must try the system call again, whether or not anyone is parked. */
     if (events & (COCO__EV_READ | COCO__EV_ERROR))
         ent->drained = 0;
-    if (events & COCO__EV_URGENT)
+    /* A hang-up, an error or urgent data is reported once, and may be
+     * reported before the read that empties the queue ahead of it: from
+     * then on a short read proves nothing. */
+    if (events & (COCO__EV_URGENT | COCO__EV_HUP | COCO__EV_ERROR))
         ent->short_read = COCO__SHORT_UNSURE;
     if (r != NULL && (events & (COCO__EV_READ | COCO__EV_ERROR))) {
         coco_sched_t *s = r->pub.sched;
@@ -209,7 +258,8 @@ void coco__io_reset(coco_sched_t *s, int fd)
 static int wait_io(coco_sched_t *s, int timeout_ms)
 {
     if (s->io_waiting > 0) {
-        if (coco__poller_wait(s->io, timeout_ms) != 0 && errno != EINTR)
+        if (io_current(s->io) != 0 ||
+            (coco__poller_wait(s->io, timeout_ms) != 0 && errno != EINTR))
             return COCO_ERROR;
     } else if (timeout_ms != 0) {
         if (timeout_ms < 0)
@@ -249,6 +299,9 @@ void coco__loop_fini(coco_sched_t *s)
 {
     struct coco_io *io = s->io;
     if (io != NULL) {
+        /* In a child of fork() the poller's descriptor may not be ours
+         * (a kqueue is not inherited): replace it, then close that. */
+        (void)io_current(io);
         coco__poller_fini(io);
         free(io->fds);
         free(io);

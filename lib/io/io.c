@@ -11,13 +11,22 @@
  * every message of a request/response exchange.  TCP alone qualifies: a
  * TCP read stops early only at urgent data, which the backend watches for;
  * Unix-domain, datagram and pipe reads can stop early for other reasons.
- * Descriptors are taken as
- * socket() and pipe() return them: sockets are driven with MSG_DONTWAIT
- * (and MSG_NOSIGNAL, so a vanished peer is an EPIPE, never a SIGPIPE),
- * which needs no change to the descriptor; anything else (a pipe, a
- * terminal) and the sockets that accept and connect are switched to
- * O_NONBLOCK.  Outside a coroutine nothing can park: a call that would
- * have to wait fails with EAGAIN instead.
+ * A hang-up or error is a state, not an arrival: the backend reports it
+ * once, possibly before the read that empties the data ahead of it, so
+ * once one has been seen the shortcut is off for the descriptor (see
+ * coco__io_ready).
+ *
+ * Descriptors are taken as socket() and pipe() return them: sockets are
+ * driven with MSG_DONTWAIT (and MSG_NOSIGNAL, so a vanished peer is an
+ * EPIPE, never a SIGPIPE), which needs no change to the descriptor.
+ * Pipes, often shared with other processes that expect them to block
+ * (a redirected stdout), are driven with RWF_NOWAIT where the system has
+ * it (Linux), which needs no change either.  Anything else (a terminal)
+ * is switched to O_NONBLOCK for the one system call only and back at
+ * once, when it was blocking.  The sockets that
+ * accept and connect are switched to O_NONBLOCK for good: connect(2) and
+ * accept(2) have no per-call flag.  Outside a coroutine nothing can park:
+ * a call that would have to wait fails with EAGAIN instead.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -33,8 +42,15 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+/* Pipes on Linux take a per-call non-blocking flag. */
+#if defined(HAVE_PREADV2) && defined(HAVE_PWRITEV2) && defined(RWF_NOWAIT)
+#  define HAVE_RWF_NOWAIT 1
+#endif
 
 #ifndef MSG_NOSIGNAL
 #  define MSG_NOSIGNAL 0   /* hosts without it get F_SETNOSIGPIPE below */
@@ -61,6 +77,28 @@ static int set_nonblock(int fd)
     if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -1;
     return 0;
+}
+
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t n, bool nowait);
+
+/* One read or write on a descriptor that is not a socket, without
+ * blocking and without leaving the open file description (which other
+ * processes may share) non-blocking. */
+static ssize_t other_io(int fd, void *rbuf, const void *wbuf, size_t n)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    bool toggle = !(fl & O_NONBLOCK);
+    if (toggle && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    ssize_t r = wbuf != NULL ? write_nosigpipe(fd, wbuf, n, false) : read(fd, rbuf, n);
+    if (toggle) {
+        int e = errno;
+        fcntl(fd, F_SETFL, fl);
+        errno = e;
+    }
+    return r;
 }
 
 static bool would_block(int e)
@@ -117,10 +155,49 @@ static void note_read(coco_fd_t *ent, int fd, ssize_t r, size_t n)
     ent->drained = ent->short_read == COCO__SHORT_DRAINS;
 }
 
+/* What a descriptor that is not a socket is. */
+static uint8_t other_kind(int fd)
+{
+#if defined(HAVE_RWF_NOWAIT)
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+        return COCO__FD_FIFO;
+#else
+    (void)fd;
+#endif
+    return COCO__FD_OTHER;
+}
+
+/* One read or write on a descriptor that is not a socket.  A pipe known
+ * to the table gets RWF_NOWAIT, which changes nothing on the descriptor;
+ * a kernel that refuses it for pipes makes it an ordinary descriptor.
+ * (Not for regular files, where RWF_NOWAIT means "only from the page
+ * cache" and its EAGAIN cannot be waited for.) */
+static ssize_t other_rw(coco_fd_t *ent, int fd, void *rbuf, const void *wbuf, size_t n)
+{
+#if defined(HAVE_RWF_NOWAIT)
+    if (ent != NULL && ent->kind == COCO__FD_FIFO) {
+        ssize_t r;
+        if (wbuf != NULL) {
+            r = write_nosigpipe(fd, wbuf, n, true);
+        } else {
+            struct iovec v = { rbuf, n };
+            r = preadv2(fd, &v, 1, -1, RWF_NOWAIT);
+        }
+        if (r >= 0 || (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOSYS))
+            return r;
+        ent->kind = COCO__FD_OTHER;
+    }
+#else
+    (void)ent;
+#endif
+    return other_io(fd, rbuf, wbuf, n);
+}
+
 static ssize_t try_read(coco_sched_t *s, int fd, void *buf, size_t n)
 {
     coco_fd_t *ent = known(s, fd);
-    if (ent == NULL || ent->kind != COCO__FD_OTHER) {
+    if (ent == NULL || ent->kind <= COCO__FD_SOCKET) {
         ssize_t r = recv(fd, buf, n, MSG_DONTWAIT);
         if (r >= 0 || errno != ENOTSOCK) {
             if (ent != NULL) {
@@ -130,19 +207,19 @@ static ssize_t try_read(coco_sched_t *s, int fd, void *buf, size_t n)
             return r;
         }
         if (ent != NULL)
-            ent->kind = COCO__FD_OTHER;
+            ent->kind = other_kind(fd);
     }
-    /* Not a socket.  Checked every time: the number may have been closed
-     * and reused for a descriptor that blocks. */
-    if (set_nonblock(fd) != 0)
-        return -1;
-    return read(fd, buf, n);
+    /* Not a socket.  Without a per-call flag its mode is checked every
+     * time: another process may have changed it. */
+    return other_rw(ent, fd, buf, NULL, n);
 }
 
-/* write(2) to something that is not a socket, without SIGPIPE. */
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
+/* write(2) to something that is not a socket, without SIGPIPE; with
+ * RWF_NOWAIT when nowait is set. */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t n, bool nowait)
 {
 #if defined(F_SETNOSIGPIPE)
+    (void)nowait;
     fcntl(fd, F_SETNOSIGPIPE, 1);
     return write(fd, buf, n);
 #else
@@ -154,7 +231,15 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
     sigpending(&pending);
     bool was_pending = sigismember(&pending, SIGPIPE) == 1;
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    ssize_t r = write(fd, buf, n);
+    ssize_t r;
+#if defined(HAVE_RWF_NOWAIT)
+    if (nowait) {
+        struct iovec v = { (void *)buf, n };
+        r = pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
+    } else
+#endif
+        r = write(fd, buf, n);
+    (void)nowait;
     int e = errno;
     if (r < 0 && e == EPIPE && !was_pending) {
         const struct timespec zero = { 0, 0 };
@@ -170,7 +255,7 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
 static ssize_t try_write(coco_sched_t *s, int fd, const void *buf, size_t n)
 {
     coco_fd_t *ent = known(s, fd);
-    if (ent == NULL || ent->kind != COCO__FD_OTHER) {
+    if (ent == NULL || ent->kind <= COCO__FD_SOCKET) {
         ssize_t r = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (r >= 0 || errno != ENOTSOCK) {
             if (ent != NULL)
@@ -178,11 +263,9 @@ static ssize_t try_write(coco_sched_t *s, int fd, const void *buf, size_t n)
             return r;
         }
         if (ent != NULL)
-            ent->kind = COCO__FD_OTHER;
+            ent->kind = other_kind(fd);
     }
-    if (set_nonblock(fd) != 0)
-        return -1;
-    return write_nosigpipe(fd, buf, n);
+    return other_rw(ent, fd, NULL, buf, n);
 }
 
 /* ------------------------------------------------------------ read */
@@ -200,9 +283,15 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
     if (count > INT_MAX)
         count = INT_MAX;
     coco_sched_t *s = coco__io_sched();
+    if (count == 0) {
+        /* As read(2): 0 at once, or an error the descriptor has. */
+        char none;
+        ssize_t r = try_read(s, fd, &none, 0);
+        return r >= 0 || would_block(errno) || errno == EINTR ? 0 : -1;
+    }
     coco_deadline_t d = coco__deadline(timeout_ms);
     coco_fd_t *ent = known(s, fd);
-    if (ent != NULL && ent->drained && count > 0 && timeout_ms != 0) {
+    if (ent != NULL && ent->drained && timeout_ms != 0) {
         /* Emptied by the last read and no news since: wait first. */
         ent->drained = 0;
         if (coco__io_park(s, fd, COCO__EV_READ, coco__remaining(s, &d)) < 0)
@@ -271,13 +360,16 @@ int coco_write(int fd, const void *buf, size_t count)
 
 /* ----------------------------------------------------------- accept */
 
+/* The accepted socket is non-blocking and close-on-exec: a server's
+ * connections are its own, not something every program it runs (system,
+ * popen) should hold open. */
 static int accept_nonblock(int fd, void *addr, socklen_t *len)
 {
-#if defined(HAVE_ACCEPT4) && defined(SOCK_NONBLOCK)
-    return accept4(fd, addr, len, SOCK_NONBLOCK);
+#if defined(HAVE_ACCEPT4) && defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
     int c = accept(fd, addr, len);
-    if (c >= 0 && set_nonblock(c) != 0) {
+    if (c >= 0 && (set_nonblock(c) != 0 || fcntl(c, F_SETFD, FD_CLOEXEC) != 0)) {
         int e = errno;
         close(c);
         errno = e;
@@ -370,31 +462,56 @@ int coco_connect_timeout(int fd, const void *addr, size_t addrlen, uint64_t time
     if (set_nonblock(fd) != 0)
         return -1;
     coco_sched_t *s = coco__io_sched();
+    coco_deadline_t d = coco__deadline(timeout_ms);
+    /* A Unix-domain listener whose backlog is full refuses at once with
+     * EAGAIN where a blocking connect(2) would wait: retry on a timer,
+     * since nothing reports room in another socket's backlog. */
+    bool unix_domain = ((const struct sockaddr *)addr)->sa_family == AF_UNIX;
+    uint64_t retry_ms = 1;
+    int rc;
+    while ((rc = connect(fd, addr, (socklen_t)addrlen)) != 0 && errno == EAGAIN &&
+           unix_domain && s != NULL) {
+        uint64_t left = coco__remaining(s, &d);
+        if (left == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (coco_sleep(left < retry_ms ? left : retry_ms) != COCO_OK) {
+            errno = EAGAIN; /* no timer to be had: report the refusal */
+            return -1;
+        }
+        if (retry_ms < 16)
+            retry_ms *= 2;
+    }
+    if (rc != 0 && errno != EINPROGRESS && errno != EINTR)
+        return -1; /* EISCONN and EALREADY included: nothing changed */
     /* A socket connects once: the number is a new descriptor to us. */
     coco__io_reset(coco__tls_sched, fd);
-    if (connect(fd, addr, (socklen_t)addrlen) == 0)
+    if (rc == 0)
         return 0;
-    if (errno != EINPROGRESS && errno != EINTR)
-        return -1;
     if (s == NULL) {
         errno = EINPROGRESS; /* completes in the background */
         return -1;
     }
-    if (timeout_ms == 0) {
-        errno = ETIMEDOUT;
-        return -1;
+    for (;;) {
+        if (coco__io_park(s, fd, COCO__EV_WRITE, coco__remaining(s, &d)) < 0)
+            return -1;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            return -1;
+        if (err != 0) {
+            errno = err;
+            return -1;
+        }
+        /* No error yet is not success: ask connect(2) itself, which also
+         * marks the socket connected, so that connecting it again says
+         * EISCONN. */
+        if (connect(fd, addr, (socklen_t)addrlen) == 0 || errno == EISCONN)
+            return 0;
+        if (errno != EALREADY && errno != EINPROGRESS && errno != EINTR)
+            return -1;
     }
-    if (coco__io_wait(s, fd, COCO__EV_WRITE, timeout_ms) < 0)
-        return -1;
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-        return -1;
-    if (err != 0) {
-        errno = err;
-        return -1;
-    }
-    return 0;
 }
 
 int coco_connect(int fd, const void *addr, size_t addrlen)

@@ -18,9 +18,11 @@
 #define COCO__EV_WRITE 2u
 #define COCO__EV_ERROR 4u   /* error or hang-up: wakes both directions */
 #define COCO__EV_URGENT 8u  /* TCP urgent data: reads may stop short of it */
+#define COCO__EV_HUP 16u    /* the peer shut down its side: comes only once */
 
-/* What the table knows about one descriptor number. */
-enum { COCO__FD_UNKNOWN = 0, COCO__FD_SOCKET, COCO__FD_OTHER };
+/* What the table knows about one descriptor number: a socket, a pipe
+ * that takes a per-call non-blocking flag (RWF_NOWAIT), or anything else. */
+enum { COCO__FD_UNKNOWN = 0, COCO__FD_SOCKET, COCO__FD_FIFO, COCO__FD_OTHER };
 /* Whether a short read on the descriptor proves its queue empty. */
 enum { COCO__SHORT_UNKNOWN = 0, COCO__SHORT_DRAINS, COCO__SHORT_UNSURE };
 
@@ -38,7 +40,12 @@ struct coco_io {
     coco_fd_t *fds;             /* indexed by descriptor */
     size_t nfds;
     void *poller;               /* the backend's state */
+    unsigned forks;             /* coco__forks when the poller was made */
 };
+
+/* How many times this process came out of fork() as the child: a poller
+ * made under another count may be shared with the parent. */
+extern unsigned coco__forks;
 
 /* The io state of s, created (with its backend) on first use; NULL on
  * failure with errno set. */
@@ -85,6 +92,12 @@ void coco__poller_forget(struct coco_io *io, int fd, coco_fd_t *ent);
 /* Waits up to timeout_ms (-1: no limit) and calls coco__io_ready() for
  * every ready descriptor.  0, or -1 with errno. */
 int coco__poller_wait(struct coco_io *io, int timeout_ms);
+#ifndef _WIN32
+/* The process is a child of fork(): gives it a poller of its own that
+ * watches what the table has registered.  0, or -1 with errno (the old
+ * poller is kept then). */
+int coco__poller_forked(struct coco_io *io);
+#endif
 
 /* ------------------------------------------- helpers of the I/O calls */
 /* Shared by io.c (POSIX) and io_win32.c. */

@@ -84,6 +84,8 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
             continue;
         if (errno != EAGAIN)
             return -1;
+        if (count == 0)
+            return 0; /* as read(2): a zero-length read does not wait */
         if (coco__io_park(s, fd, COCO__EV_READ, coco__remaining(s, &d)) < 0)
             return -1;
     }

@@ -11,6 +11,15 @@
  * only tells the table that the descriptor has news (see io.c).  Urgent
  * data (EPOLLPRI) is watched too, because a TCP read stops short of it.
  *
+ * epoll watches an open file, not a number: when a descriptor is closed
+ * while a dup of it (or a forked child) keeps the file open, the file
+ * stays registered and goes on reporting under its old number, which
+ * may by then name another file.  So each registration carries the
+ * entry's generation (pidx, which this backend does not otherwise use),
+ * bumped whenever the table forgets the number, and events of an older
+ * generation are dropped.  That costs a comparison per event and no
+ * system call at close.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "io/io.h"
@@ -66,8 +75,7 @@ int coco__poller_want(struct coco_io *io, int fd, coco_fd_t *ent, unsigned event
         return 0;
     struct epoll_event ev;
     ev.events = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = 0;
-    ev.data.fd = fd;
+    ev.data.u64 = (uint64_t)ent->pidx << 32 | (uint32_t)fd;
     if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         /* Still registered from an earlier life of the same file. */
         if (errno != EEXIST || epoll_ctl(ep->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
@@ -79,13 +87,38 @@ int coco__poller_want(struct coco_io *io, int fd, coco_fd_t *ent, unsigned event
 
 void coco__poller_forget(struct coco_io *io, int fd, coco_fd_t *ent)
 {
-    /* No system call: closing a descriptor drops its registration, and
-     * registering a new one under the same number needs no removal
-     * first.  Were the old file still open elsewhere (a dup), its events
-     * would only cause spurious wakes, after which the I/O call retries. */
+    /* No system call: closing the last descriptor of a file drops its
+     * registration, and registering a new file under the same number
+     * needs no removal first.  Should the old file live on elsewhere,
+     * its events still come, with a generation that no longer matches. */
     (void)io;
     (void)fd;
     ent->reg = 0;
+    ent->pidx++;
+}
+
+int coco__poller_forked(struct coco_io *io)
+{
+    struct epoll_state *ep = io->poller;
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0)
+        return -1;
+    close(ep->epfd); /* the parent's instance lives on in the parent */
+    ep->epfd = epfd;
+    /* Register afresh whatever someone is parked on; an edge-triggered
+     * registration reports the state the file is in when it is made. */
+    for (size_t fd = 0; fd < io->nfds; fd++) {
+        coco_fd_t *ent = &io->fds[fd];
+        if (!ent->reg)
+            continue;
+        ent->reg = 0;
+        ent->drained = 0;
+        unsigned events = (ent->reader != NULL ? COCO__EV_READ : 0u) |
+                          (ent->writer != NULL ? COCO__EV_WRITE : 0u);
+        if (events != 0 && coco__poller_want(io, (int)fd, ent, events) != 0)
+            coco__io_ready(io, (int)fd, COCO__EV_ERROR); /* let the call see why */
+    }
+    return 0;
 }
 
 int coco__poller_wait(struct coco_io *io, int timeout_ms)
@@ -96,16 +129,22 @@ int coco__poller_wait(struct coco_io *io, int timeout_ms)
         return -1;
     for (int i = 0; i < n; i++) {
         uint32_t e = ep->ev[i].events;
+        uint64_t data = ep->ev[i].data.u64;
+        int fd = (int)(uint32_t)data;
+        if ((size_t)fd >= io->nfds || io->fds[fd].pidx != (uint32_t)(data >> 32))
+            continue; /* a file this number named before */
         unsigned ev = 0;
-        if (e & (EPOLLIN | EPOLLRDHUP))
+        if (e & EPOLLIN)
             ev |= COCO__EV_READ;
+        if (e & EPOLLRDHUP)
+            ev |= COCO__EV_READ | COCO__EV_HUP;
         if (e & EPOLLOUT)
             ev |= COCO__EV_WRITE;
         if (e & (EPOLLERR | EPOLLHUP))
             ev |= COCO__EV_ERROR;
         if (e & EPOLLPRI)
             ev |= COCO__EV_READ | COCO__EV_URGENT;
-        coco__io_ready(io, ep->ev[i].data.fd, ev);
+        coco__io_ready(io, fd, ev);
     }
     return 0;
 }

@@ -74,13 +74,35 @@ int coco__poller_want(struct coco_io *io, int fd, coco_fd_t *ent, unsigned event
 
 void coco__poller_forget(struct coco_io *io, int fd, coco_fd_t *ent)
 {
-    /* No system call: closing a descriptor drops its registration, and
-     * registering a new one under the same number needs no removal
-     * first.  Were the old file still open elsewhere (a dup), its events
-     * would only cause spurious wakes, after which the I/O call retries. */
+    /* No system call: closing a descriptor drops its registration, even
+     * when the file stays open elsewhere (kevents belong to the number),
+     * and registering a new one under the same number needs no removal
+     * first. */
     (void)io;
     (void)fd;
     ent->reg = 0;
+}
+
+int coco__poller_forked(struct coco_io *io)
+{
+    /* A child does not inherit a kqueue: the old number is not ours to
+     * close.  Make one and register afresh what someone is parked on. */
+    struct kq_state *k = io->poller;
+    int kq = kqueue();
+    if (kq < 0)
+        return -1;
+    k->kq = kq;
+    for (size_t fd = 0; fd < io->nfds; fd++) {
+        coco_fd_t *ent = &io->fds[fd];
+        if (!ent->reg)
+            continue;
+        ent->reg = 0;
+        unsigned events = (ent->reader != NULL ? COCO__EV_READ : 0u) |
+                          (ent->writer != NULL ? COCO__EV_WRITE : 0u);
+        if (events != 0 && coco__poller_want(io, (int)fd, ent, events) != 0)
+            coco__io_ready(io, (int)fd, COCO__EV_ERROR);
+    }
+    return 0;
 }
 
 int coco__poller_wait(struct coco_io *io, int timeout_ms)

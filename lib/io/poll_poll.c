@@ -89,6 +89,13 @@ int coco__poller_want(struct coco_io *io, int fd, coco_fd_t *ent, unsigned event
     return 0;
 }
 
+/* Nothing of this backend lives in the kernel between waits. */
+int coco__poller_forked(struct coco_io *io)
+{
+    (void)io;
+    return 0;
+}
+
 void coco__poller_forget(struct coco_io *io, int fd, coco_fd_t *ent)
 {
     (void)fd;
