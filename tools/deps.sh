@@ -28,7 +28,10 @@ missing=
 for p in $want; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    echo "All the packages needed are installed."
+    exit 0
+fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "tools/deps.sh: please install:$missing" >&2

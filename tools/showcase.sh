@@ -29,7 +29,6 @@ echo "compares Coco with Boost, Go and glibc in short benchmarks (a few minutes)
 
 step "1/5 Packages (build tools; Boost, Go and wrk for the benchmarks)"
 "$top/tools/deps.sh" --bench
-echo "  all present"
 
 step "2/5 Configuring (full output: build/config.log)"
 [ -x "$top/configure" ] || (cd "$top" && ./autogen.sh >/dev/null 2>&1)
