@@ -11,7 +11,8 @@
  *   - HTTP "Hello, World!" with wrk -t1 -c256 (keep-alive).
  * For each: the rate, the server's CPU time per message or request (from
  * /proc/PID/stat over the measured window; the sharper figure when the
- * load generator saturates its own core), and Coco's ratio to each peer.
+ * load generator saturates its own core), and Coco's speed-up over each peer
+ * (its rate / the peer's; the peer's CPU time / Coco's: above 1, Coco is ahead).
  * Each figure is the median of three rounds; a round runs every server
  * once, each round in another order, so that a slow patch of a shared
  * machine, or the teardown of the last run's connections, does not
@@ -403,45 +404,50 @@ static void run_rounds(int http, run_fn run, const void *load, const char *fail_
 {
     struct result runs[NSRV][ROUNDS];
     memset(runs, 0, sizeof runs);
+    printf("  rounds (every server in each):");
+    fflush(stdout);
     for (int r = 0; r < ROUNDS; r++) {
+        printf(" %d", r + 1);
+        fflush(stdout);
         for (int k = 0; k < NSRV; k++) {
             int s = (r + k) % NSRV;
             struct server sv;
             if (!wanted_server(s) || server_start(s, http, &sv) != 0)
                 continue;
             if (run(&sv, load, &runs[s][r]) != 0)
-                printf("bench_io: %s: %s\n", srv_name[s], fail_msg);
+                printf("\n  %s: %s\n", srv_name[s], fail_msg);
             server_stop(&sv);
         }
     }
+    printf("\n");
     for (int s = 0; s < NSRV; s++)
         res[s] = summarize(runs[s], ROUNDS);
 }
 
 /* ------------------------------------------------------------ report */
 
-static void report(const char *load, struct result res[NSRV], const char *unit)
+static void report(struct result res[NSRV], const char *unit)
 {
-    printf("%-26s", load);
+    char h_rate[32], h_cpu[32];
+    snprintf(h_rate, sizeof h_rate, "%ss/s", unit);
+    snprintf(h_cpu, sizeof h_cpu, "CPU us/%s", unit);
+    printf("  %-8s %9s %11s %12s   %s\n", "server", h_rate, h_cpu, "p99 latency",
+           "Coco's speed-up: rate, CPU");
     for (int s = 0; s < NSRV; s++) {
         if (!res[s].ok) {
-            printf(" | %-8s %23s", srv_name[s], "skipped");
+            printf("  %-8s %9s\n", srv_name[s], "skipped");
             continue;
         }
-        printf(" | %-8s %7.1fK %s %5.2f us", srv_name[s], res[s].rate / 1000, unit,
-               res[s].cpu_us);
+        char p99[32] = "-";
         if (res[s].p99_ms > 0)
-            printf(" p99 %.2fms", res[s].p99_ms);
+            snprintf(p99, sizeof p99, "%.2f ms", res[s].p99_ms);
+        printf("  %-8s %8.1fK %11.2f %12s", srv_name[s], res[s].rate / 1000, res[s].cpu_us,
+               p99);
+        if (s != SRV_COCO && res[SRV_COCO].ok && res[SRV_COCO].cpu_us > 0)
+            printf("   %.2fx, %.2fx", res[SRV_COCO].rate / res[s].rate,
+                   res[s].cpu_us / res[SRV_COCO].cpu_us);
+        printf("\n");
     }
-    printf("\n");
-    for (int s = SRV_EPOLL; s < NSRV; s++) {
-        if (!res[SRV_COCO].ok || !res[s].ok)
-            continue;
-        printf("%-26s   coco/%s: rate %.2fx, CPU per %s %.2fx\n", "", srv_name[s],
-               res[SRV_COCO].rate / res[s].rate, unit,
-               res[s].cpu_us > 0 ? res[SRV_COCO].cpu_us / res[s].cpu_us : 0.0);
-    }
-    fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -455,6 +461,7 @@ int main(int argc, char **argv)
         only_server = argv[a + 1];
         a += 2;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* lines as they come, also into a pipe */
     only_loads = argv + a;
     n_only_loads = argc - a;
     signal(SIGPIPE, SIG_IGN);
@@ -468,14 +475,21 @@ int main(int argc, char **argv)
         server_cpu = 0;
         load_cpu = 1;
         pin(load_cpu);
-        printf("bench_io: server on CPU 0, load generator on CPU 1; %.0f s per run, "
-               "median of %d rounds\n", RUN_SECONDS, ROUNDS);
-    } else {
-        printf("bench_io: one CPU: server and load share it (not pinned)\n");
     }
+    printf("Network servers: Coco's examples against a plain C epoll loop (c-epoll) and\n"
+           "Go (goroutine per connection, GOMAXPROCS=1), over 127.0.0.1\n");
+    if (ncpu >= 2)
+        printf("  server on CPU 0, load generator on CPU 1; %.0f s per run, median of %d "
+               "rounds\n", RUN_SECONDS, ROUNDS);
+    else
+        printf("  one CPU: server and load generator share it (not pinned)\n");
+    printf("  CPU us: the server's CPU time per message or request (lower is better)\n");
+    if (getenv("COCO_BENCH_NO_LEGEND") == NULL)
+        printf("  Speed-up: Coco's rate / the peer's, and the peer's CPU time / Coco's;\n"
+               "  above 1, Coco is faster.\n");
     for (int s = 0; s < NSRV; s++)
         if (access(server_path(s, 0), X_OK) != 0)
-            printf("bench_io: %s (%s) not built: skipped\n", srv_name[s], server_path(s, 0));
+            printf("  %s: its server program was not built: skipped\n", srv_name[s]);
 
     static const struct echo_load echo[] = {
         { 100, 64, "echo 64 B x 100 conns" },
@@ -488,18 +502,20 @@ int main(int argc, char **argv)
         if (!wanted_load(echo[l].name))
             continue;
         struct result res[NSRV];
+        printf("\n%s: ping-pong, one message in flight per connection\n", echo[l].name);
         run_rounds(0, run_echo, &echo[l], "could not open all connections", res);
-        report(echo[l].name, res, "msg");
+        report(res, "msg");
     }
     if (!wanted_load("http wrk -t1 -c256")) {
         /* not asked for */
     } else if (!have_wrk()) {
-        printf("bench_io: wrk not found (Debian: apt-get install wrk): HTTP load skipped\n");
+        printf("\nhttp: skipped, wrk not found (Debian: apt-get install wrk)\n");
     } else {
         struct result res[NSRV];
+        printf("\nhttp wrk -t1 -c256: keep-alive GET of \"Hello, World!\", 256 connections\n");
         run_rounds(1, run_http, NULL, "wrk run failed", res);
-        report("http wrk -t1 -c256", res, "req");
+        report(res, "req");
     }
-    printf("bench_io: done in %.0f s\n", now_s() - t_start);
+    printf("\nbench_io: done in %.0f s\n", now_s() - t_start);
     return 0;
 }

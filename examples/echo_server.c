@@ -1,11 +1,13 @@
 /*
- * echo_server.c - the README echo server, completed: a TCP echo server
- * with one detached coroutine per connection, all on one thread.
+ * echo_server.c - a TCP echo server with one detached coroutine per
+ * connection, all on one thread.
  *
- *   echo_server [PORT [IDLE_SECONDS]]
+ *   echo_server [-a ADDR] [PORT [IDLE_SECONDS]]
  *
- * PORT defaults to 7777 (0 picks a free port).  A connection that sends
- * nothing for IDLE_SECONDS (default 60; 0 means never), or does not take
+ * It listens on the IPv4 address ADDR (default 0.0.0.0, every interface;
+ * -a 127.0.0.1 keeps it to this machine) and TCP port PORT (0-65535,
+ * default 7777; 0 picks a free port, printed at start).  A connection
+ * that sends nothing for IDLE_SECONDS (default 60; 0 means never), or does not take
  * its echo for as long, is closed: without that limit, a client that
  * connects and goes silent would hold its coroutine and descriptor for
  * ever.  The limit is the timeout of each coco_read_timeout() and
@@ -110,10 +112,67 @@ static void stopper(void *arg)
     }
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: echo_server [-a ADDR] [PORT [IDLE_SECONDS]]\n"
+            "  -a ADDR       IPv4 address to listen on (default 0.0.0.0: every interface)\n"
+            "  PORT          TCP port, 0-65535 (default 7777; 0 picks a free one)\n"
+            "  IDLE_SECONDS  close a connection idle for that long (default 60; 0: never)\n");
+}
+
+/* s as a decimal number from 0 to max, or -1. */
+static long parse_number(const char *s, long max)
+{
+    long v = 0;
+    if (*s == '\0')
+        return -1;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
 int main(int argc, char **argv)
 {
-    int port = argc > 1 ? atoi(argv[1]) : 7777;
-    int idle = argc > 2 ? atoi(argv[2]) : 60;
+    struct in_addr listen_addr = { .s_addr = htonl(INADDR_ANY) };
+    long port = 7777, idle = 60;
+    int a = 1;
+    for (; a < argc && argv[a][0] == '-' && argv[a][1] != '\0'; a++) {
+        if (strcmp(argv[a], "--") == 0) {
+            a++;
+            break;
+        }
+        if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[a], "-a") == 0 && a + 1 < argc &&
+            inet_pton(AF_INET, argv[a + 1], &listen_addr) == 1) {
+            a++;
+            continue;
+        }
+        if (strcmp(argv[a], "-a") == 0)
+            fprintf(stderr, "echo_server: -a needs an IPv4 address such as 127.0.0.1\n");
+        else
+            fprintf(stderr, "echo_server: unknown option %s\n", argv[a]);
+        usage(stderr);
+        return 2;
+    }
+    if (argc - a > 2 ||
+        (argc - a > 0 && (port = parse_number(argv[a], 65535)) < 0) ||
+        (argc - a > 1 && (idle = parse_number(argv[a + 1], 1000000)) < 0)) {
+        if (argc - a > 2)
+            fprintf(stderr, "echo_server: too many arguments\n");
+        else if (port < 0)
+            fprintf(stderr, "echo_server: PORT must be a number from 0 to 65535\n");
+        else
+            fprintf(stderr, "echo_server: IDLE_SECONDS must be a number from 0 to 1000000\n");
+        usage(stderr);
+        return 2;
+    }
     idle_ms = idle > 0 ? (uint64_t)idle * 1000 : COCO_INFINITE;
     if (pipe(stop_pipe) != 0) {
         perror("pipe");
@@ -131,11 +190,12 @@ int main(int argc, char **argv)
     struct sockaddr_in addr = {
         .sin_family = AF_INET,
         .sin_port = htons((uint16_t)port),
-        .sin_addr.s_addr = htonl(INADDR_ANY),
+        .sin_addr = listen_addr,
     };
     if (bind(server_fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
         listen(server_fd, 1024) != 0) {
-        perror("bind/listen");
+        fprintf(stderr, "echo_server: cannot listen on %s port %ld: %s\n",
+                inet_ntoa(listen_addr), port, strerror(errno));
         return 1;
     }
     socklen_t alen = sizeof addr;

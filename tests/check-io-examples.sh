@@ -1,7 +1,9 @@
 #!/bin/sh
 # check-io-examples.sh - drives the example servers over loopback TCP:
 # examples/http_hello with curl (plain, keep-alive, Connection: close,
-# pipelined requests, shutdown on SIGTERM) and examples/echo_server.
+# pipelined requests, shutdown on SIGTERM), its answers to malformed
+# requests over raw sockets, and examples/echo_server; and both servers'
+# command lines (bad ports, --help, the listening address).
 # Tests needing curl, or bash for raw sockets, are skipped (visibly) when
 # the tool is missing.  Prints TAP.
 #
@@ -20,15 +22,17 @@ pid=
 cleanup() { test -n "$pid" && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT INT TERM
 
-# Starts an example on a free port; sets pid and port.
+# start NAME [OPTION...]: starts an example on a free port; sets pid and port.
 start() {
+  ex=$1
+  shift
   # COCO_TEST_EXEC runs target programs of a cross build (an emulator).
-  ${COCO_TEST_EXEC:-} "./examples/$1" 0 >"$tmp/$1.out" 2>&1 &
+  ${COCO_TEST_EXEC:-} "./examples/$ex" "$@" 0 >"$tmp/$ex.out" 2>&1 &
   pid=$!
   port=
   i=0
   while test $i -lt 100 && test -z "$port"; do
-    port=$(sed -n 's/^Listening on port \([0-9]*\)$/\1/p' "$tmp/$1.out")
+    port=$(sed -n 's/^Listening on port \([0-9]*\)$/\1/p' "$tmp/$ex.out")
     test -n "$port" || sleep 0.05
     i=$((i + 1))
   done
@@ -62,7 +66,59 @@ stop() {
   test $st -eq 0
 }
 
-echo "1..10"
+# raw NAME FORMAT [ADDR]: sends printf FORMAT to the server at ADDR
+# (default 127.0.0.1) over a raw socket, then reads until the server
+# closes (10 s at most) into $tmp/NAME.out; sets st to the exit status of
+# that read (0: a clean end of file; not 0: a reset, or no close in time).
+raw() {
+  bash -c '
+    exec 3<>/dev/tcp/'"${3:-127.0.0.1}/$port"' || exit 1
+    printf "$1" >&3
+    timeout 10 cat <&3' _ "$2" >"$tmp/$1.out" 2>"$tmp/$1.err"
+  st=$?
+}
+# Answered with one 400 and nothing else, then a clean close.
+only400() {
+  test $st -eq 0 && grep -q "^HTTP/1.1 400 " "$tmp/$1.out" &&
+    test "$(grep -o "HTTP/1.1 [0-9]" "$tmp/$1.out" | wc -l)" -eq 1
+}
+
+# usage_case NAME EXPECTED-STATUS ARG...: runs an example that must exit at once.
+usage_case() {
+  ex=$1 want=$2
+  shift 2
+  ${COCO_TEST_EXEC:-} timeout 10 "./examples/$ex" "$@" >"$tmp/usage.out" 2>"$tmp/usage.err"
+  test $? -eq "$want"
+}
+
+echo "1..40"
+
+# ------------------------------------------------------- command lines
+for ex in http_hello echo_server; do
+  for arg in 99999 65536 -1 notaport 80x ""; do
+    check "$ex '$arg': usage on stderr, exit status 2" \
+      'usage_case $ex 2 "$arg" && grep -q "^usage: " "$tmp/usage.err" && ! test -s "$tmp/usage.out"'
+  done
+  check "$ex --help: usage on stdout, exit status 0" \
+    'usage_case $ex 0 --help && grep -q "^usage: " "$tmp/usage.out" && grep -q -- "-a ADDR" "$tmp/usage.out"'
+  check "$ex -a with a bad address: exit status 2" \
+    'usage_case $ex 2 -a 300.1.2.3 0 && grep -q "^usage: " "$tmp/usage.err"'
+done
+# -a: listening on 127.0.0.2 only (all of 127/8 is loopback on Linux), so
+# 127.0.0.1 is refused.
+if command -v bash >/dev/null 2>&1 && test "$(uname -s)" = Linux && start echo_server -a 127.0.0.2; then
+  reply=$(bash -c '
+    exec 3<>/dev/tcp/127.0.0.2/'"$port"' || exit 1
+    printf "on two\n" >&3
+    read -r -t 10 line <&3 && printf "%s" "$line"' 2>/dev/null)
+  bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$port" 2>/dev/null
+  other=$?
+  check "echo_server -a 127.0.0.2 listens there, and only there" \
+    'test "$reply" = "on two" && test $other -ne 0'
+  stop
+else
+  skip "-a 127.0.0.2: needs bash, Linux and a server that starts"
+fi
 
 # ---------------------------------------------------------------- http
 if ! start http_hello; then
@@ -112,7 +168,44 @@ if command -v bash >/dev/null 2>&1; then
 else
   skip "large body before close: bash not found"
 fi
+# Malformed requests: a 400, then a clean close (no reset that could
+# destroy the 400 before the client reads it).
+if command -v bash >/dev/null 2>&1; then
+  raw lf 'GET / HTTP/1.1\nHost: x\n\nGET / HTTP/1.1\nHost: x\nConnection: close\n\n'
+  check "requests whose lines end in a bare LF are answered" \
+    'test $st -eq 0 && test "$(grep -o "Hello, World!" "$tmp/lf.out" | wc -l)" -eq 2'
+  raw body 'POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nConnection: close\r\n\r\n'
+  check "a body announced by Content-Length is skipped before the next request" \
+    'test $st -eq 0 && test "$(grep -o "HTTP/1.1 200 " "$tmp/body.out" | wc -l)" -eq 2'
+  next='GET / HTTP/1.1\r\nHost: x\r\n\r\n'
+  raw neg "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n$next"
+  check "Content-Length: -1: 400 and close, the next request not taken as body" 'only400 neg'
+  raw big "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n$next"
+  check "an overflowing Content-Length: 400 and close" 'only400 big'
+  raw junk "POST / HTTP/1.1\r\nContent-Length: 12ab\r\n\r\n$next"
+  check "a Content-Length that is not a number: 400 and close" 'only400 junk'
+  raw twolen "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!$next"
+  check "two different Content-Length values: 400 and close" 'only400 twolen'
+  raw te "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+  check "a Transfer-Encoding body (not supported): 400 and close" 'only400 te'
+  raw empty '\r\n\r\n'
+  check "an empty request: 400 and close" 'only400 empty'
+  raw nuls '\0\0\0\r\n\r\n'
+  check "NULs, then an empty line: 400 and close" 'only400 nuls'
+  raw noversion 'GET /\r\n\r\n'
+  check "a request line without a version: 400 and close" 'only400 noversion'
+  raw nocolon 'GET / HTTP/1.1\r\nHost x\r\n\r\n'
+  check "a header line without a colon: 400 and close" 'only400 nocolon'
+  raw huge "GET / HTTP/1.1\r\nX: $(head -c 40000 /dev/zero | tr '\0' a)"
+  check "an oversized header block: 400, then a clean close, not a reset" 'only400 huge'
+else
+  for t in lf body neg big junk twolen te empty nuls noversion nocolon huge; do
+    skip "malformed request ($t): bash not found"
+  done
+fi
 check "http_hello exits cleanly on SIGTERM" stop
+check "http_hello says it is shutting down" 'grep -q "^Shutting down" "$tmp/http_hello.out"'
+
 
 # ---------------------------------------------------------------- echo
 if ! start echo_server; then

@@ -1,7 +1,9 @@
 #!/bin/sh
 # check-man.sh - the man pages: every page under man/ is clean under
 # `mandoc -Tlint -W warning`, has its sections in the conventional order,
-# and is installed (listed in dist_man3_MANS).
+# is headed as a page of Coco, not of BSD (.Os Coco, and the volume name
+# groff 1.22 would otherwise print as "BSD Library Functions Manual"), and
+# is installed (listed in dist_man3_MANS).
 #
 # Alias pages (a single `.so man3/<page>.3` line) are not given to mandoc,
 # which flags every .so request as fragile; their target must exist.
@@ -69,6 +71,9 @@ for p in $pages; do
     if test $status -ne 0 || test -n "$out"; then
       fail "$p: mandoc -Tlint -W warning"
       echo "$out" | sed 's/^/# /'
+    elif ! grep -q '^\.Os Coco$' "$f" ||
+         ! grep -q '^\.ds doc-volume-operating-system Coco$' "$f"; then
+      fail "$p: headed as a Coco page (.Os Coco, and the volume name groff 1.22 shows)"
     elif test "$got" != "$sections"; then
       fail "$p: sections are not NAME, LIBRARY, SYNOPSIS, DESCRIPTION, RETURN VALUES, EXAMPLES, ERRORS, SEE ALSO"
       echo "$got" | sed 's/^/#   found: /'

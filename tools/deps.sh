@@ -28,7 +28,10 @@ missing=
 for p in $want; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    echo "All the packages needed are installed."
+    exit 0
+fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "tools/deps.sh: please install:$missing" >&2
@@ -36,6 +39,44 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 sudo=
 [ "$(id -u)" -ne 0 ] && sudo=sudo
-echo "Installing:$missing"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+
+# Another apt or dpkg run (unattended-upgrades, a package manager window)
+# holds the dpkg lock: wait for it, telling so, for COCO_APT_WAIT seconds
+# (default 600) before giving up.  apt-get waits for the dpkg lock itself
+# with DPkg::Lock::Timeout; "apt-get update" has a lock of its own, so
+# each command is also retried while it fails for a lock.
+wait_s=${COCO_APT_WAIT:-600}
+deadline=$(( $(date +%s) + wait_s ))
+log=$(mktemp "${TMPDIR:-/tmp}/coco-deps.XXXXXX")
+trap 'rm -f "$log" "$log.rc"' EXIT
+
+# apt_run FILTER ARG...: runs apt-get ARG..., showing the lines of its
+# output that match the extended regex FILTER as they come; retried while
+# another process holds a lock.
+apt_run() {
+    filter=$1
+    shift
+    while :; do
+        { DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout="$wait_s" \
+              "$@" 2>&1; echo $? >"$log.rc"; } |
+            tee "$log" | grep --line-buffered -E "$filter" | sed -u 's/^/    /' || :
+        rc=$(cat "$log.rc")
+        [ "$rc" -eq 0 ] && return 0
+        if grep -q "Could not get lock\|Unable to acquire the dpkg frontend lock\|Unable to lock" "$log" &&
+           [ "$(date +%s)" -lt "$deadline" ]; then
+            echo "  another apt or dpkg process holds its lock; waiting (up to ${wait_s} s in all)..."
+            sleep 5
+            continue
+        fi
+        grep -E '^(E|W):' "$log" | sed 's/^/    /' >&2
+        echo "tools/deps.sh: apt-get $* failed (status $rc)" >&2
+        return "$rc"
+    done
+}
+
+echo "Installing with apt-get:$missing"
+echo "  updating the package lists..."
+apt_run '^(Err|E:|Waiting for)' update
+echo "  installing (each package is listed as it is set up)..."
+apt_run '^(Setting up|Waiting for|E:)' install -y $missing
+echo "  done"
