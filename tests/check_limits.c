@@ -766,7 +766,8 @@ static Suite *limits_suite(void)
         tcase_add_test(tc, test_create_stack_out_of_memory);
         tcase_add_test(tc, test_create_heap_exhausted);
         tcase_add_test(tc, test_accept_first_wait_out_of_memory);
-        tcase_add_test(tc, test_shared_stack_wait_heap_exhausted);
+        if (coco_test_shared_stacks())
+            tcase_add_test(tc, test_shared_stack_wait_heap_exhausted);
         tcase_set_timeout(tc, 10);
         suite_add_tcase(s, tc);
     } else {

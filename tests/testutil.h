@@ -32,6 +32,25 @@
 #endif
 #define COCO_TEST_SANITIZED (COCO_TEST_ASAN || COCO_TEST_TSAN)
 
+/* True when this build runs coroutines on shared stacks: not the ucontext
+ * switch, not Windows, not under AddressSanitizer (coco_create_attr()
+ * refuses them there with ENOTSUP).  Needs coco.h included first. */
+static inline void coco_test_noop(void *arg) { (void)arg; }
+static inline int coco_test_shared_stacks(void)
+{
+    coco_sched_t *s = coco_sched_create();
+    if (s == NULL)
+        return 0;
+    coco_attr_t attr;
+    coco_attr_init(&attr);
+    attr.flags = COCO_ATTR_SHARED_STACK;
+    coco_coro_t *c = coco_create_attr(s, coco_test_noop, NULL, &attr);
+    if (c != NULL)
+        coco_destroy(c);
+    coco_sched_destroy(s);
+    return c != NULL;
+}
+
 /* Runs one suite; the exit status is what automake's TAP driver expects. */
 static inline int coco_test_run(Suite *suite)
 {
