@@ -26,13 +26,16 @@ trap cleanup EXIT INT TERM
 start() {
   ex=$1
   shift
+  # An earlier run's output would give its port away before the new
+  # program's redirection has emptied the file.
+  rm -f "$tmp/$ex.out"
   # COCO_TEST_EXEC runs target programs of a cross build (an emulator).
   ${COCO_TEST_EXEC:-} "./examples/$ex" "$@" 0 >"$tmp/$ex.out" 2>&1 &
   pid=$!
   port=
   i=0
   while test $i -lt 100 && test -z "$port"; do
-    port=$(sed -n 's/^Listening on port \([0-9]*\)$/\1/p' "$tmp/$ex.out")
+    port=$(sed -n 's/^Listening on port \([0-9]*\)$/\1/p' "$tmp/$ex.out" 2>/dev/null)
     test -n "$port" || sleep 0.05
     i=$((i + 1))
   done
