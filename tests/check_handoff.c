@@ -485,6 +485,49 @@ static void chan_ctl_closed(void *arg)
     rcs[32] = coco_channel_try_recv(ch, &vals[32]);
 }
 
+/* A buffered channel: the value handed to a parked receiver, then a later
+ * value into the buffer, taken by another receive; the first receiver is
+ * destroyed.  Its value is not lost: it comes next, after the later one
+ * that was already received. */
+static coco_coro_t *overtaken_r1;
+static void *overtaken_got[3];
+
+static void overtaken_recv(void *arg)
+{
+    (void)arg;
+    void *v = NULL;
+    coco_channel_recv(ch, &v);
+    overtaken_got[2] = v; /* never runs: destroyed first */
+}
+
+static void overtaken_send(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(coco_channel_send(ch, V(1)), COCO_OK); /* to r1 */
+    ck_assert_int_eq(coco_channel_send(ch, V(2)), COCO_OK); /* buffered */
+    ck_assert_int_eq(coco_channel_try_recv(ch, &overtaken_got[0]), COCO_OK);
+    coco_destroy(overtaken_r1);
+    ck_assert_int_eq(coco_channel_try_recv(ch, &overtaken_got[1]), COCO_OK);
+}
+
+START_TEST(test_chan_value_back_after_overtaken)
+{
+    setup();
+    ch = coco_channel_create(1);
+    overtaken_got[0] = overtaken_got[1] = overtaken_got[2] = NULL;
+    overtaken_r1 = coco_create(s, overtaken_recv, NULL, 0);
+    ck_assert_ptr_nonnull(overtaken_r1);
+    ck_assert_ptr_nonnull(coco_create(s, overtaken_send, NULL, 0));
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_ptr_eq(overtaken_got[0], V(2));
+    ck_assert_ptr_eq(overtaken_got[1], V(1));
+    ck_assert_ptr_null(overtaken_got[2]);
+    ck_assert_uint_eq(coco_channel_len(ch), 0);
+    coco_channel_destroy(ch);
+    coco_sched_destroy(s);
+}
+END_TEST
+
 START_TEST(test_chan_value_back_after_close)
 {
     setup();
@@ -926,6 +969,7 @@ int main(void)
     tcase_add_test(tc, test_chan_values_back_in_order);
     tcase_add_test(tc, test_chan_order_kept);
     tcase_add_test(tc, test_chan_value_back_after_close);
+    tcase_add_test(tc, test_chan_value_back_after_overtaken);
     tcase_add_test(tc, test_chan_destroyed_before_receiver);
     tcase_add_test(tc, test_chan_many_destroyed);
     tcase_add_test(tc, test_select_value_passes_on);

@@ -119,6 +119,13 @@ void fz_forget(int co)
     for (int i = 0; i < op->n; i++) {
         if (op->chan[i] < 0)
             continue;
+        if (!op->send[i] && woken) {
+            fz_chan_t *ch = &fz.chans[op->chan[i]];
+            if (ch->ngave_back < FZ_MAX_GAVE_BACK)
+                ch->gave_back[ch->ngave_back++] = fz.clock;
+            else
+                ch->gave_back_lost_track = true;
+        }
         if (op->send[i] && woken)
             fz.values[op->value[i]].flags |= FZ_V_AMBIGUOUS;
         else if (op->send[i])
@@ -418,9 +425,23 @@ void fz_explain_deadlock(void)
     }
 }
 
+/* True when a value of ch received by then may have been given back at
+ * or after a later value's receive ended at later_end. */
+static bool given_back_between(const fz_chan_t *ch, unsigned later_end, unsigned then)
+{
+    if (ch->gave_back_lost_track)
+        return true;
+    for (int k = 0; k < ch->ngave_back; k++)
+        if (ch->gave_back[k] >= later_end && ch->gave_back[k] <= then)
+            return true;
+    return false;
+}
+
 /* Per channel and sender, values are received in the order they were
  * sent: a value cannot be received (its receive returned) before an
- * earlier one's receive had even begun. */
+ * earlier one's receive had even begun.  The one exception: a value
+ * handed to a receiver that was destroyed before it ran goes back to the
+ * channel, behind whatever later value was received in the meantime. */
 static void check_order(void)
 {
     static unsigned first_end[FZ_MAX_CHANS][FZ_MAX_COROS + 1];
@@ -430,7 +451,8 @@ static void check_order(void)
         if (!(v->flags & FZ_V_RECEIVED))
             continue;
         unsigned *later = &first_end[v->chan][v->sender + 1];
-        FZ_CHECK(v->recv_start < *later);
+        FZ_CHECK(v->recv_start < *later ||
+                 given_back_between(&fz.chans[v->chan], *later, v->recv_end));
         if (v->recv_end < *later)
             *later = v->recv_end;
     }

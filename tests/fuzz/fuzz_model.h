@@ -65,6 +65,8 @@ typedef struct fz_coro {
     fz_pending_t op;
 } fz_coro_t;
 
+#define FZ_MAX_GAVE_BACK 64
+
 typedef struct fz_chan {
     coco_channel_t *ch;          /* NULL once destroyed */
     size_t cap;
@@ -72,6 +74,12 @@ typedef struct fz_chan {
     unsigned long dropped;       /* values freed with it, still buffered */
     unsigned long lost;          /* receivers woken but not resumed when
                                     it was destroyed */
+    /* When receivers that may have been handed a value were destroyed
+     * (fz.clock): each such value went back, possibly behind values
+     * already received. */
+    unsigned gave_back[FZ_MAX_GAVE_BACK];
+    int ngave_back;
+    bool gave_back_lost_track;   /* more than the array holds */
 } fz_chan_t;
 
 enum {
