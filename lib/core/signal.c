@@ -124,7 +124,15 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     s->overflowed = co;
     s->current = NULL;
+#if COCO__ASAN
+    /* The loop still has to unlink the waiter records of the calls the
+     * coroutine was in, and AddressSanitizer may keep those frames on its
+     * fake stack, which an exit would free: keep it, at the cost of one
+     * fake stack per overflow. */
+    coco__fiber_leave(&co->ctx, &s->main_ctx);
+#else
     coco__fiber_exit(&co->ctx, &s->main_ctx);
+#endif
     coco__ctx_jump(&s->main_ctx);
 }
 
