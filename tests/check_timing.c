@@ -171,7 +171,7 @@ static void on_timer(void *arg)
 /* Waits ms on op, which must time out; returns after checking the result. */
 static void timed_wait(enum op op, uint64_t ms)
 {
-    char buf[16];
+    char buf[16] = { 0 };
     int rc, e;
     switch (op) {
     case OP_SLEEP:
