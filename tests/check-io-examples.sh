@@ -90,7 +90,7 @@ only400() {
 usage_case() {
   ex=$1 want=$2
   shift 2
-  ${COCO_TEST_EXEC:-} timeout 10 "./examples/$ex" "$@" >"$tmp/usage.out" 2>"$tmp/usage.err"
+  timeout 10 ${COCO_TEST_EXEC:-} "./examples/$ex" "$@" >"$tmp/usage.out" 2>"$tmp/usage.err"
   test $? -eq "$want"
 }
 
