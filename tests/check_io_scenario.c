@@ -734,7 +734,13 @@ int main(void)
     tcase_add_test(tc, test_pipe_flags_restored);
     tcase_add_test(tc, test_connect_twice_eisconn);
     tcase_add_test(tc, test_accepted_close_on_exec);
+    /* ThreadSanitizer does not follow a child of fork() that goes on
+     * running: it reports in the child, at random, and fails the case. */
+#if !COCO_TEST_TSAN
     tcase_add_test(tc, test_fork_child_runs_scheduler);
+#else
+    (void)test_fork_child_runs_scheduler;
+#endif
     tcase_add_test(tc, test_fork_child_destroys_scheduler);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
