@@ -66,6 +66,12 @@ static void stack_unmap(char *lo)
     VirtualFree(coco__stack_win32_base(lo), 0, MEM_RELEASE);
 }
 
+/* The size asked for, rounded: here the whole of it is usable. */
+size_t coco__stack_asked(const coco_stack_t *stk)
+{
+    return stk->size;
+}
+
 int coco__stack_get(coco_stack_pool_t *pool, size_t size, coco_stack_t *out)
 {
     struct coco_stack_free **pp =
