@@ -65,6 +65,8 @@ trap 'exit 1' INT TERM
 # ------------------------------------------------------------- helpers
 rss_kib() { sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null; }
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l | tr -d ' '; }
+# "fd -> target" for each open descriptor, to name a leaked one.
+fd_list() { ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.* \([0-9][0-9]*\) -> /\1 -> /p' | sort -n; }
 
 # Starts an example on a free port (the server picks it); sets spid, port.
 start_server() {
@@ -131,6 +133,7 @@ soak() {
   have_proc=no
   test -r "/proc/$spid/status" && have_proc=yes
   base_fds=$(fd_count "$spid")
+  fd_list "$spid" >"$tmp/fds.before"
   base_rss=$(rss_kib "$spid")
   total=$((warm + secs))
 
@@ -171,6 +174,11 @@ soak() {
     i=$((i + 1))
   done
   after_rss=$(rss_kib "$spid")
+  if test "$end_fds" != "$base_fds"; then
+    fd_list "$spid" >"$tmp/fds.after"
+    echo "# $name: descriptors before the load and now:"
+    diff "$tmp/fds.before" "$tmp/fds.after" | sed 's/^/#   /'
+  fi
 
   replies=$(result replies) wrong=$(result wrong) lost=$(result lost) refused=$(result refused)
   check "$name: no reply lost or wrong among well-behaved clients (${replies:-?} replies, ${wrong:-?} wrong, ${lost:-?} lost, ${refused:-?} refused)" \
