@@ -24,6 +24,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "io/io.h"
 #include "io/io_os.h"
 
 #include <errno.h>
@@ -108,6 +109,7 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
         ent->drained = 0;
         if (coco__io_park(s, fd, COCO__EV_READ, coco__remaining(s, &d)) < 0)
             return -1;
+        ent = known(s, fd); /* others may have grown the table meanwhile */
     }
     for (;;) {
         ssize_t r = coco__os_read(ent, fd, buf, count);
@@ -122,7 +124,7 @@ int coco_read_timeout(int fd, void *buf, size_t count, uint64_t timeout_ms)
             return -1;
         if (coco__io_park(s, fd, COCO__EV_READ, coco__remaining(s, &d)) < 0)
             return -1;
-        ent = known(s, fd); /* the table may have grown meanwhile */
+        ent = known(s, fd);
     }
 }
 
