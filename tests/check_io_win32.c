@@ -2,8 +2,9 @@
  * check_io_win32.c - the I/O calls on Windows, over loopback TCP sockets
  * (Windows has no socketpair() and the library drives sockets only):
  * parking on readiness, end of file, a vanished peer, timeouts, accept and
- * connect, coco_wait_fd, coco_close waking a parked reader, and bad input.
- * The POSIX suite is check_io.c.
+ * connect, coco_wait_fd, coco_close waking a parked reader, calls that
+ * never wait still letting other coroutines run, and bad input.  The
+ * POSIX suite is check_io.c.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -397,6 +398,84 @@ START_TEST(test_wait_fd)
 }
 END_TEST
 
+/* ---------------------------------------------------------- fairness */
+
+/* A coroutine whose calls never have to wait (a socket with plenty of data
+ * queued, or plenty of room to write into) still lets the others run: one
+ * that is ready gets the thread within a bounded number of those calls. */
+#define GREEDY_CALLS 2048
+#define GREEDY_BOUND 256
+
+struct greedy_ctx {
+    int sv[2];
+    int calls;          /* done by the greedy coroutine so far */
+    int calls_seen;     /* what the other coroutine saw when it ran */
+};
+
+static void greedy_reader(void *arg)
+{
+    struct greedy_ctx *g = arg;
+    char c;
+    while (g->calls < GREEDY_CALLS && coco_read(g->sv[0], &c, 1) == 1)
+        g->calls++;
+}
+
+static void greedy_writer(void *arg)
+{
+    struct greedy_ctx *g = arg;
+    while (g->calls < GREEDY_CALLS && coco_write(g->sv[0], "x", 1) == 1)
+        g->calls++;
+}
+
+static void patient(void *arg)
+{
+    struct greedy_ctx *g = arg;
+    g->calls_seen = g->calls;
+}
+
+static void run_greedy(struct greedy_ctx *g, void (*greedy)(void *))
+{
+    coco_sched_t *s = coco_sched_create();
+    coco_create(s, greedy, g, 0);
+    coco_create(s, patient, g, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    coco_sched_destroy(s);
+    coco_close(g->sv[0]);
+    coco_close(g->sv[1]);
+    ck_assert_int_eq(g->calls, GREEDY_CALLS);
+    /* The other coroutine ran long before the greedy one was done. */
+    ck_assert_int_ge(g->calls_seen, 1);
+    ck_assert_int_le(g->calls_seen, GREEDY_BOUND);
+}
+
+START_TEST(test_read_streak_yields)
+{
+    struct greedy_ctx g = { .calls_seen = -1 };
+    tcp_pair(g.sv);
+    static char block[GREEDY_CALLS];
+    memset(block, 'x', sizeof block);
+    ck_assert_int_eq(send((SOCKET)g.sv[1], block, (int)sizeof block, 0), (int)sizeof block);
+    /* All of it queued at the reader before the coroutines start, so that
+     * not one read has to wait. */
+    u_long queued = 0;
+    for (int i = 0; i < 2000 && queued < sizeof block; i++) {
+        ck_assert_int_eq(ioctlsocket((SOCKET)g.sv[0], FIONREAD, &queued), 0);
+        if (queued < sizeof block)
+            Sleep(1);
+    }
+    ck_assert_uint_eq(queued, sizeof block);
+    run_greedy(&g, greedy_reader);
+}
+END_TEST
+
+START_TEST(test_write_streak_yields)
+{
+    struct greedy_ctx g = { .calls_seen = -1 };
+    tcp_pair(g.sv);
+    run_greedy(&g, greedy_writer);
+}
+END_TEST
+
 /* ---------------------------------------------------------- bad input */
 
 START_TEST(test_bad_input)
@@ -457,6 +536,12 @@ int main(void)
     tcase_add_test(tc, test_accept_timeout);
     tcase_add_test(tc, test_connect_refused);
     tcase_add_test(tc, test_wait_fd);
+    suite_add_tcase(su, tc);
+
+    tc = tcase_create("fairness");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_read_streak_yields);
+    tcase_add_test(tc, test_write_streak_yields);
     suite_add_tcase(su, tc);
 
     tc = tcase_create("misuse");

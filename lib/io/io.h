@@ -100,7 +100,7 @@ int coco__poller_forked(struct coco_io *io);
 #endif
 
 /* ------------------------------------------- helpers of the I/O calls */
-/* Shared by io.c (POSIX) and io_win32.c. */
+/* Used by the I/O calls in io.c. */
 
 /* The scheduler of the running coroutine, or NULL outside one. */
 static inline coco_sched_t *coco__io_sched(void)

@@ -1,5 +1,5 @@
 /*
- * winsock.h - what the Windows I/O files (io_win32.c, poll_wsapoll.c)
+ * winsock.h - what the Windows I/O files (io_win32.c, poll_poll.c)
  * share: starting Winsock once, and the Winsock error of the last call as
  * the errno value the API documents.
  *
