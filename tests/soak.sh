@@ -132,7 +132,19 @@ soak() {
   fi
   have_proc=no
   test -r "/proc/$spid/status" && have_proc=yes
+  # The baseline is taken once the server has served one request: its
+  # poller is made on its first wait, which under an emulator can come
+  # well after it printed its port.  Then the count must hold still.
+  $exec_ ./tests/soak/soak_client -t "$reply_ms" "$proto" "$port" 0 >/dev/null 2>&1
   base_fds=$(fd_count "$spid")
+  i=0
+  while test $i -lt 50; do
+    sleep 0.1
+    now_fds=$(fd_count "$spid")
+    test "$now_fds" = "$base_fds" && break
+    base_fds=$now_fds
+    i=$((i + 1))
+  done
   fd_list "$spid" >"$tmp/fds.before"
   base_rss=$(rss_kib "$spid")
   total=$((warm + secs))
