@@ -236,12 +236,12 @@ enum {
  * off again. */
 enum {
     COCO__ON_NOTHING = 0, /* a plain park, coco_sleep() */
-    COCO__ON_GROUP,       /* waiter records (lib/channel/wait.c) */
+    COCO__ON_GROUP,       /* waiter records (lib/sync/wait.c) */
     COCO__ON_IO,          /* a descriptor (lib/io/event_loop.c) */
     COCO__ON_JOIN,        /* another coroutine's joiners (coro.c) */
     /* Not waiting any more (READY): one of its waiter records was handed
      * something it has not taken yet; wait_obj is the record group and
-     * wait_result the index of that record (lib/channel/wait.c). */
+     * wait_result the index of that record (lib/sync/wait.c). */
     COCO__ON_HANDOFF
 };
 
@@ -321,7 +321,7 @@ static COCO__ALWAYS_INLINE void coco__prefetch_stack(const coco_co_t *co)
 #endif
 }
 
-/* A queue of waiter records (lib/channel/wait.h).  handed lists the
+/* A queue of waiter records (lib/sync/wait.h).  handed lists the
  * records it handed something to (a lock, a unit, a value) whose
  * coroutines have not run since; give_back passes such a thing on when
  * one of them is destroyed first (NULL on queues that hand nothing). */
@@ -418,11 +418,11 @@ void coco__wait_cancel(coco_co_t *co);
 void coco__io_cancel(coco_co_t *co);
 void coco__join_cancel(coco_co_t *co);
 /* Frees the waiter records of a coroutine parked with COCO__WAIT_HEAP
- * (lib/channel/wait.c). */
+ * (lib/sync/wait.c). */
 void coco__wait_heap_free(coco_co_t *co);
 /* For destroying a coroutine woken with something handed to it
  * (wait_on COCO__ON_HANDOFF) before it ran: passes that on to the next
- * waiter, or back to its object (lib/channel/wait.c). */
+ * waiter, or back to its object (lib/sync/wait.c). */
 void coco__wait_give_back(coco_co_t *co);
 /* Appends co to the run queue without touching its state. */
 void coco__enqueue(coco_sched_t *s, coco_co_t *co);

@@ -11,7 +11,7 @@
  */
 #include "io/io.h"
 #include "timer/timer.h"
-#include "channel/wait.h"
+#include "sync/wait.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -9,7 +9,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "channel/channel.h"
+#include "sync/channel.h"
 
 #include <stdlib.h>
 

@@ -7,7 +7,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "channel/sync.h"
+#include "sync/sync.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "channel/wait.h"
+#include "sync/wait.h"
 
 /* The parked coroutine is destroyed, or its deadline passed: leave every
  * queue, so that nothing points into its stack any more. */

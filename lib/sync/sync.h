@@ -7,7 +7,7 @@
 #ifndef COCO_CHANNEL_SYNC_H
 #define COCO_CHANNEL_SYNC_H
 
-#include "channel/wait.h"
+#include "sync/wait.h"
 
 struct coco_mutex {
     bool locked;

@@ -11,7 +11,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "channel/channel.h"
+#include "sync/channel.h"
 
 #include <errno.h>
 #include <stdlib.h>

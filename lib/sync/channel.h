@@ -6,7 +6,7 @@
 #ifndef COCO_CHANNEL_CHANNEL_H
 #define COCO_CHANNEL_CHANNEL_H
 
-#include "channel/wait.h"
+#include "sync/wait.h"
 
 struct coco_channel {
     size_t cap;              /* ring slots; 0 = unbuffered */
