@@ -21,7 +21,7 @@
 
 #include <string.h>
 #if defined(_WIN64)
-#  include "core/stack_win32.h"
+#  include "mem/stack_win32.h"
 #endif
 
 void coco__ctx_start(void);

@@ -12,6 +12,9 @@
  * SPDX-License-Identifier: MIT
  */
 #include "coco_internal.h"
+#include "loop/loop.h"
+#include "signal/signal.h"
+#include "timer/deadline.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
  * woken while nobody else used its stack resumes with no copy at all.  A
  * coroutine's first frame is built in place when it first runs, so until
  * then it has nothing to copy.  Copies come from the scheduler's small
- * blocks (lib/core/small.c), without a header.
+ * blocks (lib/mem/small.c), without a header.
  *
  * The copy never runs on the stack it overwrites: switches from or to a
  * shared-stack coroutine always go through the scheduler loop, which runs

@@ -1,15 +1,16 @@
 /*
  * io.h - the I/O layer's private interface: the per-scheduler descriptor
  * table, parking on readiness, and the backend (poller) interface that
- * each of poll_epoll.c, poll_poll.c and poll_kqueue.c implements.  Exactly
- * one backend is linked into the library.
+ * each of poll_epoll.c, poll_kqueue.c, poll_poll.c and poll_wsapoll.c
+ * (Windows) implements.  Exactly one backend is linked into the library,
+ * the one configure chose.
  *
  * SPDX-License-Identifier: MIT
  */
 #ifndef COCO_IO_H
 #define COCO_IO_H
 
-#include "coco_internal.h"
+#include "timer/deadline.h"
 
 #include <errno.h>
 

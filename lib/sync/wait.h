@@ -16,7 +16,7 @@
 #ifndef COCO_CHANNEL_WAIT_H
 #define COCO_CHANNEL_WAIT_H
 
-#include "coco_internal.h"
+#include "timer/deadline.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -49,7 +49,7 @@ static inline bool coco__wait_alone_in_group(const coco__waiter_t *w)
     return w->pos == COCO__WAIT_LAST;
 }
 
-/* struct coco__waitq is in coco_internal.h: the scheduler holds one. */
+/* struct coco__waitq is in core/coro.h: the scheduler holds one. */
 
 /* The object whose member named member is at p. */
 #define COCO__CONTAINER_OF(p, type, member) \

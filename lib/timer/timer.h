@@ -7,7 +7,7 @@
 #ifndef COCO_TIMER_H
 #define COCO_TIMER_H
 
-#include "coco_internal.h"
+#include "timer/deadline.h"
 
 #define COCO__WHEEL_LEVELS 4
 #define COCO__WHEEL_BITS   8

@@ -1,6 +1,6 @@
 /*
  * fiber_annot.h - telling AddressSanitizer and ThreadSanitizer about stack
- * switches.  Included by coco_internal.h; ordinary builds see empty inline
+ * switches.  Included by arch/context.h; ordinary builds see empty inline
  * functions, so the switch paths compile exactly as without them.
  *
  * AddressSanitizer keeps the bounds of the running stack and, with
