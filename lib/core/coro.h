@@ -45,7 +45,7 @@ enum {
 enum {
     COCO__ON_NOTHING = 0, /* a plain park, coco_sleep() */
     COCO__ON_GROUP,       /* waiter records (lib/sync/wait.c) */
-    COCO__ON_IO,          /* a descriptor (lib/io/event_loop.c) */
+    COCO__ON_IO,          /* a descriptor (lib/io/io_wait.c) */
     COCO__ON_JOIN,        /* another coroutine's joiners (coro.c) */
     /* Not waiting any more (READY): one of its waiter records was handed
      * something it has not taken yet; wait_obj is the record group and
@@ -100,6 +100,15 @@ struct coco_co {
     struct coco_tpark *wait_timer; /* its deadline, while it has one */
 };
 
+/* The layers above the core reach it through the scheduler's table of
+ * operations, never through a pointer per coroutine: the descriptor stays
+ * 96 bytes on 64-bit hosts in the ordinary build (the ucontext switch,
+ * sanitizers and valgrind builds carry more in the context and stack). */
+#if UINTPTR_MAX > 0xffffffffu && !COCO_USE_UCONTEXT && !COCO__ENTRY_WRAPPER && \
+    !defined(COCO__ASAN) && !defined(COCO__TSAN) && !COCO_VALGRIND
+_Static_assert(sizeof(struct coco_co) == 96, "the coroutine descriptor grew");
+#endif
+
 /* Starts loading the top of a parked coroutine's stack: the saved
  * registers its resume pops and the frames it returns through, some 300
  * bytes on x86-64 for a coroutine parked in an I/O call.  Every stack
@@ -144,6 +153,26 @@ struct coco__waitq {
 struct coco_timers;
 struct coco_io;
 
+/* What the core asks of the layers above it: the loop layer installs one
+ * table of these in every scheduler (coco_sched_create).  The core calls
+ * them only when a wait ends some other way than the one it was made for
+ * (a deadline, a destroyed coroutine) or a timed wait is woken early: never
+ * on a switch, a yield or an untimed hand-off. */
+struct coco_sched_ops {
+    /* Unlinks the parked co from the wait queue or the descriptor its
+     * wait_on names (COCO__ON_GROUP, COCO__ON_IO). */
+    void (*cancel)(coco_co_t *co);
+    /* Disarms and releases co->wait_timer (lib/timer). */
+    void (*drop_deadline)(coco_sched_t *s, coco_co_t *co);
+    /* Frees the waiter records of co, parked with COCO__WAIT_HEAP
+     * (lib/sync). */
+    void (*free_records)(coco_co_t *co);
+    /* co is destroyed after it was woken with something handed to it
+     * (wait_on COCO__ON_HANDOFF) that it never took: passes that on to
+     * the next waiter, or back to its object (lib/sync). */
+    void (*give_back)(coco_co_t *co);
+};
+
 struct coco_sched {
     coco_co_t *current;          /* running coroutine, or NULL */
     coco_co_t *rq_head, *rq_tail;/* run queue, FIFO */
@@ -155,7 +184,8 @@ struct coco_sched {
     coco_co_t *overflowed;       /* overflowed; handled by the loop */
     bool running;                /* inside run/run_once */
     bool chain;                  /* may switch coroutine to coroutine */
-    coco_sched_t *thread_prev, *thread_next; /* the thread's schedulers */
+    const struct coco_sched_ops *ops; /* the layers above the core */
+    coco_sched_t *thread_prev, *thread_next; /* the thread's schedulers (lib/loop) */
     size_t alive;                /* coroutines not yet finished */
     size_t max_coros;            /* 0 = no limit */
     bool limit_told;             /* the limit was reported on stderr */
@@ -168,10 +198,17 @@ struct coco_sched {
     coco_cbtab_t error_cbs;      /* coco_set_error_cb() */
     struct coco_timers *timers;  /* owned by lib/timer */
     struct coco_io *io;          /* owned by lib/io */
+    /* What coco__pending() reads on every switch, kept here rather than
+     * behind the pointers above. */
     size_t timers_pending;       /* armed timers: kept by lib/timer */
     size_t io_waiting;           /* coroutines parked on I/O: kept by lib/io */
-    struct coco__waitq fd_freed; /* lib/io: acceptors out of descriptors */
-    coco_co_t *io_streak_co;     /* lib/io: whose I/O calls have not waited */
+    /* Kept by lib/io, and needed before struct coco_io exists (it comes
+     * with a kernel poller, made on the first wait): the streak is counted
+     * on every I/O call that did not wait, and the back-off queue holds
+     * acceptors that ran out of descriptors, when making a poller would
+     * fail for the same reason. */
+    struct coco__waitq fd_freed; /* acceptors out of descriptors */
+    coco_co_t *io_streak_co;     /* whose I/O calls have not waited */
     unsigned io_streak;          /* ... and how many in a row */
 #if COCO_DEBUG
     /* A shared-stack pointer check that failed in a coroutine, reported
@@ -219,19 +256,16 @@ void coco__wake(coco_sched_t *s, coco_co_t *co);
  * would have released when it ran again. */
 void coco__unpark(coco_sched_t *s, coco_co_t *co);
 /* Unlinks a parked coroutine from what its wait_on names, and clears
- * wait_on. */
+ * wait_on: a join here, anything else through s->ops->cancel. */
 void coco__cancel_wait(coco_co_t *co);
-/* The three ways to do it, one per parking layer. */
-void coco__wait_cancel(coco_co_t *co);
-void coco__io_cancel(coco_co_t *co);
+/* Unlinks a coroutine parked in coco_join() (coro.c). */
 void coco__join_cancel(coco_co_t *co);
-/* Frees the waiter records of a coroutine parked with COCO__WAIT_HEAP
- * (lib/sync/wait.c). */
-void coco__wait_heap_free(coco_co_t *co);
-/* For destroying a coroutine woken with something handed to it
- * (wait_on COCO__ON_HANDOFF) before it ran: passes that on to the next
- * waiter, or back to its object (lib/sync/wait.c). */
-void coco__wait_give_back(coco_co_t *co);
+/* Runs the coroutine at the head of the run queue (there must be one)
+ * until control comes back to the loop, then finishes what only the loop
+ * can do: releases a finished coroutine's stack, reports an overflow.
+ * COCO_OK, or COCO_ERROR_NOMEM when a shared-stack coroutine could not
+ * take its stack (it stays ready). */
+int coco__dispatch(coco_sched_t *s);
 /* Appends co to the run queue without touching its state. */
 void coco__enqueue(coco_sched_t *s, coco_co_t *co);
 /* Unlinks co from the run queue if it is queued. */

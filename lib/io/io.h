@@ -56,7 +56,7 @@ coco_fd_t *coco__fd(struct coco_io *io, int fd);
 
 /* Holds the running coroutine back for at most ms after a call ran out of
  * descriptors or memory, or until coco_close() gives a descriptor back,
- * whichever comes first (lib/io/event_loop.c). */
+ * whichever comes first (lib/io/io_wait.c). */
 void coco__io_backoff(coco_sched_t *s, uint64_t ms);
 /* A descriptor was given back: wakes the coroutines in coco__io_backoff(). */
 void coco__io_freed(coco_sched_t *s);
@@ -67,6 +67,14 @@ void coco__io_freed(coco_sched_t *s);
  * descriptor was closed with coco_close() meanwhile, EBUSY when another
  * coroutine already waits on that side, ENOMEM. */
 int coco__io_wait(coco_sched_t *s, int fd, unsigned events, uint64_t timeout_ms);
+/* Unlinks a coroutine parked on a descriptor (wait_on COCO__ON_IO). */
+void coco__io_cancel(coco_co_t *co);
+/* Waits up to timeout_ms (-1: no limit) for readiness and wakes whoever it
+ * releases; when nothing waits on I/O, just sleeps that long.  COCO_OK or
+ * COCO_ERROR. */
+int coco__io_poll(coco_sched_t *s, int timeout_ms);
+/* Releases the descriptor table and the poller of s. */
+void coco__io_fini(coco_sched_t *s);
 /* The backend saw fd ready (COCO__EV_* bits): wakes its waiters. */
 void coco__io_ready(struct coco_io *io, int fd, unsigned events);
 /* fd is a new descriptor (just accepted, or connecting) or is going away:

@@ -300,4 +300,12 @@ static inline int coco__wait_alone(coco__waitq_t *q, uint64_t timeout_ms)
     return coco__wait_one(q, self, NULL, NULL, timeout_ms);
 }
 
+/* What the loop layer's operations table calls (lib/sync/wait.c): unlinks
+ * a coroutine parked on a group of records (wait_on COCO__ON_GROUP); frees
+ * the records of one parked with COCO__WAIT_HEAP; passes on what was handed
+ * to a destroyed coroutine (wait_on COCO__ON_HANDOFF) that never took it. */
+void coco__wait_cancel(coco_co_t *co);
+void coco__wait_heap_free(coco_co_t *co);
+void coco__wait_give_back(coco_co_t *co);
+
 #endif /* COCO_CHANNEL_WAIT_H */
