@@ -84,26 +84,32 @@ void coco__switch_undo(coco_sched_t *s, coco_co_t *next)
 
 /* The chaining policy: when the running coroutine co may hand over to
  * next, the head of the run queue, directly rather than through the loop.
- * Never with a shared stack involved (only the loop copies one, on its own
- * stack), never under run_once (one coroutine, then back: s->chain is
- * false only there), and freely while nothing is pending. */
-static inline bool chain_free(const coco_sched_t *s, const coco_co_t *co,
-                              const coco_co_t *next)
+ * Never with a shared stack involved: only the loop copies one, on its own
+ * stack. */
+static inline bool chain_allowed(const coco_co_t *co, const coco_co_t *next)
 {
-    return s->chain && !coco__pending(s) &&
-           !((co->flags | next->flags) & COCO__SHARED);
+    return !((co->flags | next->flags) & COCO__SHARED);
 }
 
-/* ... and with timers or I/O pending, for the rest of the round the loop
- * measured out in s->budget, so that it polls at least once a round. */
+/* Never under run_once (one coroutine, then back: s->chain is false only
+ * there); freely while nothing is pending. */
+static inline bool chain_unmetered(const coco_sched_t *s)
+{
+    return s->chain && !coco__pending(s);
+}
+
+/* With timers or I/O pending, only for the rest of the round the loop
+ * measured out in s->budget, so that it polls at least once a round.
+ * coco_yield's fast path is the unmetered case of this, written out. */
 static inline bool may_chain(coco_sched_t *s, const coco_co_t *co,
                              const coco_co_t *next)
 {
-    if (chain_free(s, co, next))
-        return true;
-    if (!s->chain || ((co->flags | next->flags) & COCO__SHARED) ||
-        s->budget == 0)
+    if (!chain_allowed(co, next))
         return false;
+    if (chain_unmetered(s))
+        return true;
+    if (!s->chain || s->budget == 0)
+        return false;        /* run_once, or the round is over */
     s->budget--;
     return true;
 }
@@ -139,7 +145,8 @@ void coco_yield(void)
     if (co == NULL)
         return;
     coco_co_t *next = s->rq_head;
-    if (coco__likely(next != NULL && chain_free(s, co, next))) {
+    if (coco__likely(next != NULL && chain_unmetered(s) &&
+                     chain_allowed(co, next))) {
         /* The common case, kept lean: the next coroutine takes over and we
          * queue up behind the others.  The queue's length is unchanged. */
         coco_co_t *after = next->next;

@@ -244,9 +244,10 @@ void coco__timer_expire(coco_sched_t *s)
 
 int coco__timer_timeout(coco_sched_t *s)
 {
-    struct coco_timers *w = s->timers;
-    if (w == NULL || s->timers_pending == 0)
+    /* An armed timer means the wheel exists. */
+    if (s->timers_pending == 0)
         return -1;
+    struct coco_timers *w = s->timers;
     uint64_t t = next_event(w);
     if (t <= w->clock)
         return 0;
