@@ -263,10 +263,10 @@ void coco__sstack_fini(coco_sched_t *s)
 #if COCO_DEBUG
 void coco__sstack_check_ptr(const void *p, const char *what)
 {
-    coco_sched_t *s = coco__tls_sched;
-    coco_co_t *co = s != NULL ? s->current : NULL;
+    coco_co_t *co = coco__current();
     if (co == NULL || !(co->flags & COCO__SHARED))
         return;
+    coco_sched_t *s = co->pub.sched;
     const char *c = p;
     if (c < co->stack.lo || c >= co->stack.lo + co->stack.size)
         return;

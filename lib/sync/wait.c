@@ -103,10 +103,9 @@ static COCO__NOINLINE int park_on_heap_record(coco__waiter_t *w, void **out,
 int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
                         uint64_t timeout_ms)
 {
-    coco__waiter_t *w = coco__wait_records(co, NULL, 0, 1);
+    coco__waiter_t *w = coco__wait_group(co, NULL, 0, 1);
     if (w == NULL)
         return COCO_ERROR_NOMEM;
-    coco__wait_init(w, 1, co);
     w->value = in;
     coco__waitq_push(q, w);
     /* Findable before the call below, which may overflow the stack. */
