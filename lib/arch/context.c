@@ -17,6 +17,10 @@
  */
 #include "coco_internal.h"
 
+#if COCO__TSAN
+COCO__TLS unsigned int coco__tsan_fibers;
+#endif
+
 #if !COCO_USE_UCONTEXT
 
 #include <string.h>

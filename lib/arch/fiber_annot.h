@@ -45,7 +45,7 @@
 #if COCO__TSAN
 #  include <sanitizer/tsan_interface.h>
 #  define COCO__TSAN_EAGER 2048u
-/* Fibers of coroutines alive on this thread (defined in sched.c). */
+/* Fibers of coroutines alive on this thread (defined in context.c). */
 extern COCO__TLS unsigned int coco__tsan_fibers;
 #endif
 

@@ -16,9 +16,6 @@
 #include "coco_internal.h"
 
 COCO__TLS coco_sched_t *coco__tls_sched;
-#if COCO__TSAN
-COCO__TLS unsigned int coco__tsan_fibers;
-#endif
 
 /* ------------------------------------------------------------ run queue */
 
