@@ -13,8 +13,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef COCO_CHANNEL_WAIT_H
-#define COCO_CHANNEL_WAIT_H
+#ifndef COCO_SYNC_WAIT_H
+#define COCO_SYNC_WAIT_H
 
 #include "timer/deadline.h"
 
@@ -330,4 +330,4 @@ void coco__wait_cancel(coco_co_t *co);
 void coco__wait_heap_free(coco_co_t *co);
 void coco__wait_give_back(coco_co_t *co);
 
-#endif /* COCO_CHANNEL_WAIT_H */
+#endif /* COCO_SYNC_WAIT_H */
