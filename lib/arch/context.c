@@ -15,7 +15,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "coco_internal.h"
+#include "arch/context.h"
 
 #if COCO__TSAN
 COCO__TLS unsigned int coco__tsan_fibers;

@@ -27,7 +27,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "coco_internal.h"
+#include "mem/stack.h"
 
 #include <errno.h>
 #include <stdlib.h>

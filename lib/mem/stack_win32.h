@@ -24,7 +24,7 @@
 #ifndef COCO_MEM_STACK_WIN32_H
 #define COCO_MEM_STACK_WIN32_H
 
-#include "coco_internal.h"
+#include "mem/stack.h"
 
 /* x86-64 Windows pages are always 4 KiB. */
 #define COCO__WIN32_PAGE ((size_t)4096)
