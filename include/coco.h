@@ -120,7 +120,7 @@ COCO_API int coco_attr_init(coco_attr_t *attr);
 COCO_API coco_coro_t *coco_create_attr(coco_sched_t *sched, void (*entry)(void *),
                                        void *arg, const coco_attr_t *attr);
 
-/* Channel and synchronisation (lib/channel) */
+/* Channel and synchronisation (lib/sync) */
 /* Objects for coroutines of one scheduler (one thread).  Calls that would
  * have to wait park the calling coroutine; made outside a coroutine they
  * return COCO_ERROR_WOULDBLOCK instead.  Timeouts are in milliseconds;

@@ -4,7 +4,7 @@
  * A context is one saved stack pointer.  The 160-byte frame below it holds
  * the callee-saved registers: x19-x28, the frame pointer x29, the link
  * register x30 (where the context resumes) and the low halves d8-d15 of
- * v8-v15.  lib/core/context.c builds the same frame for a new context.
+ * v8-v15.  lib/arch/context.c builds the same frame for a new context.
  *
  * The same code serves Apple's arm64 ABI: it saves the same callee-saved
  * registers, never touches x18 (reserved for the platform there), and

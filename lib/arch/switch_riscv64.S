@@ -4,7 +4,7 @@
  * A context is one saved stack pointer.  The 208-byte frame below it holds
  * the callee-saved registers: s0-s11 (s0 is the frame pointer), the return
  * address ra (where the context resumes), one pad word that keeps sp 16-byte
- * aligned, and fs0-fs11.  lib/core/context.c builds the same frame for a new
+ * aligned, and fs0-fs11.  lib/arch/context.c builds the same frame for a new
  * context.  gp and tp are the same for every context of a thread and stay
  * untouched; fcsr, like FPCR on AArch64, is not preserved across calls by
  * the ABI and is not saved either.

@@ -3,7 +3,7 @@
  *
  * A context is one saved stack pointer.  Below it, on the suspended stack,
  * lie (from low to high addresses): MXCSR and the x87 control word, r15,
- * r14, r13, r12, rbx, rbp and the address to resume at.  lib/core/context.c
+ * r14, r13, r12, rbx, rbp and the address to resume at.  lib/arch/context.c
  * builds the same frame for a context that has never run.
  *
  * MXCSR and the control word are saved on every switch but loaded only

@@ -18,7 +18,7 @@
  * The three thread-block fields describe the stack the thread runs on.
  * Windows reads them to validate unwinding, to grow a stack through its
  * guard page and to raise STATUS_STACK_OVERFLOW, so each coroutine carries
- * its own.  lib/core/context.c builds this frame for a new context.
+ * its own.  lib/arch/context.c builds this frame for a new context.
  *
  * The switch ends in pop + indirect jmp rather than ret, as on SysV: the
  * return predictor would guess wrong, and with hardware shadow stacks a

@@ -265,7 +265,7 @@ void coco__co_overflowed(coco_sched_t *s, coco_co_t *co)
      * waits with are still intact on its stack. */
     coco__rq_remove(s, co);
     if (co->wait_on == COCO__ON_HANDOFF)
-        coco__wait_give_back(co); /* woken with something it never took */
+        s->ops->give_back(co); /* woken with something it never took */
     else if (co->wait_on != COCO__ON_NOTHING)
         coco__cancel_wait(co);
     coco__unpark(s, co);
@@ -374,7 +374,7 @@ void coco_destroy(coco_coro_t *coro)
     /* Created, ready or waiting: take it out of wherever it is linked.
      * Ready with a lock, a unit or a value handed to it: pass that on. */
     if (co->wait_on == COCO__ON_HANDOFF)
-        coco__wait_give_back(co);
+        s->ops->give_back(co);
     coco__unpark(s, co);
     coco__rq_remove(s, co);
     co->state = COCO_STATE_DEAD;
@@ -416,7 +416,7 @@ static void unlink_parked(coco_sched_t *s, coco_co_t *co)
     if (finished(co))
         return;
     if (co->wait_on == COCO__ON_HANDOFF)
-        coco__wait_give_back(co);
+        s->ops->give_back(co);
     coco__unpark(s, co);
 }
 

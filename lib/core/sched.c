@@ -1,5 +1,7 @@
 /*
- * sched.c - the scheduler: run queue, the loop, parking and waking.
+ * sched.c - the scheduler's core: the run queue, switching, parking and
+ * waking, and dispatch (one turn of running a coroutine for the loop in
+ * lib/loop, which holds the coco_sched_* entry points).
  *
  * The run queue is an intrusive FIFO.  A coroutine that yields or parks
  * switches straight to the next ready coroutine, one switch and no trip
@@ -13,24 +15,7 @@
  */
 #include "coco_internal.h"
 
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-
 COCO__TLS coco_sched_t *coco__tls_sched;
-#if COCO__TSAN
-COCO__TLS unsigned int coco__tsan_fibers;
-#endif
-
-/* Schedulers alive on this thread: the alternate signal stack goes with
- * the last one. */
-static COCO__TLS unsigned int thread_scheds;
-/* The same schedulers, newest first: when the current one is destroyed,
- * the newest remaining one becomes current. */
-static COCO__TLS coco_sched_t *thread_list;
-
-/* Stacks kept for reuse per scheduler. */
-#define STACK_POOL_LIMIT 256
 
 /* ------------------------------------------------------------ run queue */
 
@@ -94,15 +79,34 @@ void coco__switch_undo(coco_sched_t *s, coco_co_t *next)
 
 /* ------------------------------------------------------- switching */
 
-/* May the running coroutine hand over to the next one directly? */
-static inline bool may_chain(coco_sched_t *s)
+/* The chaining policy: when the running coroutine co may hand over to
+ * next, the head of the run queue, directly rather than through the loop.
+ * Never with a shared stack involved: only the loop copies one, on its own
+ * stack. */
+static inline bool chain_allowed(const coco_co_t *co, const coco_co_t *next)
 {
-    if (!s->chain)
-        return false;        /* run_once: one coroutine, then back */
-    if (!coco__pending(s))
-        return true;         /* nothing to poll for */
-    if (s->budget == 0)
-        return false;        /* the round is over: let the loop poll */
+    return !((co->flags | next->flags) & COCO__SHARED);
+}
+
+/* Never under run_once (one coroutine, then back: s->chain is false only
+ * there); freely while nothing is pending. */
+static inline bool chain_unmetered(const coco_sched_t *s)
+{
+    return s->chain && !coco__pending(s);
+}
+
+/* With timers or I/O pending, only for the rest of the round the loop
+ * measured out in s->budget, so that it polls at least once a round.
+ * coco_yield's fast path is the unmetered case of this, written out. */
+static inline bool may_chain(coco_sched_t *s, const coco_co_t *co,
+                             const coco_co_t *next)
+{
+    if (!chain_allowed(co, next))
+        return false;
+    if (chain_unmetered(s))
+        return true;
+    if (!s->chain || s->budget == 0)
+        return false;        /* run_once, or the round is over */
     s->budget--;
     return true;
 }
@@ -112,8 +116,7 @@ static inline bool may_chain(coco_sched_t *s)
 static inline void switch_away(coco_sched_t *s, coco_co_t *co)
 {
     coco_co_t *next = s->rq_head;
-    /* A shared stack is only ever copied by the loop, on its own stack. */
-    if (next != NULL && !((co->flags | next->flags) & COCO__SHARED) && may_chain(s)) {
+    if (next != NULL && may_chain(s, co, next)) {
         rq_pop(s);
         coco__prefetch_stack(s->rq_head);
         next->state = COCO_STATE_RUNNING;
@@ -139,8 +142,8 @@ void coco_yield(void)
     if (co == NULL)
         return;
     coco_co_t *next = s->rq_head;
-    if (coco__likely(next != NULL && s->chain && !coco__pending(s) &&
-                     !((co->flags | next->flags) & COCO__SHARED))) {
+    if (coco__likely(next != NULL && chain_unmetered(s) &&
+                     chain_allowed(co, next))) {
         /* The common case, kept lean: the next coroutine takes over and we
          * queue up behind the others.  The queue's length is unchanged. */
         coco_co_t *after = next->next;
@@ -182,7 +185,7 @@ void coco__park(coco_sched_t *s)
 void coco__wake(coco_sched_t *s, coco_co_t *co)
 {
     if (co->wait_timer != NULL)
-        coco__tpark_drop(s, co); /* woken before its deadline */
+        s->ops->drop_deadline(s, co); /* woken before its deadline */
     co->wait_on = COCO__ON_NOTHING;
     if (!(co->flags & COCO__WAIT_HEAP))
         co->wait_obj = NULL; /* else its owner frees it when it runs */
@@ -194,10 +197,8 @@ void coco__cancel_wait(coco_co_t *co)
 {
     switch (co->wait_on) {
     case COCO__ON_GROUP:
-        coco__wait_cancel(co);
-        break;
     case COCO__ON_IO:
-        coco__io_cancel(co);
+        co->pub.sched->ops->cancel(co);
         break;
     case COCO__ON_JOIN:
         coco__join_cancel(co);
@@ -214,17 +215,15 @@ void coco__unpark(coco_sched_t *s, coco_co_t *co)
         coco__cancel_wait(co);
     co->wait_on = COCO__ON_NOTHING;
     if (co->wait_timer != NULL)
-        coco__tpark_drop(s, co);
+        s->ops->drop_deadline(s, co);
     if (co->flags & COCO__WAIT_HEAP) {
-        coco__wait_heap_free(co);
+        s->ops->free_records(co);
         co->flags &= (uint8_t)~COCO__WAIT_HEAP;
     }
     co->wait_obj = NULL;
 }
 
-/* Runs the coroutine at the head of the run queue until control comes
- * back to the loop, then finishes what only the loop can do. */
-static int dispatch(coco_sched_t *s)
+int coco__dispatch(coco_sched_t *s)
 {
     coco_co_t *co = rq_pop(s);
     coco__prefetch_stack(s->rq_head);
@@ -256,135 +255,4 @@ static int dispatch(coco_sched_t *s)
         coco__sstack_report(s);
 #endif
     return COCO_OK;
-}
-
-/* ------------------------------------------------------------ the loop */
-
-static int enter(coco_sched_t *s, bool chain)
-{
-    if (s == NULL)
-        return COCO_ERROR_INVALID;
-    /* One loop per thread at a time: not from inside a coroutine. */
-    if (s->running || (coco__tls_sched != NULL && coco__tls_sched->running))
-        return COCO_ERROR_INVALID;
-    coco__tls_sched = s;
-    s->running = true;
-    s->chain = chain;
-    return COCO_OK;
-}
-
-static void leave(coco_sched_t *s)
-{
-    s->running = false;
-    s->chain = true;
-}
-
-int coco_sched_run(coco_sched_t *s)
-{
-    int rc = enter(s, true);
-    if (rc != COCO_OK)
-        return rc;
-    for (;;) {
-        if (coco__pending(s)) {
-            rc = coco__loop_wait(s, s->rq_head == NULL);
-            if (rc != COCO_OK)
-                break;
-        } else if (s->rq_head == NULL) {
-            rc = s->alive == 0 ? COCO_OK : COCO_ERROR_DEADLOCK;
-            break;
-        }
-        if (s->rq_head != NULL && (rc = dispatch(s)) != COCO_OK)
-            break;
-    }
-    leave(s);
-    return rc;
-}
-
-int coco_sched_run_once(coco_sched_t *s)
-{
-    int rc = enter(s, false);
-    if (rc != COCO_OK)
-        return rc;
-    if (s->rq_head == NULL) {
-        if (coco__pending(s))
-            rc = coco__loop_wait(s, true);
-        else if (s->alive != 0)
-            rc = COCO_ERROR_DEADLOCK;
-    } else if (coco__pending(s)) {
-        rc = coco__loop_wait(s, false);
-    }
-    if (rc == COCO_OK && s->rq_head != NULL)
-        rc = dispatch(s);
-    leave(s);
-    return rc;
-}
-
-/* ------------------------------------------------------- create/destroy */
-
-coco_sched_t *coco_sched_create(void)
-{
-    if (coco__signal_init_thread() != COCO_OK) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    coco_sched_t *s = calloc(1, sizeof *s);
-    if (s == NULL) {
-        if (thread_scheds == 0)
-            coco__signal_fini_thread();
-        errno = ENOMEM;
-        return NULL;
-    }
-    s->chain = true;
-    s->max_coros = COCO_MAX_COROUTINES;
-    s->stacks.limit = STACK_POOL_LIMIT;
-    thread_scheds++;
-    s->thread_next = thread_list;
-    if (thread_list != NULL)
-        thread_list->thread_prev = s;
-    thread_list = s;
-    /* Made current unless a coroutine of another scheduler is running. */
-    if (coco__tls_sched == NULL || !coco__tls_sched->running)
-        coco__tls_sched = s;
-    return s;
-}
-
-void coco_sched_destroy(coco_sched_t *s)
-{
-    if (s == NULL || s->running)
-        return;
-    coco__co_destroy_all(s);
-    coco__sstack_fini(s);
-    coco__loop_fini(s);
-    coco__small_fini(&s->small);
-    coco__error_cb_fini(&s->error_cbs);
-    coco__stack_pool_drain(&s->stacks);
-    if (s->thread_prev != NULL)
-        s->thread_prev->thread_next = s->thread_next;
-    else if (thread_list == s)
-        thread_list = s->thread_next;
-    if (s->thread_next != NULL)
-        s->thread_next->thread_prev = s->thread_prev;
-    if (coco__tls_sched == s)
-        coco__tls_sched = thread_list;
-    free(s);
-    if (thread_scheds > 0 && --thread_scheds == 0)
-        coco__signal_fini_thread();
-}
-
-int coco_sched_set_max_coroutines(coco_sched_t *s, size_t max)
-{
-    if (s == NULL)
-        return COCO_ERROR_INVALID;
-    s->max_coros = max;
-    return COCO_OK;
-}
-
-size_t coco_sched_get_max_coroutines(const coco_sched_t *s)
-{
-    return s != NULL ? s->max_coros : 0;
-}
-
-size_t coco_sched_count(const coco_sched_t *s)
-{
-    return s != NULL ? s->alive : 0;
 }

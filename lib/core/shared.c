@@ -14,7 +14,7 @@
  * woken while nobody else used its stack resumes with no copy at all.  A
  * coroutine's first frame is built in place when it first runs, so until
  * then it has nothing to copy.  Copies come from the scheduler's small
- * blocks (lib/core/small.c), without a header.
+ * blocks (lib/mem/small.c), without a header.
  *
  * The copy never runs on the stack it overwrites: switches from or to a
  * shared-stack coroutine always go through the scheduler loop, which runs
@@ -263,10 +263,10 @@ void coco__sstack_fini(coco_sched_t *s)
 #if COCO_DEBUG
 void coco__sstack_check_ptr(const void *p, const char *what)
 {
-    coco_sched_t *s = coco__tls_sched;
-    coco_co_t *co = s != NULL ? s->current : NULL;
+    coco_co_t *co = coco__current();
     if (co == NULL || !(co->flags & COCO__SHARED))
         return;
+    coco_sched_t *s = co->pub.sched;
     const char *c = p;
     if (c < co->stack.lo || c >= co->stack.lo + co->stack.size)
         return;

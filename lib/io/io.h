@@ -1,15 +1,16 @@
 /*
  * io.h - the I/O layer's private interface: the per-scheduler descriptor
  * table, parking on readiness, and the backend (poller) interface that
- * each of poll_epoll.c, poll_poll.c and poll_kqueue.c implements.  Exactly
- * one backend is linked into the library.
+ * each of poll_epoll.c, poll_kqueue.c and poll_poll.c (poll(2), or
+ * WSAPoll on Windows) implements.  Exactly one backend is linked into the
+ * library, the one configure chose.
  *
  * SPDX-License-Identifier: MIT
  */
 #ifndef COCO_IO_H
 #define COCO_IO_H
 
-#include "coco_internal.h"
+#include "timer/deadline.h"
 
 #include <errno.h>
 
@@ -55,7 +56,7 @@ coco_fd_t *coco__fd(struct coco_io *io, int fd);
 
 /* Holds the running coroutine back for at most ms after a call ran out of
  * descriptors or memory, or until coco_close() gives a descriptor back,
- * whichever comes first (lib/io/event_loop.c). */
+ * whichever comes first (lib/io/io_wait.c). */
 void coco__io_backoff(coco_sched_t *s, uint64_t ms);
 /* A descriptor was given back: wakes the coroutines in coco__io_backoff(). */
 void coco__io_freed(coco_sched_t *s);
@@ -66,6 +67,14 @@ void coco__io_freed(coco_sched_t *s);
  * descriptor was closed with coco_close() meanwhile, EBUSY when another
  * coroutine already waits on that side, ENOMEM. */
 int coco__io_wait(coco_sched_t *s, int fd, unsigned events, uint64_t timeout_ms);
+/* Unlinks a coroutine parked on a descriptor (wait_on COCO__ON_IO). */
+void coco__io_cancel(coco_co_t *co);
+/* Waits up to timeout_ms (-1: no limit) for readiness and wakes whoever it
+ * releases; when nothing waits on I/O, just sleeps that long.  COCO_OK or
+ * COCO_ERROR. */
+int coco__io_poll(coco_sched_t *s, int timeout_ms);
+/* Releases the descriptor table and the poller of s. */
+void coco__io_fini(coco_sched_t *s);
 /* The backend saw fd ready (COCO__EV_* bits): wakes its waiters. */
 void coco__io_ready(struct coco_io *io, int fd, unsigned events);
 /* fd is a new descriptor (just accepted, or connecting) or is going away:

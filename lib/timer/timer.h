@@ -7,7 +7,7 @@
 #ifndef COCO_TIMER_H
 #define COCO_TIMER_H
 
-#include "coco_internal.h"
+#include "timer/deadline.h"
 
 #define COCO__WHEEL_LEVELS 4
 #define COCO__WHEEL_BITS   8
@@ -24,7 +24,7 @@ struct coco_timers {
     uint64_t clock;      /* ms on the monotonic clock, as last read */
     uint64_t now;        /* the wheel has expired everything up to here */
     bool virt;           /* virtual clock: moves only by coco__timer_leap */
-    size_t count;        /* armed timers */
+    /* The armed timers are counted in the scheduler (timers_pending). */
     /* Circular lists with sentinel heads, and one bit per non-empty slot. */
     coco_tnode_t slot[COCO__WHEEL_LEVELS][COCO__WHEEL_SLOTS];
     uint64_t bits[COCO__WHEEL_LEVELS][COCO__WHEEL_SLOTS / 64];

@@ -6,7 +6,7 @@
  * timing wheel links records to their neighbours, and a stack may be
  * released, or (for a shared-stack coroutine) copied away, while the
  * coroutine is parked.  Records come from the scheduler's small blocks
- * (lib/core/small.c) instead,
+ * (lib/mem/small.c) instead,
  * and the descriptor points at its own (wait_timer), so every operation on
  * a deadline is O(1) whatever the population: arming, expiry, an earlier
  * wake-up (coco__wake drops the deadline) and destruction (coco__unpark

@@ -150,7 +150,6 @@ void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms)
     uint64_t room = UINT64_MAX - w->clock - 1;
     t->deadline = w->clock + !w->virt + (delay_ms < room ? delay_ms : room);
     wheel_insert(w, t);
-    w->count++;
     s->timers_pending++;
 }
 
@@ -159,7 +158,6 @@ void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t)
     if (t == NULL || t->next == NULL || s->timers == NULL)
         return;
     wheel_unlink(s->timers, t);
-    s->timers->count--;
     s->timers_pending--;
 }
 
@@ -201,7 +199,6 @@ static void fire_slot(coco_sched_t *s, struct coco_timers *w, unsigned i)
             wheel_insert(w, t);
             continue;
         }
-        w->count--;
         s->timers_pending--;
         t->fire(t);
     }
@@ -223,7 +220,7 @@ void coco__timer_expire(coco_sched_t *s)
     if (w == NULL)
         return;
     while (w->now < w->clock) {
-        if (w->count == 0) {
+        if (s->timers_pending == 0) {
             w->now = w->clock;
             break;
         }
@@ -247,9 +244,10 @@ void coco__timer_expire(coco_sched_t *s)
 
 int coco__timer_timeout(coco_sched_t *s)
 {
-    struct coco_timers *w = s->timers;
-    if (w == NULL || w->count == 0)
+    /* An armed timer means the wheel exists. */
+    if (s->timers_pending == 0)
         return -1;
+    struct coco_timers *w = s->timers;
     uint64_t t = next_event(w);
     if (t <= w->clock)
         return 0;
@@ -282,7 +280,7 @@ int coco__sched_virtual_clock(coco_sched_t *s, uint64_t start)
     if (w == NULL)
         return s != NULL ? COCO_ERROR_NOMEM : COCO_ERROR_INVALID;
     w->virt = true;
-    if (w->count == 0)
+    if (s->timers_pending == 0)
         w->clock = w->now = start;
     return COCO_OK;
 }

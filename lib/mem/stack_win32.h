@@ -21,10 +21,10 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef COCO_STACK_WIN32_H
-#define COCO_STACK_WIN32_H
+#ifndef COCO_MEM_STACK_WIN32_H
+#define COCO_MEM_STACK_WIN32_H
 
-#include "coco_internal.h"
+#include "mem/stack.h"
 
 /* x86-64 Windows pages are always 4 KiB. */
 #define COCO__WIN32_PAGE ((size_t)4096)
@@ -43,4 +43,4 @@ static inline char *coco__stack_win32_base(void *lo)
  * (the system committed the zone), so it must not be reused. */
 void coco__stack_win32_spent(char *lo);
 
-#endif /* COCO_STACK_WIN32_H */
+#endif /* COCO_MEM_STACK_WIN32_H */

@@ -7,7 +7,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "channel/sync.h"
+#include "sync/sync.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -47,23 +47,19 @@ void coco_cond_destroy(coco_cond_t *cv)
 
 int coco_cond_wait_timeout(coco_cond_t *cv, coco_mutex_t *mu, uint64_t timeout_ms)
 {
-    coco_co_t *self = coco__wait_self();
+    coco_co_t *self = coco__current();
     if (cv == NULL || mu == NULL || !coco__mutex_held_by(mu, self))
         return COCO_ERROR_INVALID;
     if (self == NULL)
         return COCO_ERROR_WOULDBLOCK;
     if (timeout_ms == 0)
         return COCO_ERROR_TIMEOUT;
-    coco__waiter_t local, *w = coco__wait_records(self, &local, 1, 1);
+    coco__waiter_t local, *w = coco__wait_group(self, &local, 1, 1);
     if (w == NULL)
         return COCO_ERROR_NOMEM;
-    coco__wait_init(w, 1, self);
     coco__waitq_push(&cv->waiters, w);
-    if (w != &local)
-        self->flags |= COCO__WAIT_HEAP;
     coco_mutex_unlock(mu);
-    int rc = coco__wait_park(self, w, timeout_ms);
-    self->flags &= (uint8_t)~COCO__WAIT_HEAP;
+    int rc = coco__wait_park_group(self, w, &local, timeout_ms);
     if (rc >= 0)
         rc = w->result;
     coco__wait_records_free(w, &local);

@@ -11,7 +11,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "channel/channel.h"
+#include "sync/channel.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -213,7 +213,7 @@ int coco__chan_recv_now(coco_channel_t *ch, void **value)
 
 static int send_wait(coco_channel_t *ch, void *value, uint64_t timeout_ms)
 {
-    coco_co_t *co = coco__wait_self();
+    coco_co_t *co = coco__current();
     if (co == NULL)
         return COCO_ERROR_WOULDBLOCK;
     if (timeout_ms == 0)
@@ -254,7 +254,7 @@ int coco_channel_try_send(coco_channel_t *ch, void *value)
 
 static int recv_wait(coco_channel_t *ch, void **value, uint64_t timeout_ms)
 {
-    coco_co_t *co = coco__wait_self();
+    coco_co_t *co = coco__current();
     if (co == NULL)
         return COCO_ERROR_WOULDBLOCK;
     if (timeout_ms == 0)

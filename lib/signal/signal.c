@@ -27,7 +27,7 @@
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE 1 /* the register names of ucontext_t */
 #endif
-#include "coco_internal.h"
+#include "signal/signal.h"
 
 #if COCO_HAVE_OVERFLOW_DETECT
 

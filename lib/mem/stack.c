@@ -8,7 +8,7 @@
  * (Linux 6.13+) the guard is a marker in the page tables: the slab stays a
  * single mapping, so a million guarded stacks cost a handful of the
  * process's vm.max_map_count entries instead of two each.  Elsewhere the
- * guard is mprotect(PROT_NONE), which splits the mapping as before.  The
+ * guard is mprotect(PROT_NONE), which splits the mapping at each guard.  The
  * choice is made once per process by trying the advice (EINVAL: not
  * supported); COCO_GUARD=mprotect in the environment forces the fallback.
  *
@@ -27,7 +27,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "coco_internal.h"
+#include "mem/stack.h"
 
 #include <errno.h>
 #include <stdlib.h>

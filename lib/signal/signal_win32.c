@@ -22,7 +22,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "core/stack_win32.h"
+#include "signal/signal.h"
+#include "mem/stack_win32.h"
 
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>

@@ -3,10 +3,10 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef COCO_CHANNEL_CHANNEL_H
-#define COCO_CHANNEL_CHANNEL_H
+#ifndef COCO_SYNC_CHANNEL_H
+#define COCO_SYNC_CHANNEL_H
 
-#include "channel/wait.h"
+#include "sync/wait.h"
 
 struct coco_channel {
     size_t cap;              /* ring slots; 0 = unbuffered */
@@ -28,4 +28,4 @@ struct coco_channel {
 int coco__chan_send_now(coco_channel_t *ch, void *value);
 int coco__chan_recv_now(coco_channel_t *ch, void **value);
 
-#endif /* COCO_CHANNEL_CHANNEL_H */
+#endif /* COCO_SYNC_CHANNEL_H */

@@ -4,7 +4,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "channel/wait.h"
+#include "sync/wait.h"
 
 #include <errno.h>
 #include <limits.h>

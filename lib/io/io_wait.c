@@ -1,17 +1,15 @@
 /*
- * event_loop.c - what the scheduler does when it must wait: run due
- * timers, then wait for I/O readiness no longer than the next deadline
- * (and not at all while coroutines are ready), and wake whoever the
- * backend reports.  Also owns the per-scheduler descriptor table that
- * records which coroutine is parked on which side of which descriptor.
+ * io_wait.c - waiting on descriptors: the per-scheduler descriptor table
+ * that records which coroutine is parked on which side of which
+ * descriptor, parking and waking on readiness, the poll step the loop
+ * (lib/loop) makes, and the back-off of acceptors out of descriptors.
  *
  * The backend is whichever poll_*.c file the build linked in.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "io/io.h"
-#include "timer/timer.h"
-#include "channel/wait.h"
+#include "sync/wait.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -251,11 +249,9 @@ void coco__io_reset(coco_sched_t *s, int fd)
     ent->drained = 0;
 }
 
-/* ------------------------------------------------------------ the loop */
+/* ------------------------------------------------------ the poll step */
 
-/* Blocks for timeout_ms (-1: no limit) waiting for I/O, or just sleeps
- * when nothing waits on I/O. */
-static int wait_io(coco_sched_t *s, int timeout_ms)
+int coco__io_poll(coco_sched_t *s, int timeout_ms)
 {
     if (s->io_waiting > 0) {
         if (io_current(s->io) != 0 ||
@@ -269,33 +265,7 @@ static int wait_io(coco_sched_t *s, int timeout_ms)
     return COCO_OK;
 }
 
-int coco__loop_wait(coco_sched_t *s, bool block)
-{
-    if (s->timers_pending != 0) {
-        coco__timer_refresh(s);
-        coco__timer_expire(s);
-    }
-    int timeout = 0;
-    if (block && s->rq_head == NULL)
-        timeout = coco__timer_timeout(s);
-    if (timeout > 0 && coco__timer_virtual(s)) {
-        /* Virtual time: poll, and if that readies nobody, jump ahead. */
-        int rc = wait_io(s, 0);
-        if (rc == COCO_OK && s->rq_head == NULL)
-            coco__timer_leap(s, timeout);
-        return rc;
-    }
-    int rc = wait_io(s, timeout);
-    if (rc != COCO_OK)
-        return rc;
-    if (timeout != 0 && s->timers_pending != 0) {
-        coco__timer_refresh(s);
-        coco__timer_expire(s);
-    }
-    return COCO_OK;
-}
-
-void coco__loop_fini(coco_sched_t *s)
+void coco__io_fini(coco_sched_t *s)
 {
     struct coco_io *io = s->io;
     if (io != NULL) {
@@ -308,7 +278,6 @@ void coco__loop_fini(coco_sched_t *s)
         s->io = NULL;
         s->io_waiting = 0;
     }
-    coco__timer_fini(s);
 }
 
 /* ------------------------------------------------------------ back-off */

@@ -18,7 +18,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "coco_internal.h"
+#include "mem/small.h"
 
 #include <stdlib.h>
 

@@ -8,7 +8,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "channel/sync.h"
+#include "sync/sync.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -75,7 +75,7 @@ int coco_mutex_lock_timeout(coco_mutex_t *mu, uint64_t timeout_ms)
 {
     if (mu == NULL)
         return COCO_ERROR_INVALID;
-    return coco__mutex_lock(mu, coco__wait_self(), timeout_ms);
+    return coco__mutex_lock(mu, coco__current(), timeout_ms);
 }
 
 int coco_mutex_lock(coco_mutex_t *mu)
@@ -90,13 +90,13 @@ int coco_mutex_trylock(coco_mutex_t *mu)
     if (mu->locked)
         return COCO_ERROR_WOULDBLOCK;
     mu->locked = true;
-    coco__mutex_set_owner(mu, coco__wait_self());
+    coco__mutex_set_owner(mu, coco__current());
     return COCO_OK;
 }
 
 int coco_mutex_unlock(coco_mutex_t *mu)
 {
-    if (mu == NULL || !coco__mutex_held_by(mu, coco__wait_self()))
+    if (mu == NULL || !coco__mutex_held_by(mu, coco__current()))
         return COCO_ERROR_INVALID;
     mutex_release(mu);
     return COCO_OK;

@@ -10,7 +10,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "core/stack_win32.h"
+#include "mem/stack_win32.h"
 
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>

@@ -4,10 +4,10 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef COCO_CHANNEL_SYNC_H
-#define COCO_CHANNEL_SYNC_H
+#ifndef COCO_SYNC_SYNC_H
+#define COCO_SYNC_SYNC_H
 
-#include "channel/wait.h"
+#include "sync/wait.h"
 
 struct coco_mutex {
     bool locked;
@@ -35,4 +35,4 @@ static inline bool coco__mutex_held_by(const coco_mutex_t *mu, const coco_co_t *
  * without the argument checks. */
 int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms);
 
-#endif /* COCO_CHANNEL_SYNC_H */
+#endif /* COCO_SYNC_SYNC_H */

@@ -1,6 +1,6 @@
 /*
  * fiber_annot.h - telling AddressSanitizer and ThreadSanitizer about stack
- * switches.  Included by coco_internal.h; ordinary builds see empty inline
+ * switches.  Included by arch/context.h; ordinary builds see empty inline
  * functions, so the switch paths compile exactly as without them.
  *
  * AddressSanitizer keeps the bounds of the running stack and, with
@@ -45,7 +45,7 @@
 #if COCO__TSAN
 #  include <sanitizer/tsan_interface.h>
 #  define COCO__TSAN_EAGER 2048u
-/* Fibers of coroutines alive on this thread (defined in sched.c). */
+/* Fibers of coroutines alive on this thread (defined in context.c). */
 extern COCO__TLS unsigned int coco__tsan_fibers;
 #endif
 

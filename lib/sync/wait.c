@@ -4,7 +4,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "channel/wait.h"
+#include "sync/wait.h"
 
 /* The parked coroutine is destroyed, or its deadline passed: leave every
  * queue, so that nothing points into its stack any more. */
@@ -103,10 +103,9 @@ static COCO__NOINLINE int park_on_heap_record(coco__waiter_t *w, void **out,
 int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
                         uint64_t timeout_ms)
 {
-    coco__waiter_t *w = coco__wait_records(co, NULL, 0, 1);
+    coco__waiter_t *w = coco__wait_group(co, NULL, 0, 1);
     if (w == NULL)
         return COCO_ERROR_NOMEM;
-    coco__wait_init(w, 1, co);
     w->value = in;
     coco__waitq_push(q, w);
     /* Findable before the call below, which may overflow the stack. */

@@ -15,13 +15,17 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "coco_internal.h"
+#include "arch/context.h"
+
+#if COCO__TSAN
+COCO__TLS unsigned int coco__tsan_fibers;
+#endif
 
 #if !COCO_USE_UCONTEXT
 
 #include <string.h>
 #if defined(_WIN64)
-#  include "core/stack_win32.h"
+#  include "mem/stack_win32.h"
 #endif
 
 void coco__ctx_start(void);

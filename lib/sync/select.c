@@ -9,7 +9,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "channel/channel.h"
+#include "sync/channel.h"
 
 #include <stdlib.h>
 
@@ -93,10 +93,9 @@ static int select_wait(coco_co_t *co, coco_select_case_t *cases, size_t n,
                        uint64_t timeout_ms)
 {
     coco__waiter_t local[SELECT_STACK_CASES];
-    coco__waiter_t *w = coco__wait_records(co, local, SELECT_STACK_CASES, n);
+    coco__waiter_t *w = coco__wait_group(co, local, SELECT_STACK_CASES, n);
     if (w == NULL)
         return COCO_ERROR_NOMEM;
-    coco__wait_init(w, (unsigned)n, co);
     for (size_t i = 0; i < n; i++) {
         coco_select_case_t *c = &cases[i];
         if (c->ch == NULL)
@@ -105,10 +104,7 @@ static int select_wait(coco_co_t *co, coco_select_case_t *cases, size_t n,
         coco__waitq_push(c->op == COCO_SELECT_SEND ? &c->ch->sendq : &c->ch->recvq,
                          &w[i]);
     }
-    if (w != local)
-        co->flags |= COCO__WAIT_HEAP;
-    int rc = coco__wait_park(co, w, timeout_ms);
-    co->flags &= (uint8_t)~COCO__WAIT_HEAP;
+    int rc = coco__wait_park_group(co, w, local, timeout_ms);
     if (rc >= 0) {
         coco_select_case_t *c = &cases[rc];
         c->result = w[rc].result;
@@ -130,7 +126,7 @@ int coco_select(coco_select_case_t *cases, size_t n, uint64_t timeout_ms)
     int i = poll_cases(cases, n);
     if (i >= 0)
         return i;
-    coco_co_t *co = coco__wait_self();
+    coco_co_t *co = coco__current();
     if (co == NULL)
         return COCO_ERROR_WOULDBLOCK;
     if (timeout_ms == 0)

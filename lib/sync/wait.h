@@ -1,6 +1,6 @@
 /*
  * wait.h - waiter records and wait queues, shared by the channel, select
- * and synchronisation objects of lib/channel.
+ * and synchronisation objects of lib/sync.
  *
  * A coroutine that must wait puts one waiter record per thing it waits on
  * (one for a plain call, one per case for a select) on its own stack,
@@ -13,10 +13,10 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef COCO_CHANNEL_WAIT_H
-#define COCO_CHANNEL_WAIT_H
+#ifndef COCO_SYNC_WAIT_H
+#define COCO_SYNC_WAIT_H
 
-#include "coco_internal.h"
+#include "timer/deadline.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -49,7 +49,7 @@ static inline bool coco__wait_alone_in_group(const coco__waiter_t *w)
     return w->pos == COCO__WAIT_LAST;
 }
 
-/* struct coco__waitq is in coco_internal.h: the scheduler holds one. */
+/* struct coco__waitq is in core/coro.h: the scheduler holds one. */
 
 /* The object whose member named member is at p. */
 #define COCO__CONTAINER_OF(p, type, member) \
@@ -206,13 +206,6 @@ static inline void coco__waitq_fire_all(coco__waitq_t *q, int result)
         coco__waitq_fire_head(q, result);
 }
 
-/* The running coroutine, or NULL outside one. */
-static inline coco_co_t *coco__wait_self(void)
-{
-    coco_sched_t *s = coco__tls_sched;
-    return s != NULL ? s->current : NULL;
-}
-
 /* Prepares the group w[0..n) for the running coroutine co. */
 static inline void coco__wait_init(coco__waiter_t *w, unsigned n, coco_co_t *co)
 {
@@ -234,6 +227,21 @@ static inline coco__waiter_t *coco__wait_records(coco_co_t *co, coco__waiter_t *
     if (coco__likely(!(co->flags & COCO__SHARED) && n <= n_local))
         return local;
     return coco__small_alloc(&co->pub.sched->small, n * sizeof *local);
+}
+
+/* The group of n records the running coroutine co parks on, initialised:
+ * local (room for n_local) or from the small blocks, as
+ * coco__wait_records() decides; NULL when out of memory.  The one way to
+ * park on records is: take the group here, queue its members, park with
+ * coco__wait_park_group(), read the member that fired, and give the group
+ * back with coco__wait_records_free(). */
+static inline coco__waiter_t *coco__wait_group(coco_co_t *co, coco__waiter_t *local,
+                                               size_t n_local, size_t n)
+{
+    coco__waiter_t *w = coco__wait_records(co, local, n_local, n);
+    if (w != NULL)
+        coco__wait_init(w, (unsigned)n, co);
+    return w;
 }
 
 /* Gives back the group w (initialised by coco__wait_init()) unless it is
@@ -268,6 +276,20 @@ static inline int coco__wait_park(coco_co_t *co, coco__waiter_t *w,
     return coco__wait_park_timeout(co, timeout_ms);
 }
 
+/* coco__wait_park() for the group w from coco__wait_group(): records that
+ * are not local are marked COCO__WAIT_HEAP while parked, so that they are
+ * freed if the coroutine is destroyed before it runs again. */
+static inline int coco__wait_park_group(coco_co_t *co, coco__waiter_t *w,
+                                        const coco__waiter_t *local,
+                                        uint64_t timeout_ms)
+{
+    if (w != local)
+        co->flags |= COCO__WAIT_HEAP;
+    int rc = coco__wait_park(co, w, timeout_ms);
+    co->flags &= (uint8_t)~COCO__WAIT_HEAP;
+    return rc;
+}
+
 /* Queues one record of co on q, carrying in (a value to hand over), and
  * parks for at most timeout_ms.  Returns what coco__wait_park() does, or
  * the result the record was fired with; *out (when not NULL) receives the
@@ -292,7 +314,7 @@ static inline int coco__wait_one(coco__waitq_t *q, coco_co_t *co, void *in,
  * coroutine, COCO_ERROR_TIMEOUT when timeout_ms is 0 or runs out. */
 static inline int coco__wait_alone(coco__waitq_t *q, uint64_t timeout_ms)
 {
-    coco_co_t *self = coco__wait_self();
+    coco_co_t *self = coco__current();
     if (self == NULL)
         return COCO_ERROR_WOULDBLOCK;
     if (timeout_ms == 0)
@@ -300,4 +322,12 @@ static inline int coco__wait_alone(coco__waitq_t *q, uint64_t timeout_ms)
     return coco__wait_one(q, self, NULL, NULL, timeout_ms);
 }
 
-#endif /* COCO_CHANNEL_WAIT_H */
+/* What the loop layer's operations table calls (lib/sync/wait.c): unlinks
+ * a coroutine parked on a group of records (wait_on COCO__ON_GROUP); frees
+ * the records of one parked with COCO__WAIT_HEAP; passes on what was handed
+ * to a destroyed coroutine (wait_on COCO__ON_HANDOFF) that never took it. */
+void coco__wait_cancel(coco_co_t *co);
+void coco__wait_heap_free(coco_co_t *co);
+void coco__wait_give_back(coco_co_t *co);
+
+#endif /* COCO_SYNC_WAIT_H */

@@ -5,7 +5,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "channel/wait.h"
+#include "sync/wait.h"
 
 #include <errno.h>
 #include <stdlib.h>

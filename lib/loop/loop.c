@@ -1,0 +1,218 @@
+/*
+ * loop.c - the top of the library: the coco_sched_* entry points and the
+ * scheduler loop.
+ *
+ * The loop alternates two steps.  When timers are armed or coroutines wait
+ * on descriptors, it runs the due timers and polls for readiness (waiting,
+ * no longer than the next deadline, only when no coroutine is ready); then
+ * it dispatches the head of the run queue (lib/core/sched.c), which runs
+ * coroutines until control comes back.  This is the one file that names
+ * the timer, sync and io layers together: it gives the core the table of
+ * operations (struct coco_sched_ops) through which the core cancels a
+ * wait, drops a deadline or frees waiter records without knowing whose
+ * they are.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "coco_internal.h"
+#include "signal/signal.h"
+#include "timer/timer.h"
+#include "sync/wait.h"
+#include "io/io.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+/* Schedulers alive on this thread: the alternate signal stack goes with
+ * the last one. */
+static COCO__TLS unsigned int thread_scheds;
+/* The same schedulers, newest first: when the current one is destroyed,
+ * the newest remaining one becomes current. */
+static COCO__TLS coco_sched_t *thread_list;
+
+/* Stacks kept for reuse per scheduler. */
+#define STACK_POOL_LIMIT 256
+
+/* ------------------------------------------------ what the core calls */
+
+/* A wait of the sync or io layer is cancelled (its deadline passed, or
+ * its coroutine is destroyed). */
+static void cancel(coco_co_t *co)
+{
+    if (co->wait_on == COCO__ON_IO)
+        coco__io_cancel(co);
+    else
+        coco__wait_cancel(co);
+}
+
+static const struct coco_sched_ops sched_ops = {
+    .cancel = cancel,
+    .drop_deadline = coco__tpark_drop,
+    .free_records = coco__wait_heap_free,
+    .give_back = coco__wait_give_back,
+};
+
+/* ------------------------------------------------------------ the wait */
+
+/* Called when coco__pending(s).  Runs the due timers and waits for I/O (no
+ * longer than the next deadline; not at all when !block or a coroutine is
+ * ready), making the coroutines they release READY.  COCO_OK or a negative
+ * error code. */
+static int loop_wait(coco_sched_t *s, bool block)
+{
+    if (s->timers_pending != 0) {
+        coco__timer_refresh(s);
+        coco__timer_expire(s);
+    }
+    int timeout = 0;
+    if (block && s->rq_head == NULL)
+        timeout = coco__timer_timeout(s);
+    if (timeout > 0 && coco__timer_virtual(s)) {
+        /* Virtual time: poll, and if that readies nobody, jump ahead. */
+        int rc = coco__io_poll(s, 0);
+        if (rc == COCO_OK && s->rq_head == NULL)
+            coco__timer_leap(s, timeout);
+        return rc;
+    }
+    int rc = coco__io_poll(s, timeout);
+    if (rc != COCO_OK)
+        return rc;
+    if (timeout != 0 && s->timers_pending != 0) {
+        coco__timer_refresh(s);
+        coco__timer_expire(s);
+    }
+    return COCO_OK;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static int enter(coco_sched_t *s, bool chain)
+{
+    if (s == NULL)
+        return COCO_ERROR_INVALID;
+    /* One loop per thread at a time: not from inside a coroutine. */
+    if (s->running || (coco__tls_sched != NULL && coco__tls_sched->running))
+        return COCO_ERROR_INVALID;
+    coco__tls_sched = s;
+    s->running = true;
+    s->chain = chain;
+    return COCO_OK;
+}
+
+static void leave(coco_sched_t *s)
+{
+    s->running = false;
+    s->chain = true;
+}
+
+int coco_sched_run(coco_sched_t *s)
+{
+    int rc = enter(s, true);
+    if (rc != COCO_OK)
+        return rc;
+    for (;;) {
+        if (coco__pending(s)) {
+            rc = loop_wait(s, s->rq_head == NULL);
+            if (rc != COCO_OK)
+                break;
+        } else if (s->rq_head == NULL) {
+            rc = s->alive == 0 ? COCO_OK : COCO_ERROR_DEADLOCK;
+            break;
+        }
+        if (s->rq_head != NULL && (rc = coco__dispatch(s)) != COCO_OK)
+            break;
+    }
+    leave(s);
+    return rc;
+}
+
+int coco_sched_run_once(coco_sched_t *s)
+{
+    int rc = enter(s, false);
+    if (rc != COCO_OK)
+        return rc;
+    if (s->rq_head == NULL) {
+        if (coco__pending(s))
+            rc = loop_wait(s, true);
+        else if (s->alive != 0)
+            rc = COCO_ERROR_DEADLOCK;
+    } else if (coco__pending(s)) {
+        rc = loop_wait(s, false);
+    }
+    if (rc == COCO_OK && s->rq_head != NULL)
+        rc = coco__dispatch(s);
+    leave(s);
+    return rc;
+}
+
+/* ------------------------------------------------------- create/destroy */
+
+coco_sched_t *coco_sched_create(void)
+{
+    if (coco__signal_init_thread() != COCO_OK) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    coco_sched_t *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        if (thread_scheds == 0)
+            coco__signal_fini_thread();
+        errno = ENOMEM;
+        return NULL;
+    }
+    s->ops = &sched_ops;
+    s->chain = true;
+    s->max_coros = COCO_MAX_COROUTINES;
+    s->stacks.limit = STACK_POOL_LIMIT;
+    thread_scheds++;
+    s->thread_next = thread_list;
+    if (thread_list != NULL)
+        thread_list->thread_prev = s;
+    thread_list = s;
+    /* Made current unless a coroutine of another scheduler is running. */
+    if (coco__tls_sched == NULL || !coco__tls_sched->running)
+        coco__tls_sched = s;
+    return s;
+}
+
+void coco_sched_destroy(coco_sched_t *s)
+{
+    if (s == NULL || s->running)
+        return;
+    coco__co_destroy_all(s);
+    coco__sstack_fini(s);
+    coco__io_fini(s);
+    coco__timer_fini(s);
+    coco__small_fini(&s->small);
+    coco__error_cb_fini(&s->error_cbs);
+    coco__stack_pool_drain(&s->stacks);
+    if (s->thread_prev != NULL)
+        s->thread_prev->thread_next = s->thread_next;
+    else if (thread_list == s)
+        thread_list = s->thread_next;
+    if (s->thread_next != NULL)
+        s->thread_next->thread_prev = s->thread_prev;
+    if (coco__tls_sched == s)
+        coco__tls_sched = thread_list;
+    free(s);
+    if (thread_scheds > 0 && --thread_scheds == 0)
+        coco__signal_fini_thread();
+}
+
+int coco_sched_set_max_coroutines(coco_sched_t *s, size_t max)
+{
+    if (s == NULL)
+        return COCO_ERROR_INVALID;
+    s->max_coros = max;
+    return COCO_OK;
+}
+
+size_t coco_sched_get_max_coroutines(const coco_sched_t *s)
+{
+    return s != NULL ? s->max_coros : 0;
+}
+
+size_t coco_sched_count(const coco_sched_t *s)
+{
+    return s != NULL ? s->alive : 0;
+}
