@@ -88,6 +88,9 @@ COCO_API int coco_sched_run_once(coco_sched_t *sched);
 COCO_API int coco_sched_set_max_coroutines(coco_sched_t *sched, size_t max);
 COCO_API size_t coco_sched_get_max_coroutines(const coco_sched_t *sched);
 COCO_API size_t coco_sched_count(const coco_sched_t *sched);
+/* Writes a line per coroutine of sched to fd: its state, what it waits on,
+ * where it was created, its stack.  Safe in a signal handler. */
+COCO_API int coco_sched_dump(const coco_sched_t *sched, int fd);
 
 /* Coroutine */
 COCO_API coco_coro_t *coco_create(coco_sched_t *sched, void (*entry)(void *),

@@ -279,6 +279,7 @@ struct coco_co {
     union {
         void *save;              /* shared stack: its frames while copied out */
         void (*first_fn)(void *);/* shared stack, before its first run */
+        const void *site;        /* own stack: where it was created (dumps) */
     };
     uint64_t id;
     /* While WAITING: what it waits on (with wait_on, set by the layer
@@ -330,6 +331,7 @@ struct coco__waitq {
     struct coco__waiter *head, *tail;
     struct coco__waiter *handed;
     void (*give_back)(struct coco__waitq *q, struct coco__waiter *w);
+    uint8_t kind, owner_at;      /* whose queue, for dumps (lib/debug/debug.h) */
 };
 
 /* The io and timer layers keep their state behind these pointers. */

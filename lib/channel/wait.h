@@ -17,6 +17,7 @@
 #define COCO_CHANNEL_WAIT_H
 
 #include "coco_internal.h"
+#include "debug/debug.h"
 
 #include <stddef.h>
 #include <stdlib.h>

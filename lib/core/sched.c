@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "coco_internal.h"
+#include "debug/debug.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -296,6 +297,8 @@ int coco_sched_run(coco_sched_t *s)
         if (s->rq_head != NULL && (rc = dispatch(s)) != COCO_OK)
             break;
     }
+    if (rc == COCO_ERROR_DEADLOCK)
+        coco__debug_deadlock(s);
     leave(s);
     return rc;
 }
@@ -310,6 +313,8 @@ int coco_sched_run_once(coco_sched_t *s)
             rc = coco__loop_wait(s, true);
         else if (s->alive != 0)
             rc = COCO_ERROR_DEADLOCK;
+        if (rc == COCO_ERROR_DEADLOCK)
+            coco__debug_deadlock(s);
     } else if (coco__pending(s)) {
         rc = coco__loop_wait(s, false);
     }
