@@ -338,6 +338,8 @@ struct coco__waitq {
 struct coco_timers;
 struct coco_io;
 
+#include "debug/stats.h"
+
 struct coco_sched {
     coco_co_t *current;          /* running coroutine, or NULL */
     coco_co_t *rq_head, *rq_tail;/* run queue, FIFO */
@@ -367,6 +369,7 @@ struct coco_sched {
     struct coco__waitq fd_freed; /* lib/io: acceptors out of descriptors */
     coco_co_t *io_streak_co;     /* lib/io: whose I/O calls have not waited */
     unsigned io_streak;          /* ... and how many in a row */
+    struct coco__stats stats;    /* counters (lib/debug/stats.h) */
 #if COCO_DEBUG
     /* A shared-stack pointer check that failed in a coroutine, reported
      * by the loop (lib/core/shared.c). */

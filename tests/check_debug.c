@@ -8,6 +8,8 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +303,169 @@ START_TEST(deadlock_dump_on_request)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------- counters */
+
+static coco_stats_t stats_of(coco_sched_t *s)
+{
+    coco_stats_t st;
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    ck_assert_int_eq(coco_sched_stats(s, &st), COCO_OK);
+    ck_assert_uint_eq(st.size, sizeof st);
+    return st;
+}
+
+static void yield5(void *a)
+{
+    (void)a;
+    for (int i = 0; i < 5; i++)
+        coco_yield();
+}
+
+START_TEST(stats_yields)
+{
+    coco_sched_t *s = coco_sched_create();
+    coco_stats_t st = stats_of(s);
+    ck_assert_uint_eq(st.switches, 0);
+    coco_create(s, yield5, NULL, 0);
+    coco_create(s, yield5, NULL, 0);
+    st = stats_of(s);
+    ck_assert_uint_eq(st.created, 2);
+    ck_assert_uint_gt(st.stack_bytes_mapped, 0);
+    ck_assert_uint_le(st.stack_bytes_resident, st.stack_bytes_mapped);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    st = stats_of(s);
+    /* A, B, A, ... each yield hands over; A ends, the loop resumes B
+     * once more and B ends. */
+    ck_assert_uint_eq(st.yields, 10);
+    ck_assert_uint_eq(st.parks, 0);
+    ck_assert_uint_eq(st.finished, 2);
+    ck_assert_uint_eq(st.loop_switches, 2);
+    ck_assert_uint_eq(st.switches, 12);
+    ck_assert_uint_eq(st.created + st.ready + st.running + st.waiting, 0);
+    coco_sched_destroy(s);
+}
+END_TEST
+
+static coco_channel_t *pp;
+static void pp_send(void *a)
+{
+    (void)a;
+    for (intptr_t i = 1; i <= 4; i++)
+        coco_channel_send(pp, (void *)i);
+}
+static void pp_recv(void *a)
+{
+    void *v;
+    (void)a;
+    for (int i = 0; i < 4; i++)
+        coco_channel_recv(pp, &v);
+}
+
+START_TEST(stats_channel)
+{
+    coco_sched_t *s = coco_sched_create();
+    pp = coco_channel_create(0);
+    coco_create(s, pp_send, NULL, 0);
+    coco_create(s, pp_recv, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    coco_stats_t st = stats_of(s);
+    /* The sender parks on 1 and 3, the receiver waits for 2 and 4. */
+    ck_assert_uint_eq(st.parks_sync, 4);
+    ck_assert_uint_eq(st.parks, 4);
+    ck_assert_uint_eq(st.finished, 2);
+    ck_assert_uint_eq(st.switches, 6);
+    ck_assert_uint_eq(st.loop_switches, 2);
+    ck_assert_uint_eq(st.dead, 2);
+    coco_sched_destroy(s);
+    coco_channel_destroy(pp);
+}
+END_TEST
+
+static void sleep1(void *a) { (void)a; coco_sleep(1); }
+static void recv_late(void *a) { void *v; (void)a; coco_channel_recv_timeout(pp, &v, 60000); }
+static void send_now(void *a) { (void)a; coco_channel_send(pp, NULL); }
+static coco_coro_t *joined;
+static void join_it(void *a) { (void)a; coco_join(joined); }
+
+START_TEST(stats_timers_and_joins)
+{
+    coco_sched_t *s = coco_sched_create();
+    pp = coco_channel_create(0);
+    joined = coco_create(s, sleep1, NULL, 0);
+    coco_create(s, join_it, NULL, 0);
+    coco_create(s, recv_late, NULL, 0);
+    coco_create(s, send_now, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    coco_stats_t st = stats_of(s);
+    ck_assert_uint_eq(st.parks_sleep, 1);
+    ck_assert_uint_eq(st.parks_join, 1);
+    ck_assert_uint_eq(st.parks_sync, 1);
+    ck_assert_uint_eq(st.timers_armed, 2);
+    ck_assert_uint_eq(st.timers_fired, 1);    /* the sleep */
+    ck_assert_uint_eq(st.timers_cancelled, 1); /* the receive's deadline */
+    ck_assert_uint_eq(st.finished, 4);
+    coco_sched_destroy(s);
+    coco_channel_destroy(pp);
+}
+END_TEST
+
+static void read_pipe(void *a) { char b; (void)a; coco_read(pipe_fd[0], &b, 1); }
+static void write_pipe(void *a)
+{
+    (void)a;
+    coco_yield();
+    ck_assert_int_eq(coco_write(pipe_fd[1], "x", 1), 1);
+}
+
+START_TEST(stats_io)
+{
+    ck_assert_int_eq(pipe(pipe_fd), 0);
+    coco_sched_t *s = coco_sched_create();
+    coco_create(s, read_pipe, NULL, 0);
+    coco_create(s, write_pipe, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    coco_stats_t st = stats_of(s);
+    ck_assert_uint_eq(st.parks_io, 1);
+    ck_assert_uint_eq(st.io_wakes, 1);
+    ck_assert_uint_ge(st.polls, 1);
+    coco_sched_destroy(s);
+    close(pipe_fd[0]);
+    close(pipe_fd[1]);
+}
+END_TEST
+
+/* A caller built against an older, shorter coco_stats_t. */
+START_TEST(stats_size_versioning)
+{
+    coco_sched_t *s = coco_sched_create();
+    coco_create(s, yield5, NULL, 0);
+    coco_create(s, yield5, NULL, 0);
+    coco_sched_run(s);
+    coco_stats_t st;
+    memset(&st, 0xa5, sizeof st);
+    st.size = offsetof(coco_stats_t, yields);
+    ck_assert_int_eq(coco_sched_stats(s, &st), COCO_OK);
+    ck_assert_uint_eq(st.size, offsetof(coco_stats_t, yields));
+    ck_assert_uint_eq(st.switches, 12);
+    ck_assert_uint_eq(st.loop_switches, 2);
+    ck_assert_uint_eq(st.yields, 0xa5a5a5a5a5a5a5a5u); /* not written */
+    /* A newer, longer one gets what this library has. */
+    struct { coco_stats_t st; uint64_t later; } big;
+    memset(&big, 0, sizeof big);
+    big.st.size = sizeof big;
+    ck_assert_int_eq(coco_sched_stats(s, &big.st), COCO_OK);
+    ck_assert_uint_eq(big.st.size, sizeof(coco_stats_t));
+    ck_assert_uint_eq(big.st.yields, 10);
+    st.size = 0;
+    ck_assert_int_eq(coco_sched_stats(s, &st), COCO_ERROR_INVALID);
+    ck_assert_int_eq(coco_sched_stats(NULL, &big.st), COCO_ERROR_INVALID);
+    ck_assert_int_eq(coco_sched_stats(s, NULL), COCO_ERROR_INVALID);
+    coco_sched_destroy(s);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- suite */
 
 static Suite *debug_suite(void)
@@ -314,6 +479,14 @@ static Suite *debug_suite(void)
     tcase_add_test(tc, dump_rejects_bad_arguments);
     tcase_add_test(tc, dump_shared_stack);
     tcase_add_test(tc, deadlock_dump_on_request);
+    suite_add_tcase(su, tc);
+    tc = tcase_create("stats");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, stats_yields);
+    tcase_add_test(tc, stats_channel);
+    tcase_add_test(tc, stats_timers_and_joins);
+    tcase_add_test(tc, stats_io);
+    tcase_add_test(tc, stats_size_versioning);
     suite_add_tcase(su, tc);
     return su;
 }

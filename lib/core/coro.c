@@ -337,6 +337,7 @@ void *coco_join(coco_coro_t *coro)
     co->u.joiners = self;
     self->wait_obj = co;
     self->wait_on = COCO__ON_JOIN;
+    self->pub.sched->stats.parks_join++;
     coco__park(self->pub.sched);
     void *result = self->wait_obj;
     self->wait_obj = NULL;

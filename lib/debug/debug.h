@@ -48,6 +48,15 @@ void coco__debug_deadlock(const coco_sched_t *s);
 void coco__co_each(const coco_sched_t *s, void (*f)(const coco_co_t *, void *),
                    void *arg);
 
+/* Calls f on every mapping of pool's stacks (lib/core/stack.c; nothing
+ * on Windows). */
+void coco__stack_pool_each(const coco_stack_pool_t *pool,
+                           void (*f)(const char *base, size_t len, void *arg), void *arg);
+
+/* Bytes of [lo, lo + size) in memory; 0 where the system will not say
+ * (lib/debug/dump.c). */
+size_t coco__resident(const char *lo, size_t size);
+
 /* When the deadline co waits for was set (lib/timer/timer_park.c). */
 uint64_t coco__tpark_since(const struct coco_tpark *tp);
 

@@ -317,10 +317,9 @@ static void put_site(dump_t *d, const coco_co_t *co)
 #endif
 }
 
-#if DUMP_RESIDENT
-/* Bytes of [lo, lo + size) in memory; 0 when the kernel will not say. */
-static size_t resident(const char *lo, size_t size)
+size_t coco__resident(const char *lo, size_t size)
 {
+#if DUMP_RESIDENT
     size_t ps = coco__page_size(), total = 0;
     unsigned char vec[64];
     for (size_t off = 0; off < size; off += sizeof vec * ps) {
@@ -331,8 +330,12 @@ static size_t resident(const char *lo, size_t size)
             total += (vec[i] & 1) ? ps : 0;
     }
     return total;
-}
+#else
+    (void)lo;
+    (void)size;
+    return 0;
 #endif
+}
 
 static void put_stack(dump_t *d, const coco_co_t *co)
 {
@@ -355,7 +358,7 @@ static void put_stack(dump_t *d, const coco_co_t *co)
 #if DUMP_RESIDENT
     if (!(co->flags & COCO__SHARED)) {
         put(o, ", resident ");
-        put_u(o, resident(lo, co->stack.size));
+        put_u(o, coco__resident(lo, co->stack.size));
     }
 #endif
 }

@@ -152,6 +152,7 @@ void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms)
     wheel_insert(w, t);
     w->count++;
     s->timers_pending++;
+    s->stats.timers_armed++;
 }
 
 void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t)
@@ -161,6 +162,7 @@ void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t)
     wheel_unlink(s->timers, t);
     s->timers->count--;
     s->timers_pending--;
+    s->stats.timers_cancelled++;
 }
 
 /* ------------------------------------------------------------ expiry */
@@ -203,6 +205,7 @@ static void fire_slot(coco_sched_t *s, struct coco_timers *w, unsigned i)
         }
         w->count--;
         s->timers_pending--;
+        s->stats.timers_fired++;
         t->fire(t);
     }
 }
