@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "config.h"
 #include "coco.h"
 #include "testutil.h"
 
@@ -15,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The ucontext switch keeps no plain stack pointer: the dump cannot say
+ * how much of a parked coroutine's stack is in use. */
+#define HAVE_IN_USE (!COCO_USE_UCONTEXT)
 
 /* ------------------------------------------------------------- helpers */
 
@@ -175,7 +180,8 @@ START_TEST(dump_names_every_wait)
     for (int i = 0; i < NCO; i++) {
         ASSERT_LINE(c[i], "; created at 0x");
         ASSERT_LINE(c[i], "; stack ");
-        ASSERT_LINE(c[i], ", in use ");
+        if (HAVE_IN_USE)
+            ASSERT_LINE(c[i], ", in use ");
     }
     scenario_end(s);
 }
