@@ -203,8 +203,10 @@ static void put_group(out_t *o, const coco_sched_t *s, const coco__waiter_t *w)
         put(o, "nothing");
         return;
     }
+    /* Bounded: a dump from a signal handler must end even when the
+     * interrupted code left the group half built. */
     size_t n = 1;
-    while (!(w[n - 1].pos & COCO__WAIT_LAST))
+    while (!(w[n - 1].pos & COCO__WAIT_LAST) && n < COCO__WAIT_LAST)
         n++;
     if (n == 1) {
         put_queue(o, s, w->q);
