@@ -392,8 +392,15 @@ static int dump(const coco_sched_t *s, int fd, bool symbolize)
         return COCO_ERROR_INVALID;
     int saved_errno = errno;
     out_t o = { .fd = fd, .err = 0, .len = 0 };
-    char here;
-    dump_t d = { .o = &o, .s = s, .now = 0, .symbolize = symbolize, .here = &here };
+    /* Our frame, on the calling stack even where a sanitizer moves
+     * locals to a stack of its own. */
+#if defined(__GNUC__)
+    const char *here = __builtin_frame_address(0);
+#else
+    char local;
+    const char *here = &local;
+#endif
+    dump_t d = { .o = &o, .s = s, .now = 0, .symbolize = symbolize, .here = here };
     if (s->timers != NULL)
         d.now = s->timers->virt ? s->timers->clock : coco__clock_ms();
     put(&o, "coco: scheduler ");
