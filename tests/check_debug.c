@@ -9,6 +9,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <inttypes.h>
@@ -231,6 +232,48 @@ START_TEST(dump_from_the_running_coroutine)
     ck_assert_msg(strstr(line, " running; created at 0x") != NULL, "%s", line);
     ck_assert_ptr_nonnull(strstr(line, ", in use "));
     coco_sched_destroy(self_sched);
+}
+END_TEST
+
+/* From a signal handler that interrupts a coroutine, as a SIGQUIT
+ * handler would. */
+static coco_sched_t *sig_sched;
+static int sig_fd, sig_rc = -100;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    sig_rc = coco_sched_dump(sig_sched, sig_fd);
+}
+static void raiser(void *a)
+{
+    (void)a;
+    raise(SIGUSR1);
+}
+static int signal_fn(void *arg, int fd)
+{
+    (void)arg;
+    sig_fd = fd;
+    sig_sched = coco_sched_create();
+    ch_send = coco_channel_create(0);
+    coco_create(sig_sched, do_send, NULL, 0);
+    coco_create(sig_sched, raiser, NULL, 0);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    int rc = coco_sched_run(sig_sched);
+    sigaction(SIGUSR1, &old, NULL);
+    coco_sched_destroy(sig_sched);
+    coco_channel_destroy(ch_send);
+    return rc;
+}
+START_TEST(dump_from_a_signal_handler)
+{
+    ck_assert_int_eq(capture(signal_fn, NULL), COCO_ERROR_DEADLOCK);
+    ck_assert_int_eq(sig_rc, COCO_OK);
+    ck_assert_msg(strstr(dump_text, "coroutine 1 waiting: channel ") != NULL, "%s", dump_text);
+    ck_assert_msg(strstr(dump_text, "coroutine 2 running; created at 0x") != NULL, "%s", dump_text);
 }
 END_TEST
 
@@ -482,6 +525,7 @@ static Suite *debug_suite(void)
     tcase_add_test(tc, dump_names_every_wait);
     tcase_add_test(tc, dump_waited_grows);
     tcase_add_test(tc, dump_from_the_running_coroutine);
+    tcase_add_test(tc, dump_from_a_signal_handler);
     tcase_add_test(tc, dump_rejects_bad_arguments);
     tcase_add_test(tc, dump_shared_stack);
     tcase_add_test(tc, deadlock_dump_on_request);
