@@ -88,6 +88,36 @@ COCO_API int coco_sched_run_once(coco_sched_t *sched);
 COCO_API int coco_sched_set_max_coroutines(coco_sched_t *sched, size_t max);
 COCO_API size_t coco_sched_get_max_coroutines(const coco_sched_t *sched);
 COCO_API size_t coco_sched_count(const coco_sched_t *sched);
+/* Writes a line per coroutine of sched to fd: its state, what it waits on,
+ * where it was created, its stack.  Safe in a signal handler. */
+COCO_API int coco_sched_dump(const coco_sched_t *sched, int fd);
+
+/* A scheduler's counters, from its creation on.  The caller sets size to
+ * sizeof(coco_stats_t); fields are only ever added at the end, and the
+ * library fills what both sides know of and sets size to that. */
+typedef struct coco_stats {
+    size_t size;
+    uint64_t switches;          /* coroutines resumed */
+    uint64_t loop_switches;     /* ... of them by the scheduler loop */
+    uint64_t yields;            /* coco_yield() calls that switched */
+    uint64_t parks;             /* waits, all reasons */
+    uint64_t parks_sync;        /* ... on a channel, select or sync object */
+    uint64_t parks_io;          /* ... on a descriptor */
+    uint64_t parks_join;        /* ... in coco_join() */
+    uint64_t parks_sleep;       /* ... in coco_sleep() */
+    uint64_t finished;          /* coroutines that ended or overflowed */
+    uint64_t polls;             /* calls into the I/O poller */
+    uint64_t io_wakes;          /* coroutines woken by descriptor readiness */
+    uint64_t timers_armed;      /* deadlines and timers set */
+    uint64_t timers_fired;
+    uint64_t timers_cancelled;  /* disarmed before they fired */
+    /* Now: */
+    uint64_t created, ready, running, waiting, dead; /* coroutines by state */
+    uint64_t stack_bytes_mapped;   /* coroutine stacks, pool included */
+    uint64_t stack_bytes_resident; /* ... of them in memory */
+} coco_stats_t;
+
+COCO_API int coco_sched_stats(const coco_sched_t *sched, coco_stats_t *out);
 
 /* Coroutine */
 COCO_API coco_coro_t *coco_create(coco_sched_t *sched, void (*entry)(void *),

@@ -445,6 +445,41 @@ START_TEST(test_create_attr)
 }
 END_TEST
 
+/* coco_sched_dump() writes through the C runtime's descriptors here. */
+static coco_channel_t *dump_ch;
+static void dump_recv(void *arg)
+{
+    void *v;
+    (void)arg;
+    coco_channel_recv(dump_ch, &v);
+}
+
+START_TEST(test_sched_dump)
+{
+    coco_sched_t *s = coco_sched_create();
+    dump_ch = coco_channel_create(0);
+    coco_coro_t *c = coco_create(s, dump_recv, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_ERROR_DEADLOCK);
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(coco_sched_dump(s, _fileno(f)), COCO_OK);
+    char text[1024], want[160];
+    rewind(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    snprintf(want, sizeof want, "coroutine %" PRIu64 " waiting: channel 0x%" PRIxPTR
+             " recv (capacity 0, length 0); created at ", coco_get_id(c), (uintptr_t)dump_ch);
+    ck_assert_msg(strstr(text, want) != NULL, "no \"%s\" in:\n%s", want, text);
+    coco_stats_t st = { .size = sizeof st };
+    ck_assert_int_eq(coco_sched_stats(s, &st), COCO_OK);
+    ck_assert_uint_eq(st.parks_sync, 1);
+    ck_assert_uint_eq(st.waiting, 1);
+    coco_sched_destroy(s);
+    coco_channel_destroy(dump_ch);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--child") == 0) {
@@ -479,6 +514,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_mxcsr_per_coroutine);
     tcase_add_test(tc, test_thread_block_follows_stack);
     tcase_add_test(tc, test_create_attr);
+    tcase_add_test(tc, test_sched_dump);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }

@@ -13,6 +13,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "coco_internal.h"
+#include "debug/debug.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -129,7 +130,7 @@ static int co_stack(coco_sched_t *s, coco_co_t *co, size_t size,
 }
 
 static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
-                           size_t stack_size, unsigned flags)
+                           size_t stack_size, unsigned flags, const void *site)
 {
     if (s == NULL || entry == NULL) {
         errno = EINVAL;
@@ -159,7 +160,7 @@ static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
     }
     co->flags = (uint8_t)flags;
     co->u.joiners = NULL;
-    co->save = NULL;
+    co->site = flags & COCO__SHARED ? NULL : site;
     co->wait_on = COCO__ON_NOTHING;
     co->wait_obj = NULL;
     co->wait_result = 0;
@@ -181,7 +182,7 @@ static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
 coco_coro_t *coco_create(coco_sched_t *s, void (*entry)(void *), void *arg,
                          size_t stack_size)
 {
-    return create(s, entry, arg, stack_size, 0);
+    return create(s, entry, arg, stack_size, 0, COCO__CALLER);
 }
 
 int coco_attr_init(coco_attr_t *attr)
@@ -206,13 +207,14 @@ coco_coro_t *coco_create_attr(coco_sched_t *s, void (*entry)(void *), void *arg,
                               const coco_attr_t *attr)
 {
     if (attr == NULL)
-        return create(s, entry, arg, 0, 0);
+        return create(s, entry, arg, 0, 0, COCO__CALLER);
     if (!attr_valid(attr)) {
         errno = EINVAL;
         return NULL;
     }
     unsigned flags = attr->flags & COCO_ATTR_SHARED_STACK ? COCO__SHARED : 0;
-    return create(s, entry, arg, attr->stack_size, flags);
+    return create(s, entry, arg, attr->stack_size, flags,
+                  COCO__CALLER);
 }
 
 /* Everything a coroutine that will never run again gives back, whatever
@@ -335,6 +337,7 @@ void *coco_join(coco_coro_t *coro)
     co->u.joiners = self;
     self->wait_obj = co;
     self->wait_on = COCO__ON_JOIN;
+    self->pub.sched->stats.parks_join++;
     coco__park(self->pub.sched);
     void *result = self->wait_obj;
     self->wait_obj = NULL;
@@ -389,6 +392,15 @@ static void each_live(coco_sched_t *s, void (*f)(coco_sched_t *, coco_co_t *))
         for (int i = 0; i < CHUNK_COROS; i++)
             if (ch->co[i].magic == COCO__MAGIC_LIVE)
                 f(s, &ch->co[i]);
+}
+
+void coco__co_each(const coco_sched_t *s, void (*f)(const coco_co_t *, void *),
+                   void *arg)
+{
+    for (const struct coco_co_chunk *ch = s->chunks; ch != NULL; ch = ch->next)
+        for (int i = 0; i < CHUNK_COROS; i++)
+            if (ch->co[i].magic == COCO__MAGIC_LIVE)
+                f(&ch->co[i], arg);
 }
 
 coco_co_t *coco__co_of_guard(coco_sched_t *s, const char *addr)

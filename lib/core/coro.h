@@ -87,6 +87,7 @@ struct coco_co {
     union {
         void *save;              /* shared stack: its frames while copied out */
         void (*first_fn)(void *);/* shared stack, before its first run */
+        const void *site;        /* own stack: where it was created (dumps) */
     };
     uint64_t id;
     /* While WAITING: what it waits on (with wait_on, set by the layer
@@ -147,11 +148,14 @@ struct coco__waitq {
     struct coco__waiter *head, *tail;
     struct coco__waiter *handed;
     void (*give_back)(struct coco__waitq *q, struct coco__waiter *w);
+    uint8_t kind, owner_at;      /* whose queue, for dumps (lib/debug/debug.h) */
 };
 
 /* The io and timer layers keep their state behind these pointers. */
 struct coco_timers;
 struct coco_io;
+
+#include "debug/stats.h"
 
 /* What the core asks of the layers above it: the loop layer installs one
  * table of these in every scheduler (coco_sched_create).  The core calls
@@ -210,6 +214,7 @@ struct coco_sched {
     struct coco__waitq fd_freed; /* acceptors out of descriptors */
     coco_co_t *io_streak_co;     /* whose I/O calls have not waited */
     unsigned io_streak;          /* ... and how many in a row */
+    struct coco__stats stats;    /* counters (lib/debug/stats.h) */
 #if COCO_DEBUG
     /* A shared-stack pointer check that failed in a coroutine, reported
      * by the loop (lib/core/shared.c). */

@@ -159,6 +159,7 @@ void coco_yield(void)
             s->rq_tail->next = co;
         }
         s->rq_tail = co;
+        s->stats.yields++;
         next->state = COCO_STATE_RUNNING;
         s->current = next;
         coco__fiber_leave(&co->ctx, &next->ctx);
@@ -172,6 +173,7 @@ void coco_yield(void)
         return;
     co->state = COCO_STATE_READY;
     rq_push(s, co);
+    s->stats.yields++;
     switch_away(s, co);
 }
 
@@ -179,6 +181,7 @@ void coco__park(coco_sched_t *s)
 {
     coco_co_t *co = s->current;
     co->state = COCO_STATE_WAITING;
+    s->stats.parks++;
     switch_away(s, co);
 }
 
@@ -234,6 +237,7 @@ int coco__dispatch(coco_sched_t *s)
         return COCO_ERROR_NOMEM;
     }
     s->budget = (unsigned)s->rq_len;
+    s->stats.dispatches++;
     s->current = co;
     co->state = COCO_STATE_RUNNING;
     coco__fiber_leave(&s->main_ctx, &co->ctx);
@@ -243,11 +247,13 @@ int coco__dispatch(coco_sched_t *s)
     if (s->zombie != NULL) {
         coco_co_t *z = s->zombie;
         s->zombie = NULL;
+        s->stats.finished++;
         coco__co_reap(s, z);
     }
     if (s->overflowed != NULL) {
         coco_co_t *o = s->overflowed;
         s->overflowed = NULL;
+        s->stats.finished++;
         coco__co_overflowed(s, o);
     }
 #if COCO_DEBUG

@@ -184,6 +184,7 @@ int coco__io_wait(coco_sched_t *s, int fd, unsigned events, uint64_t timeout_ms)
     co->wait_obj = wait_tag(fd, events);
     co->wait_on = COCO__ON_IO;
     co->wait_result = 0;
+    s->stats.parks_io++;
     int rc = coco__park_timeout(s, timeout_ms);
     if (rc == COCO_ERROR_TIMEOUT) {
         /* The loop expires timers before it polls: when it runs late, a
@@ -225,10 +226,12 @@ void coco__io_ready(struct coco_io *io, int fd, unsigned events)
         ent->short_read = COCO__SHORT_UNSURE;
     if (r != NULL && (events & (COCO__EV_READ | COCO__EV_ERROR))) {
         coco_sched_t *s = r->pub.sched;
+        s->stats.io_wakes++;
         io_wake(s, r, (intptr_t)(events & (COCO__EV_READ | COCO__EV_WRITE | COCO__EV_ERROR)));
     }
     if (w != NULL && w != r && (events & (COCO__EV_WRITE | COCO__EV_ERROR))) {
         coco_sched_t *s = w->pub.sched;
+        s->stats.io_wakes++;
         io_wake(s, w, (intptr_t)(events & (COCO__EV_READ | COCO__EV_WRITE | COCO__EV_ERROR)));
     }
 }
@@ -254,6 +257,7 @@ void coco__io_reset(coco_sched_t *s, int fd)
 int coco__io_poll(coco_sched_t *s, int timeout_ms)
 {
     if (s->io_waiting > 0) {
+        s->stats.polls++;
         if (io_current(s->io) != 0 ||
             (coco__poller_wait(s->io, timeout_ms) != 0 && errno != EINTR))
             return COCO_ERROR;

@@ -19,6 +19,7 @@
 #include "timer/timer.h"
 #include "sync/wait.h"
 #include "io/io.h"
+#include "debug/debug.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -122,6 +123,8 @@ int coco_sched_run(coco_sched_t *s)
         if (s->rq_head != NULL && (rc = coco__dispatch(s)) != COCO_OK)
             break;
     }
+    if (rc == COCO_ERROR_DEADLOCK)
+        coco__debug_deadlock(s);
     leave(s);
     return rc;
 }
@@ -136,6 +139,8 @@ int coco_sched_run_once(coco_sched_t *s)
             rc = loop_wait(s, true);
         else if (s->alive != 0)
             rc = COCO_ERROR_DEADLOCK;
+        if (rc == COCO_ERROR_DEADLOCK)
+            coco__debug_deadlock(s);
     } else if (coco__pending(s)) {
         rc = loop_wait(s, false);
     }

@@ -444,6 +444,13 @@ static void drain_list(coco_stack_pool_t *pool, struct coco_stack_free *f)
     }
 }
 
+void coco__stack_pool_each(const coco_stack_pool_t *pool,
+                           void (*f)(const char *base, size_t len, void *arg), void *arg)
+{
+    for (const struct coco_slab *sl = pool->slabs; sl != NULL; sl = sl->all_next)
+        f(sl->base, sl->n * sl->stride, arg);
+}
+
 void coco__stack_pool_drain(coco_stack_pool_t *pool)
 {
     struct coco_stack_free *d = pool->dflt, *o = pool->other;

@@ -45,6 +45,8 @@ coco_channel_t *coco_channel_create(size_t capacity)
     ch->sendq.give_back = NULL; /* nothing is handed to a sender */
     ch->recvq.head = ch->recvq.tail = ch->recvq.handed = NULL;
     ch->recvq.give_back = recv_give_back;
+    COCO__WAITQ_OWNER(ch, coco_channel_t, sendq, COCO__WQ_SEND);
+    COCO__WAITQ_OWNER(ch, coco_channel_t, recvq, COCO__WQ_RECV);
     ch->back = NULL;
     ch->nback = 0;
     ch->closed = false;

@@ -33,6 +33,7 @@ coco_cond_t *coco_cond_create(void)
         return NULL;
     }
     cv->waiters.give_back = cond_give_back;
+    COCO__WAITQ_OWNER(cv, coco_cond_t, waiters, COCO__WQ_COND);
     return cv;
 }
 

@@ -42,6 +42,7 @@ coco_mutex_t *coco_mutex_create(void)
         return NULL;
     }
     mu->waiters.give_back = mutex_give_back;
+    COCO__WAITQ_OWNER(mu, coco_mutex_t, waiters, COCO__WQ_MUTEX);
     return mu;
 }
 

@@ -44,6 +44,7 @@ coco_sem_t *coco_sem_create(size_t initial)
     }
     sem->value = initial;
     sem->waiters.give_back = sem_give_back;
+    COCO__WAITQ_OWNER(sem, coco_sem_t, waiters, COCO__WQ_SEM);
     return sem;
 }
 

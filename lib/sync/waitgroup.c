@@ -20,6 +20,8 @@ coco_waitgroup_t *coco_waitgroup_create(void)
     coco_waitgroup_t *wg = calloc(1, sizeof *wg);
     if (wg == NULL)
         errno = ENOMEM;
+    else
+        COCO__WAITQ_OWNER(wg, coco_waitgroup_t, waiters, COCO__WQ_WAITGROUP);
     return wg;
 }
 

@@ -173,5 +173,6 @@ int coco_sleep(uint64_t ms)
         return COCO_ERROR_NOMEM;
     co->wait_obj = NULL;
     co->wait_on = COCO__ON_NOTHING;
+    s->stats.parks_sleep++;
     return coco__park_sleep(s, ms);
 }

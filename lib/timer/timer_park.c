@@ -15,11 +15,18 @@
  * SPDX-License-Identifier: MIT
  */
 #include "timer/timer.h"
+#include "debug/debug.h"
 
 struct coco_tpark {
     coco_tnode_t node;               /* must stay first */
     coco_co_t *co;
+    uint64_t since;                  /* the clock when it was armed */
 };
+
+uint64_t coco__tpark_since(const struct coco_tpark *tp)
+{
+    return tp->since;
+}
 
 void coco__tpark_drop(coco_sched_t *s, coco_co_t *co)
 {
@@ -64,6 +71,7 @@ static COCO__NOINLINE int tp_arm(coco_co_t *co, uint64_t timeout_ms)
     co->flags &= (uint8_t)~COCO__TIMED_OUT;
     co->wait_timer = tp;
     coco__timer_arm(s, &tp->node, timeout_ms);
+    tp->since = s->timers->clock;
     return COCO_OK;
 }
 

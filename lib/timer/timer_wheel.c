@@ -151,6 +151,7 @@ void coco__timer_arm(coco_sched_t *s, coco_tnode_t *t, uint64_t delay_ms)
     t->deadline = w->clock + !w->virt + (delay_ms < room ? delay_ms : room);
     wheel_insert(w, t);
     s->timers_pending++;
+    s->stats.timers_armed++;
 }
 
 void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t)
@@ -159,6 +160,7 @@ void coco__timer_disarm(coco_sched_t *s, coco_tnode_t *t)
         return;
     wheel_unlink(s->timers, t);
     s->timers_pending--;
+    s->stats.timers_cancelled++;
 }
 
 /* ------------------------------------------------------------ expiry */
@@ -200,6 +202,7 @@ static void fire_slot(coco_sched_t *s, struct coco_timers *w, unsigned i)
             continue;
         }
         s->timers_pending--;
+        s->stats.timers_fired++;
         t->fire(t);
     }
 }
