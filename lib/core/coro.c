@@ -13,7 +13,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "coco_internal.h"
-#include "debug/debug.h"
+#include "debug/inspect.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -148,7 +148,7 @@ struct coco__waitq {
     struct coco__waiter *head, *tail;
     struct coco__waiter *handed;
     void (*give_back)(struct coco__waitq *q, struct coco__waiter *w);
-    uint8_t kind, owner_at;      /* whose queue, for dumps (lib/debug/debug.h) */
+    uint8_t kind, owner_at;      /* whose queue, for dumps (lib/debug/inspect.h) */
 };
 
 /* The io and timer layers keep their state behind these pointers. */

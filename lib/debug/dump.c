@@ -5,7 +5,7 @@
  *
  * Everything comes from state the layers keep anyway: a parked coroutine's
  * wait_on and wait_obj lead to its waiter records, whose queues are tagged
- * with the object that owns them (debug.h), to the descriptor and sides it
+ * with the object that owns them (inspect.h), to the descriptor and sides it
  * waits on, or to the coroutine it joins; its deadline record says when
  * the wait began and when it ends.  A wait without a deadline keeps no
  * start time (that would cost every park a clock read), so its duration
@@ -22,7 +22,7 @@
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #  define _GNU_SOURCE 1 /* dladdr */
 #endif
-#include "debug/debug.h"
+#include "debug/inspect.h"
 #include "sync/channel.h"
 #include "sync/sync.h"
 #include "timer/timer.h"

@@ -10,7 +10,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "debug/debug.h"
+#include "debug/inspect.h"
 
 #include <string.h>
 

@@ -19,7 +19,7 @@
 #include "timer/timer.h"
 #include "sync/wait.h"
 #include "io/io.h"
-#include "debug/debug.h"
+#include "debug/inspect.h"
 
 #include <errno.h>
 #include <stdlib.h>

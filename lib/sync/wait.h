@@ -17,7 +17,7 @@
 #define COCO_SYNC_WAIT_H
 
 #include "timer/deadline.h"
-#include "debug/debug.h"
+#include "debug/inspect.h"
 
 #include <stddef.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "timer/timer.h"
-#include "debug/debug.h"
+#include "debug/inspect.h"
 
 struct coco_tpark {
     coco_tnode_t node;               /* must stay first */

@@ -1,5 +1,5 @@
 /*
- * debug.h - what the rest of the library tells the dump (lib/debug/dump.c).
+ * inspect.h - what the rest of the library tells the dump (lib/debug/dump.c).
  *
  * The dump reads only state the layers keep anyway.  The one thing it
  * needs to be told is whose a wait queue is: a waiter record leads to its
@@ -8,8 +8,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef COCO_DEBUG_DEBUG_H
-#define COCO_DEBUG_DEBUG_H
+#ifndef COCO_DEBUG_INSPECT_H
+#define COCO_DEBUG_INSPECT_H
 
 #include "coco_internal.h"
 
@@ -60,4 +60,4 @@ size_t coco__resident(const char *lo, size_t size);
 /* When the deadline co waits for was set (lib/timer/timer_park.c). */
 uint64_t coco__tpark_since(const struct coco_tpark *tp);
 
-#endif /* COCO_DEBUG_DEBUG_H */
+#endif /* COCO_DEBUG_INSPECT_H */
