@@ -2,10 +2,12 @@
 # check-deadlock.sh - examples/deadlock, run with COCO_DEBUG=deadlock, ends
 # in a deadlock and the dump names each coroutine's wait: the join, the
 # channel and the mutex with its holder.  Without the variable it prints
-# no dump.  Prints TAP.
+# no dump.  Prints TAP.  COCO_TEST_EXEC runs the target program of a cross
+# build (an emulator).
 prog=${1:-examples/deadlock}
+run=${COCO_TEST_EXEC:-}
 echo "1..2"
-out=$(COCO_DEBUG=deadlock "$prog" 2>&1)
+out=$(COCO_DEBUG=deadlock $run "$prog" 2>&1)
 ok=1
 for pat in \
     '^coco: deadlock: every coroutine waits and nothing can wake one$' \
@@ -22,8 +24,11 @@ for pat in \
     fi
 done
 test $ok = 1 && echo "ok 1 - dump on deadlock names every wait"
-out=$(env -u COCO_DEBUG "$prog" 2>&1)
-if printf '%s\n' "$out" | grep -q '^coroutine '; then
+out=$(env -u COCO_DEBUG $run "$prog" 2>&1)
+if ! printf '%s\n' "$out" | grep -q '^coco_sched_run: all coroutines are waiting'; then
+    echo "not ok 2 - a dump without COCO_DEBUG=deadlock: the program did not run to its deadlock"
+    printf '%s\n' "$out" | sed 's/^/# /'
+elif printf '%s\n' "$out" | grep -q '^coroutine '; then
     echo "not ok 2 - a dump without COCO_DEBUG=deadlock"
     printf '%s\n' "$out" | sed 's/^/# /'
 else
