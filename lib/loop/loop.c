@@ -20,6 +20,7 @@
 #include "sync/wait.h"
 #include "io/io.h"
 #include "debug/inspect.h"
+#include "debug/trace.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -70,12 +71,16 @@ static int loop_wait(coco_sched_t *s, bool block)
         timeout = coco__timer_timeout(s);
     if (timeout > 0 && coco__timer_virtual(s)) {
         /* Virtual time: poll, and if that readies nobody, jump ahead. */
+        COCO__TRACE(s, COCO__TR_POLL_BEGIN, NULL, NULL);
         int rc = coco__io_poll(s, 0);
+        COCO__TRACE(s, COCO__TR_POLL_END, NULL, NULL);
         if (rc == COCO_OK && s->rq_head == NULL)
             coco__timer_leap(s, timeout);
         return rc;
     }
+    COCO__TRACE(s, COCO__TR_POLL_BEGIN, NULL, NULL);
     int rc = coco__io_poll(s, timeout);
+    COCO__TRACE(s, COCO__TR_POLL_END, NULL, NULL);
     if (rc != COCO_OK)
         return rc;
     if (timeout != 0 && s->timers_pending != 0) {
@@ -174,6 +179,7 @@ coco_sched_t *coco_sched_create(void)
     if (thread_list != NULL)
         thread_list->thread_prev = s;
     thread_list = s;
+    coco__trace_env(s);
     /* Made current unless a coroutine of another scheduler is running. */
     if (coco__tls_sched == NULL || !coco__tls_sched->running)
         coco__tls_sched = s;
@@ -184,6 +190,7 @@ void coco_sched_destroy(coco_sched_t *s)
 {
     if (s == NULL || s->running)
         return;
+    coco_trace_stop(s);
     coco__co_destroy_all(s);
     coco__sstack_fini(s);
     coco__io_fini(s);

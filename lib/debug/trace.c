@@ -1,0 +1,367 @@
+/*
+ * trace.c - coco_trace_start(), coco_trace_stop() and COCO_TRACE: a
+ * scheduler's life written as a trace-event JSON file, the format the
+ * Perfetto UI and chrome://tracing open.
+ *
+ * One track (tid) per coroutine, named "coroutine N", and track 0 for the
+ * scheduler loop.  Each time a coroutine runs is a complete event ("X")
+ * on its track, from the switch to it to the switch away; why it stopped
+ * (a yield, or a park and what it waits on) is an instant event ("i") at
+ * the end of the span, and so is a wake, with what it had waited on.  On
+ * the loop's track: the polls for I/O as complete events and each timer
+ * that fires as an instant.  Timestamps are microseconds of the monotonic
+ * clock (fractions to the nanosecond) since the trace started.
+ *
+ * The core reports through s->trace (struct coco__tracer, lib/core/coro.h)
+ * and never calls in here by name.  Events go through stdio's buffer; the
+ * file is complete, and valid JSON, once the trace is stopped, which
+ * coco_sched_destroy() does.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "coco_internal.h"
+#include "debug/trace.h"
+#include "sync/wait.h"
+#include "sync/channel.h"
+#include "debug/inspect.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef _WIN32
+#  define WIN32_LEAN_AND_MEAN
+#  include <windows.h>
+#  include <process.h>
+#else
+#  include <unistd.h>
+#endif
+
+#if COCO_TRACE_HOOKS
+
+typedef struct coco__trace {
+    struct coco__tracer hooks;   /* must stay first: s->trace points here */
+    FILE *f;
+    unsigned long pid;
+    uint64_t t0;                 /* ns, when the trace started */
+    uint64_t span_id;            /* the coroutine whose span is open, or 0 */
+    uint64_t span_ts;            /* ... since when */
+    uint64_t poll_ts;            /* when the current poll started */
+    unsigned char *named;        /* bit per coroutine id: track named */
+    size_t named_len;            /* bytes in named */
+    bool failed;                 /* a write or an allocation failed */
+} coco__trace_t;
+
+/* --------------------------------------------------------------- the clock */
+
+static uint64_t now_ns(void)
+{
+#ifdef _WIN32
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER c;
+    if (freq.QuadPart == 0)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&c);
+    return (uint64_t)((double)c.QuadPart * 1e9 / (double)freq.QuadPart);
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#endif
+}
+
+/* ---------------------------------------------------------------- writing */
+
+/* Writes the fields every event has, after its opening brace: name,
+ * phase, time, process and track. */
+static void head(coco__trace_t *t, const char *name, const char *ph,
+                 uint64_t ts, uint64_t tid)
+{
+    uint64_t us = ts - t->t0;
+    if (fprintf(t->f, ",\n{\"name\":\"%s\",\"ph\":\"%s\",\"ts\":%llu.%03u,"
+                      "\"pid\":%lu,\"tid\":%llu",
+                name, ph, (unsigned long long)(us / 1000), (unsigned)(us % 1000),
+                t->pid, (unsigned long long)tid) < 0)
+        t->failed = true;
+}
+
+static void put_dur(coco__trace_t *t, uint64_t from, uint64_t to)
+{
+    uint64_t d = to - from;
+    fprintf(t->f, ",\"dur\":%llu.%03u", (unsigned long long)(d / 1000),
+            (unsigned)(d % 1000));
+}
+
+/* Names the track of coroutine id the first time it shows up. */
+static void name_track(coco__trace_t *t, uint64_t id)
+{
+    size_t byte = (size_t)(id / 8);
+    if (byte >= t->named_len) {
+        size_t len = t->named_len ? t->named_len : 64;
+        while (len <= byte)
+            len *= 2;
+        unsigned char *p = realloc(t->named, len);
+        if (p == NULL) {
+            t->failed = true;
+            return;
+        }
+        memset(p + t->named_len, 0, len - t->named_len);
+        t->named = p;
+        t->named_len = len;
+    }
+    unsigned char bit = (unsigned char)(1u << (id % 8));
+    if (t->named[byte] & bit)
+        return;
+    t->named[byte] |= bit;
+    fprintf(t->f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"ts\":0,\"pid\":%lu,"
+                  "\"tid\":%llu,\"args\":{\"name\":\"coroutine %llu\"}}",
+            t->pid, (unsigned long long)id, (unsigned long long)id);
+}
+
+/* What a waiting coroutine waits on, as the "on" of its park and wake
+ * events: a short word, and details in the args. */
+static const char *wait_kind(const coco_sched_t *s, const coco_co_t *co)
+{
+    switch (co->wait_on) {
+    case COCO__ON_GROUP: {
+        const coco__waiter_t *w = co->wait_obj;
+        if (w == NULL)
+            return "nothing";
+        if (!(w->pos & COCO__WAIT_LAST))
+            return "select";
+        if (w->q == &s->fd_freed)
+            return "descriptor";
+        switch (w->q != NULL ? w->q->kind : COCO__WQ_UNKNOWN) {
+        case COCO__WQ_SEND: return "channel send";
+        case COCO__WQ_RECV: return "channel recv";
+        case COCO__WQ_MUTEX: return "mutex";
+        case COCO__WQ_COND: return "cond";
+        case COCO__WQ_SEM: return "semaphore";
+        case COCO__WQ_WAITGROUP: return "waitgroup";
+        default: return "wait queue";
+        }
+    }
+    case COCO__ON_IO: {
+        uintptr_t tag = (uintptr_t)co->wait_obj;
+        return (tag & 3) == 3 ? "fd read+write" : (tag & 1) ? "fd read" : "fd write";
+    }
+    case COCO__ON_JOIN:
+        return "join";
+    default:
+        return co->wait_timer != NULL ? "sleep" : "nothing";
+    }
+}
+
+/* The details of that wait: the object, or the descriptor, or the
+ * coroutine joined. */
+static void put_wait_args(coco__trace_t *t, const coco_co_t *co)
+{
+    switch (co->wait_on) {
+    case COCO__ON_GROUP: {
+        const coco__waiter_t *w = co->wait_obj;
+        if (w != NULL && w->q != NULL)
+            fprintf(t->f, ",\"object\":\"%p\"",
+                    (const void *)((const char *)w->q - w->q->owner_at));
+        break;
+    }
+    case COCO__ON_IO:
+        fprintf(t->f, ",\"fd\":%llu",
+                (unsigned long long)((uintptr_t)co->wait_obj >> 2));
+        break;
+    case COCO__ON_JOIN: {
+        const coco_co_t *target = co->wait_obj;
+        fprintf(t->f, ",\"coroutine\":%llu",
+                (unsigned long long)(target != NULL ? target->id : 0));
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* Ends the open span, if any, at ts. */
+static void span_end(coco__trace_t *t, uint64_t ts)
+{
+    if (t->span_id == 0)
+        return;
+    head(t, "run", "X", t->span_ts, t->span_id);
+    put_dur(t, t->span_ts, ts);
+    fputs("}", t->f);
+    t->span_id = 0;
+}
+
+static void span_begin(coco__trace_t *t, const coco_co_t *co, uint64_t ts)
+{
+    name_track(t, co->id);
+    t->span_id = co->id;
+    t->span_ts = ts;
+}
+
+/* An instant on the track of co (or the loop's, 0). */
+static void instant(coco__trace_t *t, const char *name, uint64_t ts, uint64_t tid)
+{
+    head(t, name, "i", ts, tid);
+    fputs(",\"s\":\"t\"", t->f);
+}
+
+/* s->trace->event. */
+static void on_event(coco_sched_t *s, unsigned what, coco_co_t *co, coco_co_t *next)
+{
+    coco__trace_t *t = (coco__trace_t *)(void *)s->trace;
+    uint64_t ts = now_ns();
+    switch (what) {
+    case COCO__TR_YIELD:
+    case COCO__TR_PARK:
+        span_end(t, ts);
+        name_track(t, co->id);
+        if (what == COCO__TR_YIELD) {
+            instant(t, "yield", ts, co->id);
+            fputs("}", t->f);
+        } else {
+            instant(t, "park", ts, co->id);
+            fprintf(t->f, ",\"args\":{\"on\":\"%s\"", wait_kind(s, co));
+            put_wait_args(t, co);
+            fputs("}}", t->f);
+        }
+        if (next != NULL)
+            span_begin(t, next, ts);
+        break;
+    case COCO__TR_WAKE: {
+        name_track(t, co->id);
+        instant(t, "wake", ts, co->id);
+        fprintf(t->f, ",\"args\":{\"on\":\"%s\"", wait_kind(s, co));
+        put_wait_args(t, co);
+        coco_co_t *by = s->current;
+        fprintf(t->f, ",\"by\":%llu}}", (unsigned long long)(by != NULL ? by->id : 0));
+        break;
+    }
+    case COCO__TR_RUN:
+        span_end(t, ts);
+        span_begin(t, next, ts);
+        break;
+    case COCO__TR_BACK:
+        span_end(t, ts);
+        break;
+    case COCO__TR_TIMER:
+        instant(t, "timer fired", ts, 0);
+        fputs("}", t->f);
+        break;
+    case COCO__TR_POLL_BEGIN:
+        t->poll_ts = ts;
+        break;
+    case COCO__TR_POLL_END:
+        head(t, "poll", "X", t->poll_ts, 0);
+        put_dur(t, t->poll_ts, ts);
+        fprintf(t->f, ",\"args\":{\"ready\":%llu}}", (unsigned long long)s->rq_len);
+        break;
+    default:
+        break;
+    }
+}
+
+#endif /* COCO_TRACE_HOOKS */
+
+/* ------------------------------------------------------------ start, stop */
+
+int coco_trace_start(coco_sched_t *s, const char *path)
+{
+    if (s == NULL || path == NULL || path[0] == '\0') {
+        errno = EINVAL;
+        return COCO_ERROR_INVALID;
+    }
+#if !COCO_TRACE_HOOKS
+    errno = ENOTSUP;
+    return COCO_ERROR;
+#else
+    if (s->trace != NULL) {
+        errno = EBUSY;
+        return COCO_ERROR_INVALID;
+    }
+    coco__trace_t *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        errno = ENOMEM;
+        return COCO_ERROR_NOMEM;
+    }
+    t->f = fopen(path, "w");
+    if (t->f == NULL) {
+        int e = errno;
+        free(t);
+        errno = e;
+        return COCO_ERROR;
+    }
+    t->hooks.event = on_event;
+#ifdef _WIN32
+    t->pid = (unsigned long)_getpid();
+#else
+    t->pid = (unsigned long)getpid();
+#endif
+    t->t0 = now_ns();
+    fprintf(t->f, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n"
+                  "{\"name\":\"thread_name\",\"ph\":\"M\",\"ts\":0,\"pid\":%lu,"
+                  "\"tid\":0,\"args\":{\"name\":\"scheduler loop\"}}",
+            t->pid);
+    /* Started from a coroutine: its span opens now. */
+    if (s->current != NULL)
+        span_begin(t, s->current, t->t0);
+    s->trace = &t->hooks;
+    return COCO_OK;
+#endif
+}
+
+int coco_trace_stop(coco_sched_t *s)
+{
+    if (s == NULL || s->trace == NULL) {
+        errno = EINVAL;
+        return COCO_ERROR_INVALID;
+    }
+#if !COCO_TRACE_HOOKS
+    return COCO_ERROR_INVALID;
+#else
+    coco__trace_t *t = (coco__trace_t *)(void *)s->trace;
+    s->trace = NULL;
+    span_end(t, now_ns());
+    fputs("\n]}\n", t->f);
+    bool failed = t->failed || ferror(t->f);
+    int e = failed ? (errno != 0 ? errno : EIO) : 0;
+    if (fclose(t->f) != 0 && !failed) {
+        failed = true;
+        e = errno;
+    }
+    free(t->named);
+    free(t);
+    if (failed) {
+        errno = e;
+        return COCO_ERROR;
+    }
+    return COCO_OK;
+#endif
+}
+
+void coco__trace_env(coco_sched_t *s)
+{
+    static unsigned made;  /* schedulers traced so far by the process */
+    static bool told;
+    const char *path = getenv("COCO_TRACE");
+    if (path == NULL || path[0] == '\0')
+        return;
+#if defined(__GNUC__)
+    unsigned n = __atomic_fetch_add(&made, 1, __ATOMIC_RELAXED);
+#else
+    unsigned n = made++;
+#endif
+    char buf[4096];
+    if (n > 0) {
+        int len = snprintf(buf, sizeof buf, "%s.%u", path, n);
+        if (len < 0 || (size_t)len >= sizeof buf)
+            return;
+        path = buf;
+    }
+    int saved = errno;
+    if (coco_trace_start(s, path) != COCO_OK && !told) {
+        told = true;
+        fprintf(stderr, "coco: COCO_TRACE: cannot write %s: %s\n", path, strerror(errno));
+    }
+    errno = saved;
+}
