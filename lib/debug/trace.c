@@ -49,8 +49,11 @@ typedef struct coco__trace {
     uint64_t span_id;            /* the coroutine whose span is open, or 0 */
     uint64_t span_ts;            /* ... since when */
     uint64_t poll_ts;            /* when the current poll started */
-    unsigned char *named;        /* bit per coroutine id: track named */
-    size_t named_len;            /* bytes in named */
+    /* A byte per coroutine id: TRACK_NAMED once its track is named, and
+     * in the low bits what its last park waited on (woken, a waiter record
+     * no longer says whose queue it was in). */
+    unsigned char *co_info;
+    size_t co_info_len;
     bool failed;                 /* a write or an allocation failed */
 } coco__trace_t;
 
@@ -94,63 +97,80 @@ static void put_dur(coco__trace_t *t, uint64_t from, uint64_t to)
             (unsigned)(d % 1000));
 }
 
+#define TRACK_NAMED 0x80u
+
+/* The byte of coroutine id in co_info, or NULL when out of memory. */
+static unsigned char *info_of(coco__trace_t *t, uint64_t id)
+{
+    if (id >= t->co_info_len) {
+        size_t len = t->co_info_len ? t->co_info_len : 256;
+        while (len <= id)
+            len *= 2;
+        unsigned char *p = realloc(t->co_info, len);
+        if (p == NULL) {
+            t->failed = true;
+            return NULL;
+        }
+        memset(p + t->co_info_len, 0, len - t->co_info_len);
+        t->co_info = p;
+        t->co_info_len = len;
+    }
+    return &t->co_info[id];
+}
+
 /* Names the track of coroutine id the first time it shows up. */
 static void name_track(coco__trace_t *t, uint64_t id)
 {
-    size_t byte = (size_t)(id / 8);
-    if (byte >= t->named_len) {
-        size_t len = t->named_len ? t->named_len : 64;
-        while (len <= byte)
-            len *= 2;
-        unsigned char *p = realloc(t->named, len);
-        if (p == NULL) {
-            t->failed = true;
-            return;
-        }
-        memset(p + t->named_len, 0, len - t->named_len);
-        t->named = p;
-        t->named_len = len;
-    }
-    unsigned char bit = (unsigned char)(1u << (id % 8));
-    if (t->named[byte] & bit)
+    unsigned char *info = info_of(t, id);
+    if (info == NULL || (*info & TRACK_NAMED))
         return;
-    t->named[byte] |= bit;
+    *info |= TRACK_NAMED;
     fprintf(t->f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"ts\":0,\"pid\":%lu,"
                   "\"tid\":%llu,\"args\":{\"name\":\"coroutine %llu\"}}",
             t->pid, (unsigned long long)id, (unsigned long long)id);
 }
 
-/* What a waiting coroutine waits on, as the "on" of its park and wake
- * events: a short word, and details in the args. */
-static const char *wait_kind(const coco_sched_t *s, const coco_co_t *co)
+/* What a coroutine waits on, as the "on" of its park and wake events. */
+enum {
+    ON_NOTHING, ON_SELECT, ON_DESCRIPTOR, ON_SEND, ON_RECV, ON_MUTEX,
+    ON_COND, ON_SEM, ON_WAITGROUP, ON_QUEUE, ON_READ_WRITE, ON_READ,
+    ON_WRITE, ON_JOIN, ON_SLEEP
+};
+static const char *const on_names[] = {
+    "nothing", "select", "descriptor", "channel send", "channel recv", "mutex",
+    "cond", "semaphore", "waitgroup", "wait queue", "fd read+write", "fd read",
+    "fd write", "join", "sleep"
+};
+
+static unsigned wait_kind(const coco_sched_t *s, const coco_co_t *co)
 {
     switch (co->wait_on) {
     case COCO__ON_GROUP: {
         const coco__waiter_t *w = co->wait_obj;
         if (w == NULL)
-            return "nothing";
+            return ON_NOTHING;
         if (!(w->pos & COCO__WAIT_LAST))
-            return "select";
+            return ON_SELECT;
         if (w->q == &s->fd_freed)
-            return "descriptor";
+            return ON_DESCRIPTOR;
         switch (w->q != NULL ? w->q->kind : COCO__WQ_UNKNOWN) {
-        case COCO__WQ_SEND: return "channel send";
-        case COCO__WQ_RECV: return "channel recv";
-        case COCO__WQ_MUTEX: return "mutex";
-        case COCO__WQ_COND: return "cond";
-        case COCO__WQ_SEM: return "semaphore";
-        case COCO__WQ_WAITGROUP: return "waitgroup";
-        default: return "wait queue";
+        case COCO__WQ_SEND: return ON_SEND;
+        case COCO__WQ_RECV: return ON_RECV;
+        case COCO__WQ_MUTEX: return ON_MUTEX;
+        case COCO__WQ_COND: return ON_COND;
+        case COCO__WQ_SEM: return ON_SEM;
+        case COCO__WQ_WAITGROUP: return ON_WAITGROUP;
+        default: return ON_QUEUE;
         }
     }
     case COCO__ON_IO: {
         uintptr_t tag = (uintptr_t)co->wait_obj;
-        return (tag & 3) == 3 ? "fd read+write" : (tag & 1) ? "fd read" : "fd write";
+        return (tag & 3) == 3 ? ON_READ_WRITE : (tag & 1) ? ON_READ : ON_WRITE;
     }
     case COCO__ON_JOIN:
-        return "join";
+        return ON_JOIN;
     default:
-        return co->wait_timer != NULL ? "sleep" : "nothing";
+        return co->wait_timer != NULL ? ON_SLEEP : ON_NOTHING;
     }
 }
 
@@ -220,8 +240,12 @@ static void on_event(coco_sched_t *s, unsigned what, coco_co_t *co, coco_co_t *n
             instant(t, "yield", ts, co->id);
             fputs("}", t->f);
         } else {
+            unsigned on = wait_kind(s, co);
+            unsigned char *info = info_of(t, co->id);
+            if (info != NULL)
+                *info = (unsigned char)((*info & TRACK_NAMED) | on);
             instant(t, "park", ts, co->id);
-            fprintf(t->f, ",\"args\":{\"on\":\"%s\"", wait_kind(s, co));
+            fprintf(t->f, ",\"args\":{\"on\":\"%s\"", on_names[on]);
             put_wait_args(t, co);
             fputs("}}", t->f);
         }
@@ -230,8 +254,13 @@ static void on_event(coco_sched_t *s, unsigned what, coco_co_t *co, coco_co_t *n
         break;
     case COCO__TR_WAKE: {
         name_track(t, co->id);
+        /* What it parked on, unless it parked before the trace started. */
+        unsigned on = wait_kind(s, co);
+        const unsigned char *info = info_of(t, co->id);
+        if (info != NULL && (*info & ~TRACK_NAMED) != ON_NOTHING)
+            on = *info & ~TRACK_NAMED;
         instant(t, "wake", ts, co->id);
-        fprintf(t->f, ",\"args\":{\"on\":\"%s\"", wait_kind(s, co));
+        fprintf(t->f, ",\"args\":{\"on\":\"%s\"", on_names[on]);
         put_wait_args(t, co);
         coco_co_t *by = s->current;
         fprintf(t->f, ",\"by\":%llu}}", (unsigned long long)(by != NULL ? by->id : 0));
@@ -329,7 +358,7 @@ int coco_trace_stop(coco_sched_t *s)
         failed = true;
         e = errno;
     }
-    free(t->named);
+    free(t->co_info);
     free(t);
     if (failed) {
         errno = e;
