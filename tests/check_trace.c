@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------ a small reader */
+#if COCO_TRACE_HOOKS
 
 /* What the test needs of one event. */
 typedef struct ev {
@@ -276,6 +277,8 @@ static void temp_path(char *buf, size_t size)
     snprintf(buf, size, "%s/coco-trace-%ld.json", dir != NULL ? dir : "/tmp",
              (long)getpid());
 }
+
+#endif /* COCO_TRACE_HOOKS */
 
 /* ------------------------------------------------------- the program */
 
