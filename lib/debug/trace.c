@@ -55,6 +55,8 @@ typedef struct coco__trace {
     unsigned char *co_info;
     size_t co_info_len;
     bool failed;                 /* a write or an allocation failed */
+    char pid_text[48];           /* ",\"pid\":N,\"tid\":", made once */
+    size_t pid_len;
     size_t len;                  /* bytes in buf */
     char buf[32768];             /* events not yet handed to stdio */
 } coco__trace_t;
@@ -90,7 +92,8 @@ static void flush(coco__trace_t *t)
     t->len = 0;
 }
 
-/* Longest text one put_*() call adds: room for it is made first. */
+/* Room made before each put_*() writes: more than one call adds (20
+ * digits of a number, or the pid text and 4 bytes of put_us()). */
 #define PUT_MAX 64
 
 static void room(coco__trace_t *t)
@@ -159,9 +162,8 @@ static void head(coco__trace_t *t, const char *name, const char *ph,
     put(t, ph);
     put(t, "\",\"ts\":");
     put_us(t, ts - t->t0);
-    put(t, ",\"pid\":");
-    put_u(t, t->pid);
-    put(t, ",\"tid\":");
+    memcpy(t->buf + t->len, t->pid_text, t->pid_len); /* room: put_us() */
+    t->len += t->pid_len;
     put_u(t, tid);
 }
 
@@ -415,6 +417,8 @@ int coco_trace_start(coco_sched_t *s, const char *path)
     t->pid = (unsigned long)getpid();
 #endif
     t->t0 = now_ns();
+    t->pid_len = (size_t)snprintf(t->pid_text, sizeof t->pid_text,
+                                  ",\"pid\":%lu,\"tid\":", t->pid);
     fprintf(t->f, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n"
                   "{\"name\":\"thread_name\",\"ph\":\"M\",\"ts\":0,\"pid\":%lu,"
                   "\"tid\":0,\"args\":{\"name\":\"scheduler loop\"}}",

@@ -190,7 +190,8 @@ void coco_sched_destroy(coco_sched_t *s)
 {
     if (s == NULL || s->running)
         return;
-    coco_trace_stop(s);
+    if (s->trace != NULL)
+        coco_trace_stop(s); /* ends the file: a complete document */
     coco__co_destroy_all(s);
     coco__sstack_fini(s);
     coco__io_fini(s);
