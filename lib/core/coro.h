@@ -167,7 +167,8 @@ enum {
     COCO__TR_PARK,       /* co parks (wait_on set), to next or the loop */
     COCO__TR_WAKE,       /* co is woken (wait_on not yet cleared) */
     COCO__TR_RUN,        /* the loop resumes next */
-    COCO__TR_BACK,       /* control is back in the loop */
+    COCO__TR_EXIT,       /* co finishes */
+    COCO__TR_BACK,       /* control is back in the loop from an overflow */
     COCO__TR_TIMER,      /* a timer fired */
     COCO__TR_POLL_BEGIN, /* the loop polls for I/O... */
     COCO__TR_POLL_END    /* ... and is back */

@@ -297,7 +297,6 @@ int coco__dispatch(coco_sched_t *s)
     coco__ctx_switch(&s->main_ctx, &co->ctx);
     coco__fiber_arrive(&s->main_ctx);
     s->current = NULL;
-    COCO__TRACE(s, COCO__TR_BACK, NULL, NULL);
     if (s->zombie != NULL) {
         coco_co_t *z = s->zombie;
         s->zombie = NULL;
@@ -308,6 +307,7 @@ int coco__dispatch(coco_sched_t *s)
         coco_co_t *o = s->overflowed;
         s->overflowed = NULL;
         s->stats.finished++;
+        COCO__TRACE(s, COCO__TR_BACK, NULL, NULL);
         coco__co_overflowed(s, o);
     }
 #if COCO_DEBUG

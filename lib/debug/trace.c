@@ -358,6 +358,7 @@ static void on_event(coco_sched_t *s, unsigned what, coco_co_t *co, coco_co_t *n
         span_end(t, ts);
         span_begin(t, next, ts);
         break;
+    case COCO__TR_EXIT:
     case COCO__TR_BACK:
         span_end(t, ts);
         break;

@@ -56,6 +56,27 @@ static const struct coco_sched_ops sched_ops = {
 
 /* ------------------------------------------------------------ the wait */
 
+/* coco__io_poll(), shown in the trace being written. */
+#if COCO_TRACE_HOOKS
+static COCO__NOINLINE int poll_traced(coco_sched_t *s, int timeout_ms)
+{
+    s->trace->event(s, COCO__TR_POLL_BEGIN, NULL, NULL);
+    int rc = coco__io_poll(s, timeout_ms);
+    if (s->trace != NULL)
+        s->trace->event(s, COCO__TR_POLL_END, NULL, NULL);
+    return rc;
+}
+#endif
+
+static inline int loop_poll(coco_sched_t *s, int timeout_ms)
+{
+#if COCO_TRACE_HOOKS
+    if (coco__unlikely(s->trace != NULL))
+        return poll_traced(s, timeout_ms);
+#endif
+    return coco__io_poll(s, timeout_ms);
+}
+
 /* Called when coco__pending(s).  Runs the due timers and waits for I/O (no
  * longer than the next deadline; not at all when !block or a coroutine is
  * ready), making the coroutines they release READY.  COCO_OK or a negative
@@ -71,16 +92,12 @@ static int loop_wait(coco_sched_t *s, bool block)
         timeout = coco__timer_timeout(s);
     if (timeout > 0 && coco__timer_virtual(s)) {
         /* Virtual time: poll, and if that readies nobody, jump ahead. */
-        COCO__TRACE(s, COCO__TR_POLL_BEGIN, NULL, NULL);
-        int rc = coco__io_poll(s, 0);
-        COCO__TRACE(s, COCO__TR_POLL_END, NULL, NULL);
+        int rc = loop_poll(s, 0);
         if (rc == COCO_OK && s->rq_head == NULL)
             coco__timer_leap(s, timeout);
         return rc;
     }
-    COCO__TRACE(s, COCO__TR_POLL_BEGIN, NULL, NULL);
-    int rc = coco__io_poll(s, timeout);
-    COCO__TRACE(s, COCO__TR_POLL_END, NULL, NULL);
+    int rc = loop_poll(s, timeout);
     if (rc != COCO_OK)
         return rc;
     if (timeout != 0 && s->timers_pending != 0) {
