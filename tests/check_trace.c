@@ -24,7 +24,7 @@
 /* What the test needs of one event. */
 typedef struct ev {
     char name[32], ph[4], on[32];
-    double ts;
+    double ts, dur;
     long long tid, fd;
     int has_ph, has_ts, has_pid, has_tid;
 } ev_t;
@@ -124,6 +124,9 @@ static int object(rd_t *r)
             if (!number(r, &ev->ts))
                 return 0;
             ev->has_ts = 1;
+        } else if (r->depth == 2 && strcmp(key, "dur") == 0) {
+            if (!number(r, &ev->dur))
+                return 0;
         } else if (r->depth == 2 && strcmp(key, "pid") == 0) {
             if (!number(r, NULL))
                 return 0;
@@ -271,6 +274,25 @@ static void assert_monotonic(void)
     }
 }
 
+/* One thread runs the loop and the coroutines: no two spans overlap, the
+ * loop's polls included (times have three decimals). */
+static void assert_no_overlap(void)
+{
+    for (size_t i = 0; i < n_evs; i++) {
+        if (strcmp(evs[i].ph, "X") != 0)
+            continue;
+        for (size_t j = 0; j < n_evs; j++) {
+            if (j == i || strcmp(evs[j].ph, "X") != 0)
+                continue;
+            ck_assert_msg(evs[j].ts + 0.0005 >= evs[i].ts + evs[i].dur ||
+                          evs[i].ts + 0.0005 >= evs[j].ts + evs[j].dur,
+                          "%s on track %lld at %.3f+%.3f overlaps %s on track %lld at %.3f+%.3f",
+                          evs[i].name, evs[i].tid, evs[i].ts, evs[i].dur,
+                          evs[j].name, evs[j].tid, evs[j].ts, evs[j].dur);
+        }
+    }
+}
+
 static void temp_path(char *buf, size_t size)
 {
     const char *dir = getenv("TMPDIR");
@@ -345,6 +367,7 @@ static void run_program(coco_sched_t *s, uint64_t id[4])
 static void check_program_trace(const uint64_t id[4], uint64_t switches)
 {
     assert_monotonic();
+    assert_no_overlap();
     /* Every resume of a coroutine is one span, on its own track. */
     size_t spans = 0;
     for (size_t i = 0; i < n_evs; i++)
