@@ -484,7 +484,10 @@ void coco__trace_env(coco_sched_t *s)
     int saved = errno;
     if (coco_trace_start(s, path) != COCO_OK && !told) {
         told = true;
-        fprintf(stderr, "coco: COCO_TRACE: cannot write %s: %s\n", path, strerror(errno));
+        if (errno == ENOTSUP)
+            fputs("coco: COCO_TRACE: this libcoco was built without --enable-trace\n", stderr);
+        else
+            fprintf(stderr, "coco: COCO_TRACE: cannot write %s: %s\n", path, strerror(errno));
     }
     errno = saved;
 }
