@@ -308,9 +308,11 @@ static void instant(coco__trace_t *t, const char *name, uint64_t ts, uint64_t ti
     put(t, ",\"s\":\"t\"");
 }
 
-/* s->trace->event. */
+/* s->trace->event.  errno is kept: events come from the middle of calls
+ * that report through it. */
 static void on_event(coco_sched_t *s, unsigned what, coco_co_t *co, coco_co_t *next)
 {
+    int saved_errno = errno;
     coco__trace_t *t = (coco__trace_t *)(void *)s->trace;
     uint64_t ts = now_ns();
     switch (what) {
@@ -345,8 +347,8 @@ static void on_event(coco_sched_t *s, unsigned what, coco_co_t *co, coco_co_t *n
             on = *info & ~TRACK_NAMED;
         instant(t, "wake", ts, co->id);
         put(t, ",\"args\":{\"on\":\"");
-            put(t, on_names[on]);
-            put(t, "\"");
+        put(t, on_names[on]);
+        put(t, "\"");
         put_wait_args(t, co);
         coco_co_t *by = s->current;
         put(t, ",\"by\":");
@@ -379,6 +381,7 @@ static void on_event(coco_sched_t *s, unsigned what, coco_co_t *co, coco_co_t *n
     default:
         break;
     }
+    errno = saved_errno;
 }
 
 #endif /* COCO_TRACE_HOOKS */
