@@ -466,6 +466,25 @@ START_TEST(trace_from_environment)
     ck_assert_uint_eq(count((long long)cid, "X", "run"), 1);
     unlink(path);
     unlink(second);
+
+    /* "%p" stands for the process id (and this is the third scheduler). */
+    const char *dir = getenv("TMPDIR");
+    char pattern[256], expect[300];
+    snprintf(pattern, sizeof pattern, "%s/coco-trace-pid-%%p.json", dir != NULL ? dir : "/tmp");
+    snprintf(expect, sizeof expect, "%s/coco-trace-pid-%ld.json.2",
+             dir != NULL ? dir : "/tmp", (long)getpid());
+    ck_assert_int_eq(setenv("COCO_TRACE", pattern, 1), 0);
+    coco_sched_t *s3 = coco_sched_create();
+    ck_assert_int_eq(unsetenv("COCO_TRACE"), 0);
+    ck_assert_ptr_nonnull(s3);
+    c = coco_create(s3, coco_test_noop, NULL, 0);
+    ck_assert_ptr_nonnull(c);
+    cid = coco_get_id(c);
+    ck_assert_int_eq(coco_sched_run(s3), COCO_OK);
+    coco_sched_destroy(s3);
+    load(expect);
+    ck_assert_uint_eq(count((long long)cid, "X", "run"), 1);
+    unlink(expect);
 }
 END_TEST
 

@@ -469,22 +469,40 @@ void coco__trace_env(coco_sched_t *s)
 {
     static unsigned made;  /* schedulers traced so far by the process */
     static bool told;
-    const char *path = getenv("COCO_TRACE");
-    if (path == NULL || path[0] == '\0')
+    const char *env = getenv("COCO_TRACE");
+    if (env == NULL || env[0] == '\0')
         return;
 #if defined(__GNUC__)
     unsigned n = __atomic_fetch_add(&made, 1, __ATOMIC_RELAXED);
 #else
     unsigned n = made++;
 #endif
-    char buf[4096];
-    if (n > 0) {
-        int len = snprintf(buf, sizeof buf, "%s.%u", path, n);
-        if (len < 0 || (size_t)len >= sizeof buf)
-            return;
-        path = buf;
-    }
     int saved = errno;
+    /* Each "%p" becomes the process id, then ".N" is added for the
+     * scheduler after the first. */
+    size_t size = strlen(env) + 64;
+    for (const char *q = env; (q = strstr(q, "%p")) != NULL; q += 2)
+        size += 20;
+    char *path = malloc(size);
+    if (path == NULL)
+        return;
+    size_t len = 0;
+    for (const char *q = env; *q != '\0';) {
+        if (q[0] == '%' && q[1] == 'p') {
+#ifdef _WIN32
+            unsigned long pid = (unsigned long)_getpid();
+#else
+            unsigned long pid = (unsigned long)getpid();
+#endif
+            len += (size_t)snprintf(path + len, size - len, "%lu", pid);
+            q += 2;
+        } else {
+            path[len++] = *q++;
+        }
+    }
+    path[len] = '\0';
+    if (n > 0)
+        snprintf(path + len, size - len, ".%u", n);
     if (coco_trace_start(s, path) != COCO_OK && !told) {
         told = true;
         if (errno == ENOTSUP)
@@ -492,5 +510,6 @@ void coco__trace_env(coco_sched_t *s)
         else
             fprintf(stderr, "coco: COCO_TRACE: cannot write %s: %s\n", path, strerror(errno));
     }
+    free(path);
     errno = saved;
 }
