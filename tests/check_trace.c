@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------ a small reader */
@@ -532,6 +533,40 @@ START_TEST(trace_from_a_coroutine)
 }
 END_TEST
 
+/* A child that inherits a trace through fork() and ends it writes
+ * nothing: the file stays the parent's, one valid document. */
+START_TEST(trace_survives_fork)
+{
+    char path[256];
+    temp_path(path, sizeof path);
+    coco_sched_t *s = coco_sched_create();
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(coco_trace_start(s, path), COCO_OK);
+    coco_coro_t *a = coco_create(s, yield_twice, NULL, 0);
+    ck_assert_ptr_nonnull(a);
+    long long ia = (long long)coco_get_id(a);
+    ck_assert_int_eq(coco_sched_run_once(s), COCO_OK);  /* a: one span */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        coco_sched_destroy(s);  /* stops the inherited trace */
+        exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(coco_trace_stop(s), COCO_OK);
+    load(path);
+    /* a ran up to its first yield under run_once, then to its end: alone
+     * in the queue, its other yields do not switch. */
+    ck_assert_uint_eq(count(ia, "X", "run"), 2);
+    ck_assert_uint_eq(count(ia, "M", "thread_name"), 1);
+    coco_sched_destroy(s);
+    unlink(path);
+}
+END_TEST
+
 START_TEST(trace_bad_arguments)
 {
     char path[256];
@@ -597,6 +632,7 @@ static Suite *trace_suite(void)
     tcase_add_test(tc, trace_from_code);
     tcase_add_test(tc, trace_from_environment);
     tcase_add_test(tc, trace_from_a_coroutine);
+    tcase_add_test(tc, trace_survives_fork);
     tcase_add_test(tc, trace_bad_arguments);
 #else
     tcase_add_test(tc, trace_not_built);

@@ -84,10 +84,23 @@ static uint64_t now_ns(void)
 /* Events are formatted by hand into buf, a few hundred instructions
  * each, rather than by fprintf(), which costs ten times that. */
 
-/* Hands buf to stdio. */
+static unsigned long process_id(void)
+{
+#ifdef _WIN32
+    return (unsigned long)_getpid();
+#else
+    return (unsigned long)getpid();
+#endif
+}
+
+/* Writes buf to the file (stdio buffers nothing more: see
+ * coco_trace_start).  A child process that inherited the trace through
+ * fork() writes nothing: the events in its copy of buf are its parent's,
+ * and so is the file. */
 static void flush(coco__trace_t *t)
 {
-    if (t->len != 0 && fwrite(t->buf, 1, t->len, t->f) != t->len)
+    if (t->len != 0 && process_id() == t->pid &&
+        fwrite(t->buf, 1, t->len, t->f) != t->len)
         t->failed = true;
     t->len = 0;
 }
@@ -414,12 +427,12 @@ int coco_trace_start(coco_sched_t *s, const char *path)
         errno = e;
         return COCO_ERROR;
     }
+    /* The events are buffered in t->buf: with nothing left in stdio's
+     * buffer, a child that inherits the stream and exits has nothing of
+     * the parent's to write again. */
+    setvbuf(t->f, NULL, _IONBF, 0);
     t->hooks.event = on_event;
-#ifdef _WIN32
-    t->pid = (unsigned long)_getpid();
-#else
-    t->pid = (unsigned long)getpid();
-#endif
+    t->pid = process_id();
     t->t0 = now_ns();
     t->pid_len = (size_t)snprintf(t->pid_text, sizeof t->pid_text,
                                   ",\"pid\":%lu,\"tid\":", t->pid);
@@ -447,7 +460,8 @@ int coco_trace_stop(coco_sched_t *s)
     coco__trace_t *t = (coco__trace_t *)(void *)s->trace;
     s->trace = NULL;
     span_end(t, now_ns());
-    put(t, "\n]}\n");
+    if (process_id() == t->pid)
+        put(t, "\n]}\n");
     flush(t);
     bool failed = t->failed || ferror(t->f);
     int e = failed ? (errno != 0 ? errno : EIO) : 0;
