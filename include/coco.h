@@ -119,6 +119,14 @@ typedef struct coco_stats {
 
 COCO_API int coco_sched_stats(const coco_sched_t *sched, coco_stats_t *out);
 
+/* Writes what sched does (every run of a coroutine, parks, wakes, timers,
+ * polls) to the file at path as trace-event JSON, which the Perfetto UI
+ * opens, until coco_trace_stop() or coco_sched_destroy().  COCO_TRACE=path
+ * in the environment does the same for every scheduler from its creation.
+ * COCO_OK, or an error code with errno set. */
+COCO_API int coco_trace_start(coco_sched_t *sched, const char *path);
+COCO_API int coco_trace_stop(coco_sched_t *sched);
+
 /* Coroutine */
 COCO_API coco_coro_t *coco_create(coco_sched_t *sched, void (*entry)(void *),
                                   void *arg, size_t stack_size);

@@ -3,13 +3,14 @@
 # builds and runs `make check` in every configuration the project
 # supports on this machine:
 #   build/            default (assembly switch, best poller), gcc
-#   build-clang/      clang, warnings as errors
+#   build-clang/      clang, warnings as errors, the trace hooks built in
 #   build-ucontext/   the portable ucontext switch (--disable-asm)
 #   build-fuzz/       the operations fuzzer, FUZZ_SECONDS (default 60)
 #   build-aarch64/    cross-built for AArch64, make check under qemu-aarch64
 #   build-riscv64/    cross-built for RISC-V 64, make check under qemu-riscv64
 #   build-mingw/      cross-built for Windows x86-64, make check under wine
-#   build-asan/       clang, AddressSanitizer + UndefinedBehaviorSanitizer
+#   build-asan/       clang, AddressSanitizer + UndefinedBehaviorSanitizer,
+#                     the trace hooks built in
 #   build-tsan/       clang, ThreadSanitizer
 #   build-valgrind/   --enable-valgrind: make check, then make check-valgrind
 # It stops at the first failure; logs stay in each build directory.
@@ -36,13 +37,13 @@ passed=0
 skipped=0
 
 run build --enable-werror
-run build-clang --enable-werror CC=clang
+run build-clang --enable-werror --enable-trace CC=clang
 run build-ucontext --enable-werror --disable-asm
 # The operations fuzzer (clang, libFuzzer, ASan, UBSan) for a bounded time.
 echo "== fuzzing in build-fuzz (${FUZZ_SECONDS:-60}s)"
 "$top/tools/fuzz.sh" build-fuzz
 # The sanitizers: the whole make check, with the options mk/sanitizers.am sets.
-run build-asan --enable-werror --enable-sanitizers CC=clang CXX=clang++
+run build-asan --enable-werror --enable-trace --enable-sanitizers CC=clang CXX=clang++
 run build-tsan --enable-werror --enable-sanitizers=thread CC=clang CXX=clang++
 # Every Check suite under valgrind memcheck, after the ordinary make check.
 run build-valgrind --enable-werror --enable-valgrind

@@ -69,6 +69,7 @@ static void co_free(coco_sched_t *s, coco_co_t *co)
  * whose list shares the descriptor's storage with it. */
 static COCO__NORETURN void co_finish(coco_sched_t *s, coco_co_t *co, void *result)
 {
+    COCO__TRACE(s, COCO__TR_EXIT, co, NULL);
     co->state = COCO_STATE_DEAD;
     s->zombie = co;
     s->zombie_result = result;

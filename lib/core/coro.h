@@ -157,6 +157,35 @@ struct coco_io;
 
 #include "debug/stats.h"
 
+/* Tracing (lib/debug/trace.c).  While a trace is being written the
+ * scheduler's trace points to the tracer, whose first member is this; the
+ * layers below the debug layer report through it without naming it.  One
+ * predictable branch when no trace is being written, and no code at all
+ * unless configure was given --enable-trace (COCO_TRACE_HOOKS). */
+enum {
+    COCO__TR_YIELD,      /* co yields to next (NULL: to the loop) */
+    COCO__TR_PARK,       /* co parks (wait_on set), to next or the loop */
+    COCO__TR_WAKE,       /* co is woken (wait_on not yet cleared) */
+    COCO__TR_RUN,        /* the loop resumes next */
+    COCO__TR_EXIT,       /* co finishes */
+    COCO__TR_BACK,       /* control is back in the loop from an overflow */
+    COCO__TR_TIMER,      /* a timer fired */
+    COCO__TR_POLL_BEGIN, /* the loop polls for I/O... */
+    COCO__TR_POLL_END    /* ... and is back */
+};
+struct coco__tracer {
+    void (*event)(coco_sched_t *s, unsigned what, coco_co_t *co, coco_co_t *next);
+};
+#if COCO_TRACE_HOOKS
+#  define COCO__TRACE(s, what, co, next)                                   \
+    do {                                                                  \
+        if (coco__unlikely((s)->trace != NULL))                           \
+            (s)->trace->event((s), (what), (co), (next));                 \
+    } while (0)
+#else
+#  define COCO__TRACE(s, what, co, next) ((void)0)
+#endif
+
 /* What the core asks of the layers above it: the loop layer installs one
  * table of these in every scheduler (coco_sched_create).  The core calls
  * them only when a wait ends some other way than the one it was made for
@@ -215,6 +244,7 @@ struct coco_sched {
     coco_co_t *io_streak_co;     /* whose I/O calls have not waited */
     unsigned io_streak;          /* ... and how many in a row */
     struct coco__stats stats;    /* counters (lib/debug/stats.h) */
+    struct coco__tracer *trace;  /* the trace being written, or NULL */
 #if COCO_DEBUG
     /* A shared-stack pointer check that failed in a coroutine, reported
      * by the loop (lib/core/shared.c). */

@@ -112,11 +112,15 @@ static inline bool may_chain(coco_sched_t *s, const coco_co_t *co,
 }
 
 /* Leaves the running coroutine co (already queued or parked) for the next
- * ready one, or for the loop.  Returns when co is resumed. */
-static inline void switch_away(coco_sched_t *s, coco_co_t *co)
+ * ready one, or for the loop, telling the trace why when traced.  Returns
+ * when co is resumed. */
+static COCO__ALWAYS_INLINE void switch_body(coco_sched_t *s, coco_co_t *co, unsigned why,
+                               bool traced)
 {
     coco_co_t *next = s->rq_head;
     if (next != NULL && may_chain(s, co, next)) {
+        if (traced)
+            s->trace->event(s, why, co, next);
         rq_pop(s);
         coco__prefetch_stack(s->rq_head);
         next->state = COCO_STATE_RUNNING;
@@ -127,6 +131,8 @@ static inline void switch_away(coco_sched_t *s, coco_co_t *co)
             coco__fiber_arrive(&co->ctx);
         }
     } else {
+        if (traced)
+            s->trace->event(s, why, co, NULL);
         s->current = NULL;
         coco__fiber_leave(&co->ctx, &s->main_ctx);
         coco__ctx_switch(&co->ctx, &s->main_ctx);
@@ -134,6 +140,33 @@ static inline void switch_away(coco_sched_t *s, coco_co_t *co)
     }
     /* Whoever resumed us marked us RUNNING and current. */
 }
+
+#if COCO_TRACE_HOOKS
+/* Out of line, so that the untraced switch keeps no value alive across a
+ * call: the test of s->trace is all that tracing costs it. */
+static COCO__NOINLINE void switch_traced(coco_sched_t *s, coco_co_t *co, unsigned why)
+{
+    switch_body(s, co, why, true);
+}
+#endif
+
+static inline void switch_away(coco_sched_t *s, coco_co_t *co, unsigned why)
+{
+#if COCO_TRACE_HOOKS
+    if (coco__unlikely(s->trace != NULL)) {
+        switch_traced(s, co, why);
+        return;
+    }
+#endif
+    switch_body(s, co, why, false);
+}
+
+/* Traced, coco_yield() takes the general path, through switch_away(). */
+#if COCO_TRACE_HOOKS
+#  define UNTRACED(s) ((s)->trace == NULL)
+#else
+#  define UNTRACED(s) true
+#endif
 
 void coco_yield(void)
 {
@@ -143,7 +176,7 @@ void coco_yield(void)
         return;
     coco_co_t *next = s->rq_head;
     if (coco__likely(next != NULL && chain_unmetered(s) &&
-                     chain_allowed(co, next))) {
+                     chain_allowed(co, next) && UNTRACED(s))) {
         /* The common case, kept lean: the next coroutine takes over and we
          * queue up behind the others.  The queue's length is unchanged. */
         coco_co_t *after = next->next;
@@ -174,7 +207,7 @@ void coco_yield(void)
     co->state = COCO_STATE_READY;
     rq_push(s, co);
     s->stats.yields++;
-    switch_away(s, co);
+    switch_away(s, co, COCO__TR_YIELD);
 }
 
 void coco__park(coco_sched_t *s)
@@ -182,10 +215,10 @@ void coco__park(coco_sched_t *s)
     coco_co_t *co = s->current;
     co->state = COCO_STATE_WAITING;
     s->stats.parks++;
-    switch_away(s, co);
+    switch_away(s, co, COCO__TR_PARK);
 }
 
-void coco__wake(coco_sched_t *s, coco_co_t *co)
+static inline void wake_body(coco_sched_t *s, coco_co_t *co)
 {
     if (co->wait_timer != NULL)
         s->ops->drop_deadline(s, co); /* woken before its deadline */
@@ -194,6 +227,25 @@ void coco__wake(coco_sched_t *s, coco_co_t *co)
         co->wait_obj = NULL; /* else its owner frees it when it runs */
     co->state = COCO_STATE_READY;
     rq_push(s, co);
+}
+
+#if COCO_TRACE_HOOKS
+static COCO__NOINLINE void wake_traced(coco_sched_t *s, coco_co_t *co)
+{
+    s->trace->event(s, COCO__TR_WAKE, co, NULL);
+    wake_body(s, co);
+}
+#endif
+
+void coco__wake(coco_sched_t *s, coco_co_t *co)
+{
+#if COCO_TRACE_HOOKS
+    if (coco__unlikely(s->trace != NULL)) {
+        wake_traced(s, co);
+        return;
+    }
+#endif
+    wake_body(s, co);
 }
 
 void coco__cancel_wait(coco_co_t *co)
@@ -240,6 +292,7 @@ int coco__dispatch(coco_sched_t *s)
     s->stats.dispatches++;
     s->current = co;
     co->state = COCO_STATE_RUNNING;
+    COCO__TRACE(s, COCO__TR_RUN, NULL, co);
     coco__fiber_leave(&s->main_ctx, &co->ctx);
     coco__ctx_switch(&s->main_ctx, &co->ctx);
     coco__fiber_arrive(&s->main_ctx);
@@ -254,6 +307,7 @@ int coco__dispatch(coco_sched_t *s)
         coco_co_t *o = s->overflowed;
         s->overflowed = NULL;
         s->stats.finished++;
+        COCO__TRACE(s, COCO__TR_BACK, NULL, NULL);
         coco__co_overflowed(s, o);
     }
 #if COCO_DEBUG

@@ -20,6 +20,7 @@
 #include "sync/wait.h"
 #include "io/io.h"
 #include "debug/inspect.h"
+#include "debug/trace.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -55,6 +56,27 @@ static const struct coco_sched_ops sched_ops = {
 
 /* ------------------------------------------------------------ the wait */
 
+/* coco__io_poll(), shown in the trace being written. */
+#if COCO_TRACE_HOOKS
+static COCO__NOINLINE int poll_traced(coco_sched_t *s, int timeout_ms)
+{
+    s->trace->event(s, COCO__TR_POLL_BEGIN, NULL, NULL);
+    int rc = coco__io_poll(s, timeout_ms);
+    if (s->trace != NULL)
+        s->trace->event(s, COCO__TR_POLL_END, NULL, NULL);
+    return rc;
+}
+#endif
+
+static inline int loop_poll(coco_sched_t *s, int timeout_ms)
+{
+#if COCO_TRACE_HOOKS
+    if (coco__unlikely(s->trace != NULL))
+        return poll_traced(s, timeout_ms);
+#endif
+    return coco__io_poll(s, timeout_ms);
+}
+
 /* Called when coco__pending(s).  Runs the due timers and waits for I/O (no
  * longer than the next deadline; not at all when !block or a coroutine is
  * ready), making the coroutines they release READY.  COCO_OK or a negative
@@ -70,12 +92,12 @@ static int loop_wait(coco_sched_t *s, bool block)
         timeout = coco__timer_timeout(s);
     if (timeout > 0 && coco__timer_virtual(s)) {
         /* Virtual time: poll, and if that readies nobody, jump ahead. */
-        int rc = coco__io_poll(s, 0);
+        int rc = loop_poll(s, 0);
         if (rc == COCO_OK && s->rq_head == NULL)
             coco__timer_leap(s, timeout);
         return rc;
     }
-    int rc = coco__io_poll(s, timeout);
+    int rc = loop_poll(s, timeout);
     if (rc != COCO_OK)
         return rc;
     if (timeout != 0 && s->timers_pending != 0) {
@@ -174,6 +196,7 @@ coco_sched_t *coco_sched_create(void)
     if (thread_list != NULL)
         thread_list->thread_prev = s;
     thread_list = s;
+    coco__trace_env(s);
     /* Made current unless a coroutine of another scheduler is running. */
     if (coco__tls_sched == NULL || !coco__tls_sched->running)
         coco__tls_sched = s;
@@ -184,6 +207,8 @@ void coco_sched_destroy(coco_sched_t *s)
 {
     if (s == NULL || s->running)
         return;
+    if (s->trace != NULL)
+        coco_trace_stop(s); /* ends the file: a complete document */
     coco__co_destroy_all(s);
     coco__sstack_fini(s);
     coco__io_fini(s);

@@ -203,6 +203,7 @@ static void fire_slot(coco_sched_t *s, struct coco_timers *w, unsigned i)
         }
         s->timers_pending--;
         s->stats.timers_fired++;
+        COCO__TRACE(s, COCO__TR_TIMER, NULL, NULL);
         t->fire(t);
     }
 }
