@@ -23,6 +23,7 @@
 #  define _GNU_SOURCE 1 /* dladdr */
 #endif
 #include "debug/inspect.h"
+#include "io/io.h"
 #include "sync/channel.h"
 #include "sync/sync.h"
 #include "timer/timer.h"
@@ -147,7 +148,7 @@ static void put_queue(out_t *o, const coco_sched_t *s, const coco__waitq_t *q)
         put(o, "a free descriptor");
         return;
     }
-    const char *obj = (const char *)q - q->owner_at;
+    const char *obj = coco__waitq_owner(q);
     switch (q->kind) {
     case COCO__WQ_SEND:
     case COCO__WQ_RECV: {
@@ -230,10 +231,11 @@ static void put_wait(out_t *o, const coco_sched_t *s, const coco_co_t *co)
         put_group(o, s, co->wait_obj);
         break;
     case COCO__ON_IO: {
-        uintptr_t tag = (uintptr_t)co->wait_obj;
+        unsigned ev = coco__io_tag_events(co->wait_obj);
         put(o, "fd ");
-        put_u(o, (uint64_t)(tag >> 2));
-        put(o, (tag & 3) == 3 ? " read+write" : (tag & 1) ? " read" : " write");
+        put_u(o, (uint64_t)coco__io_tag_fd(co->wait_obj));
+        put(o, ev == (COCO__EV_READ | COCO__EV_WRITE) ? " read+write"
+               : (ev & COCO__EV_READ) ? " read" : " write");
         break;
     }
     case COCO__ON_JOIN: {

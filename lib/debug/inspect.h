@@ -39,6 +39,12 @@ enum {
     ((obj)->member.kind = (uint8_t)(k),                                     \
      (obj)->member.owner_at = (uint8_t)offsetof(type, member))
 
+/* The object whose queue q is, as COCO__WAITQ_OWNER tagged it. */
+static inline const void *coco__waitq_owner(const struct coco__waitq *q)
+{
+    return (const char *)q - q->owner_at;
+}
+
 /* Called when coco_sched_run() or coco_sched_run_once() is about to return
  * COCO_ERROR_DEADLOCK: prints the dump to stderr when the environment
  * variable COCO_DEBUG names "deadlock". */

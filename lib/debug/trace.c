@@ -24,6 +24,7 @@
 #include "sync/wait.h"
 #include "sync/channel.h"
 #include "debug/inspect.h"
+#include "io/io.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -257,8 +258,9 @@ static unsigned wait_kind(const coco_sched_t *s, const coco_co_t *co)
         }
     }
     case COCO__ON_IO: {
-        uintptr_t tag = (uintptr_t)co->wait_obj;
-        return (tag & 3) == 3 ? ON_READ_WRITE : (tag & 1) ? ON_READ : ON_WRITE;
+        unsigned ev = coco__io_tag_events(co->wait_obj);
+        return ev == (COCO__EV_READ | COCO__EV_WRITE) ? ON_READ_WRITE
+               : (ev & COCO__EV_READ) ? ON_READ : ON_WRITE;
     }
     case COCO__ON_JOIN:
         return ON_JOIN;
@@ -276,14 +278,14 @@ static void put_wait_args(coco__trace_t *t, const coco_co_t *co)
         const coco__waiter_t *w = co->wait_obj;
         if (w != NULL && w->q != NULL) {
             put(t, ",\"object\":\"");
-            put_x(t, (uintptr_t)((const char *)w->q - w->q->owner_at));
+            put_x(t, (uintptr_t)coco__waitq_owner(w->q));
             put(t, "\"");
         }
         break;
     }
     case COCO__ON_IO:
         put(t, ",\"fd\":");
-        put_u(t, (uint64_t)((uintptr_t)co->wait_obj >> 2));
+        put_u(t, (uint64_t)coco__io_tag_fd(co->wait_obj));
         break;
     case COCO__ON_JOIN: {
         const coco_co_t *target = co->wait_obj;

@@ -21,6 +21,22 @@
 #define COCO__EV_URGENT 8u  /* TCP urgent data: reads may stop short of it */
 #define COCO__EV_HUP 16u    /* the peer shut down its side: comes only once */
 
+/* A coroutine parked on a descriptor (wait_on COCO__ON_IO) keeps in
+ * wait_obj the descriptor and the sides it waits on (COCO__EV_READ and/or
+ * COCO__EV_WRITE), so nothing points into the table, which may move. */
+static inline void *coco__io_tag(int fd, unsigned events)
+{
+    return (void *)(((uintptr_t)fd << 2) | events);
+}
+static inline int coco__io_tag_fd(const void *tag)
+{
+    return (int)((uintptr_t)tag >> 2);
+}
+static inline unsigned coco__io_tag_events(const void *tag)
+{
+    return (unsigned)((uintptr_t)tag & (COCO__EV_READ | COCO__EV_WRITE));
+}
+
 /* What the table knows about one descriptor number: a socket, a pipe
  * that takes a per-call non-blocking flag (RWF_NOWAIT), or anything else. */
 enum { COCO__FD_UNKNOWN = 0, COCO__FD_SOCKET, COCO__FD_FIFO, COCO__FD_OTHER };

@@ -107,18 +107,10 @@ static unsigned parked_events(const coco_fd_t *ent)
 
 /* ------------------------------------------------------ park and wake */
 
-/* A parked coroutine's wait_obj encodes the descriptor and the sides it
- * waits on, so nothing points into the table (which may move). */
-static void *wait_tag(int fd, unsigned events)
-{
-    return (void *)(((uintptr_t)fd << 2) | events);
-}
-
 /* Takes co off every side of its descriptor it is parked on. */
 static void io_unlink(coco_sched_t *s, coco_co_t *co)
 {
-    uintptr_t tag = (uintptr_t)co->wait_obj;
-    int fd = (int)(tag >> 2);
+    int fd = coco__io_tag_fd(co->wait_obj);
     struct coco_io *io = s->io;
     coco_fd_t *ent = &io->fds[fd];
     if (ent->reader == co)
@@ -181,7 +173,7 @@ int coco__io_wait(coco_sched_t *s, int fd, unsigned events, uint64_t timeout_ms)
     if (events & COCO__EV_WRITE)
         ent->writer = co;
     s->io_waiting++;
-    co->wait_obj = wait_tag(fd, events);
+    co->wait_obj = coco__io_tag(fd, events);
     co->wait_on = COCO__ON_IO;
     co->wait_result = 0;
     s->stats.parks_io++;
