@@ -4,9 +4,13 @@
  * The whole public interface of libcoco.  Everything here is prefixed
  * coco_ / COCO_; anything else the library uses is private.
  *
- * Thread-safety in one sentence: a scheduler, its coroutines and the
- * objects they share belong to the thread that created the scheduler, and
- * several threads may each run their own scheduler at the same time.
+ * Threads: a scheduler and its coroutines are run by one thread at a
+ * time, and a coroutine that has started never moves to another thread.
+ * Channels, select, mutexes, condition variables, semaphores and wait
+ * groups may be shared by coroutines of schedulers on different threads
+ * (and used by plain threads through their non-blocking calls).  A worker
+ * group (coco_workers_*) runs coroutines on several threads at once, and
+ * coco_blocking_call() runs blocking work on helper threads.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -159,10 +163,10 @@ COCO_API coco_coro_t *coco_create_attr(coco_sched_t *sched, void (*entry)(void *
                                        void *arg, const coco_attr_t *attr);
 
 /* Channel and synchronisation (lib/sync) */
-/* Objects for coroutines of one scheduler (one thread).  Calls that would
- * have to wait park the calling coroutine; made outside a coroutine they
- * return COCO_ERROR_WOULDBLOCK instead.  Timeouts are in milliseconds;
- * COCO_INFINITE waits for ever. */
+/* Objects for coroutines of any scheduler on any thread.  Calls that
+ * would have to wait park the calling coroutine; made outside a coroutine
+ * they return COCO_ERROR_WOULDBLOCK instead.  Timeouts are in
+ * milliseconds; COCO_INFINITE waits for ever. */
 typedef struct coco_channel coco_channel_t;
 
 COCO_API coco_channel_t *coco_channel_create(size_t capacity);
@@ -229,6 +233,39 @@ COCO_API int coco_waitgroup_add(coco_waitgroup_t *wg, int delta);
 COCO_API int coco_waitgroup_done(coco_waitgroup_t *wg);
 COCO_API int coco_waitgroup_wait(coco_waitgroup_t *wg);
 COCO_API int coco_waitgroup_wait_timeout(coco_waitgroup_t *wg, uint64_t timeout_ms);
+
+/* Threads (lib/mt) */
+
+/* A worker group: coroutines run on nthreads threads (0: as many as the
+ * CPUs the process may use), each with its own scheduler, run queue,
+ * timers and poller.  Coroutines spawned into the group that have not
+ * started yet are shared out: an idle worker takes them from busy ones.
+ * Once started a coroutine stays on its worker. */
+typedef struct coco_workers coco_workers_t;
+
+COCO_API coco_workers_t *coco_workers_create(size_t nthreads);
+/* Queues a detached coroutine entry(arg) for the group, from any thread,
+ * before or during coco_workers_run().  stack_size 0: the default. */
+COCO_API int coco_workers_spawn(coco_workers_t *wk, void (*entry)(void *),
+                                void *arg, size_t stack_size);
+/* Runs the group on the calling thread and nthreads - 1 more until every
+ * coroutine of it has finished (COCO_OK) or all wait with nothing left to
+ * wake them (COCO_ERROR_DEADLOCK). */
+COCO_API int coco_workers_run(coco_workers_t *wk);
+COCO_API void coco_workers_destroy(coco_workers_t *wk);
+COCO_API size_t coco_workers_threads(const coco_workers_t *wk);
+/* The group whose worker runs the calling coroutine, or NULL. */
+COCO_API coco_workers_t *coco_workers_self(void);
+
+/* Runs fn(arg) on a helper thread while the calling coroutine waits, and
+ * stores what it returns in *result (when result is not NULL).  COCO_OK,
+ * COCO_ERROR_TIMEOUT (fn is not started if it had not been; otherwise it
+ * runs to its end and what it returns is dropped), COCO_ERROR_NOMEM, or
+ * COCO_ERROR_WOULDBLOCK outside a coroutine. */
+COCO_API int coco_blocking_call(void *(*fn)(void *), void *arg, void **result,
+                                uint64_t timeout_ms);
+/* At most max helper threads (1 to 1024; 4 to begin with). */
+COCO_API int coco_blocking_set_max_threads(size_t max);
 
 /* Timer (lib/timer) */
 
