@@ -169,31 +169,38 @@ static void pingpong_fini(struct pingpong *pp)
 }
 
 struct side {
-    void (*entry)(void *);
-    struct pingpong *pp;
+    coco_sched_t *sched;
     int rc;
 };
 
-/* A thread with a scheduler of its own running one coroutine. */
+/* A thread running a scheduler of its own. */
 static void *side_thread(void *arg)
 {
     struct side *s = arg;
-    coco_sched_t *sched = coco_sched_create();
-    if (sched == NULL || coco_create(sched, s->entry, s->pp, 0) == NULL) {
-        s->rc = COCO_ERROR_NOMEM;
-        return NULL;
-    }
-    s->rc = coco_sched_run(sched);
-    coco_sched_destroy(sched);
+    s->rc = coco_sched_run(s->sched);
     return NULL;
 }
 
-/* ns per round trip between two threads, each with its own scheduler. */
+/* A scheduler running entry(pp), for a thread of its own. */
+static struct side side_new(void (*entry)(void *), struct pingpong *pp)
+{
+    struct side s = { coco_sched_create(), 0 };
+    if (s.sched == NULL || coco_create(s.sched, entry, pp, 0) == NULL) {
+        perror("bench_threads: ping-pong scheduler");
+        exit(1);
+    }
+    return s;
+}
+
+/* ns per round trip between two threads, each with its own scheduler.
+ * Both schedulers exist before either thread runs: a scheduler whose
+ * coroutines all wait returns COCO_ERROR_DEADLOCK unless another one
+ * that may still wake them is alive. */
 static double bench_pingpong_threads(long n)
 {
     struct pingpong pp;
     pingpong_init(&pp, n);
-    struct side a = { pinger, &pp, 0 }, b = { ponger, &pp, 0 };
+    struct side a = side_new(pinger, &pp), b = side_new(ponger, &pp);
     pthread_t ta, tb;
     if (pthread_create(&ta, NULL, side_thread, &a) != 0 ||
         pthread_create(&tb, NULL, side_thread, &b) != 0) {
@@ -206,6 +213,8 @@ static double bench_pingpong_threads(long n)
         fail("ping-pong thread", a.rc);
     if (b.rc != COCO_OK)
         fail("pong thread", b.rc);
+    coco_sched_destroy(a.sched);
+    coco_sched_destroy(b.sched);
     pingpong_fini(&pp);
     return pp.ns;
 }
