@@ -17,7 +17,7 @@
  *                          parent made: ms for the whole tree.
  *   fan-out/fan-in         a producer -> 4 workers -> a collector over
  *                          buffered channels (capacity 1024): messages/s.
- *   scaling                a binary tree of 2^17 - 1 spawned coroutines,
+ *   scaling                a binary tree of 2^15 - 1 spawned coroutines,
  *                          each a few microseconds of arithmetic, on a
  *                          group of 1 and of 2 workers: the speed-up.  Go:
  *                          GOMAXPROCS=1 and 2.
@@ -26,7 +26,11 @@
  * need both CPUs).  Speed-up: Go's time / Coco's (for rates, Coco's rate
  * / Go's); above 1, Coco is faster.
  *
- *   bench_threads [--quick] [--rounds N]
+ *   bench_threads [--quick] [--rounds N] [--part=LIST] [--no-go]
+ *
+ * --part=LIST runs only the loads named in the comma-separated LIST
+ * (threads, workers, skynet, fanout, scaling); --no-go leaves Go out: for
+ * profiling one load.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -467,17 +471,41 @@ static void cpu_model(char *out, size_t size)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench_threads [--quick] [--rounds N]\n"
-               "  --quick     3 rounds (the default is 5)\n"
-               "  --rounds N  N rounds, 1 to %d\n", MAX_ROUNDS);
+    fprintf(f, "usage: bench_threads [--quick] [--rounds N] [--part=LIST] [--no-go]\n"
+               "  --quick        3 rounds (the default is 5)\n"
+               "  --rounds N     N rounds, 1 to %d\n"
+               "  --part=LIST    only these loads, comma-separated: threads, workers,\n"
+               "                 skynet, fanout, scaling\n"
+               "  --no-go        without the Go peer\n", MAX_ROUNDS);
+}
+
+/* Whether the load name is in the comma-separated list (NULL: all). */
+static int wanted(const char *list, const char *name)
+{
+    if (list == NULL)
+        return 1;
+    size_t n = strlen(name);
+    for (const char *p = list; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0)
+            return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    struct opts o = { 5, 200000, 1000000, 1000000, 16, 500 };
+    struct opts o = { 5, 200000, 1000000, 1000000, 14, 4000 };
+    const char *parts = NULL;
+    int no_go = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             o.rounds = 3;
+        } else if (strncmp(argv[i], "--part=", 7) == 0) {
+            parts = argv[i] + 7;
+        } else if (strcmp(argv[i], "--no-go") == 0) {
+            no_go = 1;
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
             o.rounds = atoi(argv[++i]);
             if (o.rounds < 1 || o.rounds > MAX_ROUNDS) {
@@ -517,7 +545,8 @@ int main(int argc, char **argv)
                "  is faster.\n");
 
     struct figures me[MAX_ROUNDS], go[MAX_ROUNDS];
-    int go_ok = 1, split = 0;
+    int go_ok = !no_go, split = 0;
+    memset(me, 0, sizeof me);
     double t_start = now_s();
     printf("  rounds (Coco, Go each):");
     for (int r = 0; r < o.rounds; r++) {
@@ -527,14 +556,20 @@ int main(int argc, char **argv)
          * does not land on one side only. */
         if (r % 2 == 1 && go_ok && run_go(go_path, &o, &go[r]) != 0)
             go_ok = 0;
-        int s;
-        me[r].v[F_PP_THREADS] = bench_pingpong_threads(o.pingpong_n);
-        me[r].v[F_PP_WORKERS] = bench_pingpong_workers(o.pingpong_n, &s);
+        int s = 0;
+        if (wanted(parts, "threads"))
+            me[r].v[F_PP_THREADS] = bench_pingpong_threads(o.pingpong_n);
+        if (wanted(parts, "workers"))
+            me[r].v[F_PP_WORKERS] = bench_pingpong_workers(o.pingpong_n, &s);
         split += s;
-        me[r].v[F_SKYNET] = bench_skynet(o.skynet_size);
-        me[r].v[F_FANOUT] = bench_fanout(o.fan_n);
-        me[r].v[F_SCALE1] = bench_scale(1, o.scale_depth, o.scale_work);
-        me[r].v[F_SCALE2] = bench_scale(2, o.scale_depth, o.scale_work);
+        if (wanted(parts, "skynet"))
+            me[r].v[F_SKYNET] = bench_skynet(o.skynet_size);
+        if (wanted(parts, "fanout"))
+            me[r].v[F_FANOUT] = bench_fanout(o.fan_n);
+        if (wanted(parts, "scaling")) {
+            me[r].v[F_SCALE1] = bench_scale(1, o.scale_depth, o.scale_work);
+            me[r].v[F_SCALE2] = bench_scale(2, o.scale_depth, o.scale_work);
+        }
         if (r % 2 == 0 && go_ok && run_go(go_path, &o, &go[r]) != 0)
             go_ok = 0;
     }
@@ -552,7 +587,7 @@ int main(int argc, char **argv)
             g[i] = median(v, o.rounds);
         }
     }
-    if (!go_ok)
+    if (!go_ok && !no_go)
         printf("  go: skipped (bench/peers/threads_go was not built or failed)\n");
 
     static const struct {
@@ -569,18 +604,24 @@ int main(int argc, char **argv)
     };
     printf("\n  %-38s %10s %10s %9s  %s\n", "", "Coco", "Go", "speed-up", "");
     for (int i = 0; i < NFIG; i++) {
+        if (m[i] == 0)
+            continue; /* not run */
         printf("  %-38s %10.1f", row[i].what, m[i] * row[i].scale);
         if (go_ok)
             printf(" %10.1f %8.2fx", g[i] * row[i].scale,
                    row[i].rate ? m[i] / g[i] : g[i] / m[i]);
         printf("  %s\n", row[i].unit);
     }
-    printf("  %-38s %9.2fx", "scaling, 1 -> 2 workers (time 1 / 2)", m[F_SCALE1] / m[F_SCALE2]);
-    if (go_ok)
-        printf(" %9.2fx", g[F_SCALE1] / g[F_SCALE2]);
-    printf("\n");
-    printf("  worker-group ping-pong: the two coroutines ran on two workers in %d of %d "
-           "rounds\n", split, o.rounds);
+    if (m[F_SCALE2] > 0) {
+        printf("  %-38s %9.2fx", "scaling, 1 -> 2 workers (time 1 / 2)",
+               m[F_SCALE1] / m[F_SCALE2]);
+        if (go_ok)
+            printf(" %9.2fx", g[F_SCALE1] / g[F_SCALE2]);
+        printf("\n");
+    }
+    if (m[F_PP_WORKERS] > 0)
+        printf("  worker-group ping-pong: the two coroutines ran on two workers in %d of %d "
+               "rounds\n", split, o.rounds);
     printf("  sizes: ping-pong %ld round trips (or 1 s), skynet %ld leaves, fan-out %ld\n"
            "  messages, scaling %lu tasks of %ld xorshift rounds each\n",
            o.pingpong_n, o.skynet_size, o.fan_n, (2UL << o.scale_depth) - 1, o.scale_work);
