@@ -18,7 +18,7 @@
  *   fan-out/fan-in         a producer -> 4 workers -> a collector over
  *                          buffered channels (capacity 1024): messages/s.
  *   scaling                a binary tree of 2^15 - 1 spawned coroutines,
- *                          each a few microseconds of arithmetic, on a
+ *                          each some ten microseconds of arithmetic, on a
  *                          group of 1 and of 2 workers: the speed-up.  Go:
  *                          GOMAXPROCS=1 and 2.
  *
