@@ -147,14 +147,42 @@ static int sleep_remote(coco_sched_t *s, int timeout_ms, bool (*more)(void *),
     return dead ? COCO_ERROR_DEADLOCK : rc;
 }
 
+/* How long every scheduler must have been stuck before a deadlock across
+ * threads is reported: a thread that is about to make or run its
+ * scheduler is invisible until it does, and a loaded machine may not run
+ * it for a while. */
+#ifndef COCO__DEADLOCK_GRACE_MS
+#  define COCO__DEADLOCK_GRACE_MS 1000
+#endif
+
 /* The poll of a scheduler other threads may wake: before sleeping for good
  * with nothing of its own to wait for, it checks the deadlock rule
  * (lib/core/mt.c). */
 static COCO__NOINLINE int poll_remote(coco_sched_t *s, int timeout_ms)
 {
     if (timeout_ms < 0 && only_others(s)) {
-        if (coco__mt_mode() == 0 || coco__sched_stuck(s))
+        if (coco__mt_mode() == 0)
             return COCO_ERROR_DEADLOCK;
+        /* A thread that is about to make its scheduler, or to run it,
+         * does not count yet: give it a moment before calling it a
+         * deadlock. */
+        uint64_t now = coco__clock_ms();
+        bool over = s->grace && now - s->grace_since >= COCO__DEADLOCK_GRACE_MS;
+        int st = coco__sched_stuck(s, over);
+        if (st == 2)
+            return COCO_ERROR_DEADLOCK;
+        if (st == 1) {
+            /* Wake-ups that bring nothing must not shorten the wait. */
+            if (!s->grace) {
+                s->grace = true;
+                s->grace_since = now;
+            }
+            timeout_ms = (int)(COCO__DEADLOCK_GRACE_MS - (now - s->grace_since));
+            if (timeout_ms <= 0)
+                timeout_ms = 1;
+        } else {
+            s->grace = false;
+        }
     }
     return sleep_remote(s, timeout_ms, NULL, NULL);
 }
@@ -198,8 +226,7 @@ static int enter(coco_sched_t *s, bool chain)
         return COCO_ERROR_INVALID;
     /* One loop per scheduler and per thread at a time: not from inside a
      * coroutine, not while another thread runs it. */
-    if (coco__sched_foreign(s) || s->running ||
-        (coco__tls_sched != NULL && coco__tls_sched->running))
+    if (coco__sched_foreign(s) || s->running || coco__tls_running != NULL)
         return COCO_ERROR_INVALID;
     coco__thr_t *t = coco__thr();
     if (s->thr != t) {

@@ -80,7 +80,7 @@ static void dq_push_tail(struct deque *d, struct task *t)
     else
         d->head = t;
     d->tail = t;
-    d->n++;
+    __atomic_store_n(&d->n, d->n + 1, __ATOMIC_RELAXED);
     coco__spin_unlock(&d->lock);
 }
 
@@ -96,7 +96,7 @@ static struct task *dq_pop_tail(struct deque *d)
             d->tail->next = NULL;
         else
             d->head = NULL;
-        d->n--;
+        __atomic_store_n(&d->n, d->n - 1, __ATOMIC_RELAXED);
     }
     coco__spin_unlock(&d->lock);
     return t;
@@ -120,7 +120,7 @@ static struct task *dq_take_half(struct deque *d, size_t *count)
         else
             d->tail = NULL;
         last->next = NULL;
-        d->n -= k;
+        __atomic_store_n(&d->n, d->n - k, __ATOMIC_RELAXED);
         *count = k;
     }
     coco__spin_unlock(&d->lock);
@@ -135,7 +135,7 @@ static void dq_free_all(struct deque *d)
         free(t);
     }
     d->tail = NULL;
-    d->n = 0;
+    __atomic_store_n(&d->n, 0, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------ feeding */
