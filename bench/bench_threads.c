@@ -17,7 +17,7 @@
  *                          parent made: ms for the whole tree.
  *   fan-out/fan-in         a producer -> 4 workers -> a collector over
  *                          buffered channels (capacity 1024): messages/s.
- *   scaling                a binary tree of 2^15 - 1 spawned coroutines,
+ *   scaling                a binary tree of 2^14 - 1 spawned coroutines,
  *                          each some ten microseconds of arithmetic, on a
  *                          group of 1 and of 2 workers: the speed-up.  Go:
  *                          GOMAXPROCS=1 and 2.
@@ -113,7 +113,7 @@ static void run_workers(coco_workers_t *wk, const char *what)
 /* ------------------------------------------------------------ ping-pong */
 
 #define PP_WARMUP 1000
-#define PP_BUDGET_S 1.0 /* a run stops early past this */
+#define PP_BUDGET_S 0.5 /* a run stops early past this */
 
 struct pingpong {
     coco_channel_t *ping, *pong;
@@ -132,7 +132,7 @@ static void pinger(void *arg)
     for (i = 0; i < PP_WARMUP + pp->n; i++) {
         if (i == PP_WARMUP)
             t0 = now_s();
-        else if (i > PP_WARMUP && i % 4096 == 0 && now_s() - t0 > PP_BUDGET_S)
+        else if (i > PP_WARMUP && i % 256 == 0 && now_s() - t0 > PP_BUDGET_S)
             break;
         if (coco_channel_send(pp->ping, (void *)i) != COCO_OK ||
             coco_channel_recv(pp->pong, &v) != COCO_OK || (long)v != i) {
@@ -496,7 +496,7 @@ static int wanted(const char *list, const char *name)
 
 int main(int argc, char **argv)
 {
-    struct opts o = { 5, 200000, 1000000, 1000000, 14, 4000 };
+    struct opts o = { 5, 200000, 1000000, 1000000, 13, 4000 };
     const char *parts = NULL;
     int no_go = 0;
     for (int i = 1; i < argc; i++) {
@@ -622,7 +622,7 @@ int main(int argc, char **argv)
     if (m[F_PP_WORKERS] > 0)
         printf("  worker-group ping-pong: the two coroutines ran on two workers in %d of %d "
                "rounds\n", split, o.rounds);
-    printf("  sizes: ping-pong %ld round trips (or 1 s), skynet %ld leaves, fan-out %ld\n"
+    printf("  sizes: ping-pong %ld round trips (or 0.5 s), skynet %ld leaves, fan-out %ld\n"
            "  messages, scaling %lu tasks of %ld xorshift rounds each\n",
            o.pingpong_n, o.skynet_size, o.fan_n, (2UL << o.scale_depth) - 1, o.scale_work);
     return 0;
