@@ -39,6 +39,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,16 @@ struct opts {
     int scale_depth;  /* a tree of 2^(depth+1) - 1 tasks */
     long scale_work;  /* xorshift rounds per task */
 };
+
+/* CPU time of the whole process (every thread), in seconds. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
 
 static double now_s(void)
 {
@@ -392,16 +403,18 @@ static void scale_node(void *arg)
     __atomic_fetch_add(&scale_count, 1, __ATOMIC_RELAXED);
 }
 
-/* ms for the whole tree on a group of nthreads. */
-static double bench_scale(size_t nthreads, int depth, long work)
+/* ms for the whole tree on a group of nthreads; *cpu_ms: the CPU time
+ * all threads spent meanwhile. */
+static double bench_scale(size_t nthreads, int depth, long work, double *cpu_ms)
 {
     scale_work = work;
     scale_sum = scale_count = 0;
     coco_workers_t *wk = workers_new(nthreads);
-    double t0 = now_s();
+    double c0 = cpu_s(), t0 = now_s();
     spawn(wk, scale_node, (void *)(uintptr_t)((unsigned long)depth << 32 | 1), SCALE_STACK);
     run_workers(wk, "scaling");
     double ms = (now_s() - t0) * 1e3;
+    *cpu_ms = (cpu_s() - c0) * 1e3;
     if (scale_count != (2UL << depth) - 1) {
         fprintf(stderr, "bench_threads: scaling: %lu tasks ran, not %lu\n", scale_count,
                 (2UL << depth) - 1);
@@ -545,6 +558,7 @@ int main(int argc, char **argv)
                "  is faster.\n");
 
     struct figures me[MAX_ROUNDS], go[MAX_ROUNDS];
+    double cpu1[MAX_ROUNDS], cpu2[MAX_ROUNDS];
     int go_ok = !no_go, split = 0;
     memset(me, 0, sizeof me);
     double t_start = now_s();
@@ -567,8 +581,8 @@ int main(int argc, char **argv)
         if (wanted(parts, "fanout"))
             me[r].v[F_FANOUT] = bench_fanout(o.fan_n);
         if (wanted(parts, "scaling")) {
-            me[r].v[F_SCALE1] = bench_scale(1, o.scale_depth, o.scale_work);
-            me[r].v[F_SCALE2] = bench_scale(2, o.scale_depth, o.scale_work);
+            me[r].v[F_SCALE1] = bench_scale(1, o.scale_depth, o.scale_work, &cpu1[r]);
+            me[r].v[F_SCALE2] = bench_scale(2, o.scale_depth, o.scale_work, &cpu2[r]);
         }
         if (r % 2 == 0 && go_ok && run_go(go_path, &o, &go[r]) != 0)
             go_ok = 0;
@@ -618,6 +632,10 @@ int main(int argc, char **argv)
         if (go_ok)
             printf(" %9.2fx", g[F_SCALE1] / g[F_SCALE2]);
         printf("\n");
+        /* Wall time alone cannot tell a group that wastes CPU from one
+         * the machine starves of it. */
+        printf("  scaling, Coco's CPU time (all threads): 1 worker %.0f ms, 2 workers %.0f ms\n",
+               median(cpu1, o.rounds), median(cpu2, o.rounds));
     }
     if (m[F_PP_WORKERS] > 0)
         printf("  worker-group ping-pong: the two coroutines ran on two workers in %d of %d "
