@@ -215,8 +215,13 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     workers = coco_workers_create((size_t)threads);
-    if (workers == NULL || coco_workers_spawn(workers, acceptor, NULL, 0) != COCO_OK) {
-        fprintf(stderr, "http_workers: cannot set up the worker group: %s\n", strerror(errno));
+    if (workers == NULL) {
+        fprintf(stderr, "http_workers: cannot create the worker group: %s\n", strerror(errno));
+        return 1;
+    }
+    int err = coco_workers_spawn(workers, acceptor, NULL, 0);
+    if (err != COCO_OK) {
+        fprintf(stderr, "http_workers: cannot start the accept loop: %s\n", coco_strerror(err));
         return 1;
     }
     int rc = coco_workers_run(workers);
