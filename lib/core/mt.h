@@ -239,11 +239,14 @@ struct coco__serve {
     void (*feed)(void *arg, coco_sched_t *s);
     /* s has nothing to run and nothing of its own to wait for: COCO_OK to
      * sleep (for *ms, -1 for ever; it counts as idle until busy()), 1
-     * when the group is over, or COCO_ERROR_DEADLOCK. */
+     * when the group is over, or the error it ended with
+     * (COCO_ERROR_DEADLOCK). */
     int (*idle)(void *arg, coco_sched_t *s, int *ms);
     void (*busy)(void *arg, coco_sched_t *s);
     /* Work is waiting for some worker (read without the lock). */
     bool (*more)(void *arg);
+    /* The group is over: no worker may go to sleep. */
+    bool (*over)(void *arg);
 };
 int coco__sched_serve(coco_sched_t *s, const struct coco__serve *sv);
 
