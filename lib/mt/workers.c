@@ -236,7 +236,8 @@ static bool group_sched(const coco_sched_t *s, void *arg)
 {
     coco_workers_t *g = arg;
     for (size_t i = 0; i < g->n; i++)
-        if (g->w[i].s == s || g->w[i].s->thr == s->thr)
+        if (g->w[i].s == s || __atomic_load_n(&g->w[i].s->thr, __ATOMIC_RELAXED) ==
+                                  __atomic_load_n(&s->thr, __ATOMIC_RELAXED))
             return true;
     return false;
 }
