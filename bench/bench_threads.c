@@ -551,8 +551,19 @@ int main(int argc, char **argv)
     cpu_model(cpu, sizeof cpu);
     printf("Threads: Coco on two threads against Go with GOMAXPROCS=2, median of %d rounds\n",
            o.rounds);
-    printf("  %s, %d CPUs usable%s\n", cpu, ncpu,
+    printf("  %s, %d CPUs usable%s", cpu, ncpu,
            ncpu < 2 ? " (one CPU: no parallelism to measure)" : "");
+    /* Other programs' load changes the two-thread figures most. */
+    double load = -1;
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf != NULL) {
+        if (fscanf(lf, "%lf", &load) != 1)
+            load = -1;
+        fclose(lf);
+    }
+    if (load >= 0)
+        printf(", load average %.2f", load);
+    printf("\n");
     if (getenv("COCO_BENCH_NO_LEGEND") == NULL)
         printf("  Speed-up: Go's time / Coco's (for rates, Coco's / Go's); above 1, Coco\n"
                "  is faster.\n");
