@@ -1,5 +1,6 @@
 #!/bin/sh
-# soak.sh - the soak test: examples/echo_server and examples/http_hello
+# soak.sh - the soak test: examples/echo_server, examples/http_hello and
+# examples/http_workers (on two worker threads)
 # under load from well-behaved and misbehaving clients (tests/soak/
 # soak_client, and wrk for HTTP when it is installed) for a bounded time,
 # watching the server's resident memory and open descriptors once a
@@ -68,14 +69,16 @@ fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l | tr -d ' '; }
 # "fd -> target" for each open descriptor, to name a leaked one.
 fd_list() { ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.* \([0-9][0-9]*\) -> /\1 -> /p' | sort -n; }
 
-# Starts an example on a free port (the server picks it); sets spid, port.
+# Starts an example on a free port (the server picks it), with the options
+# that follow its name; sets spid, port.
 start_server() {
-  $exec_ "./examples/$1" 0 "$idle" >"$tmp/$1.out" 2>&1 &
+  name_=$1; shift
+  $exec_ "./examples/$name_" "$@" 0 "$idle" >"$tmp/$name_.out" 2>&1 &
   spid=$!
   port=
   i=0
   while test $i -lt 200 && test -z "$port"; do
-    port=$(sed -n 's/^Listening on port \([0-9]*\)$/\1/p' "$tmp/$1.out")
+    port=$(sed -n 's/^Listening on port \([0-9]*\)$/\1/p' "$tmp/$name_.out")
     test -n "$port" || sleep 0.05
     i=$((i + 1))
   done
@@ -119,12 +122,14 @@ wrk_errors() {
 }
 
 # --------------------------------------------------------------- soak
-# soak NAME PROTO: one server through warm-up, load, and the checks.
+# soak NAME PROTO [OPTION...]: one server through warm-up, load, and the
+# checks.
 soak() {
   name=$1 proto=$2
+  shift 2
   count=7     # checks for this server, wrk's included
   test "$proto" = http && count=8
-  if ! start_server "$name"; then
+  if ! start_server "$name" "$@"; then
     bad "$name: starts (the server printed no port)"
     i=1
     while test $i -lt $count; do bad "$name: not run"; i=$((i + 1)); done
@@ -261,9 +266,11 @@ soak() {
   echo "# $name: $((${replies:-0} + ${wrk_reqs:-0})) requests served (${replies:-0} checked by soak_client, ${wrk_reqs:-0} by wrk) in ${total} s"
 }
 
-echo "1..15"
+echo "1..23"
 echo "# $secs s of load per server after $warm s of warm-up; idle timeout $idle s;" \
      "$good well-behaved and $bad misbehaving client threads"
 soak echo_server echo
 soak http_hello http
+# The same server on a worker group of two threads.
+soak http_workers http -w 2
 test $fails -eq 0
