@@ -3,7 +3,8 @@
 # fast paths were written for, where a compiler could silently drop them:
 #   - the stack prefetches of the scheduler: in the event loop's wake-up
 #     (io_wake, inlined into coco__io_ready in optimised builds) and in the
-#     direct hand-over (switch_away, inlined into coco__park).  A prefetch has no visible
+#     direct hand-over (switch_away, inlined into coco__park and
+#     coco__park_leave).  A prefetch has no visible
 #     effect, so GCC deletes a call to a helper made only of them unless
 #     the helper is inlined first; the loss shows only as a slower server.
 #
@@ -69,5 +70,6 @@ check_fn() { # check_fn FUNCTION WHAT
 
 check_fn coco__io_ready "prefetches the stack of the coroutine it wakes"
 check_fn coco__park "prefetches the stack of the coroutine after the next"
+check_fn coco__park_leave "prefetches the stack of the coroutine after the next (channels and sync objects)"
 echo "1..$n"
 exit $failed
