@@ -315,6 +315,9 @@ void coco__park(coco_sched_t *s);
 void coco__park_switch(coco_sched_t *s, coco_co_t *co);
 /* Makes a WAITING coroutine READY again. */
 void coco__wake(coco_sched_t *s, coco_co_t *co);
+/* The same for one taken from the inbox (lib/core/mt.c), whose waker
+ * already cleared its wait. */
+void coco__wake_inboxed(coco_sched_t *s, coco_co_t *co);
 /* For destroying a coroutine that has not finished: unlinks it from what
  * it waits on if it is parked, and drops its deadline and whatever else it
  * would have released when it ran again. */

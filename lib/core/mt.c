@@ -241,8 +241,7 @@ void coco__inbox_drain_slow(coco_sched_t *s)
      * their own scheduler touches a coroutine in the inbox. */
     while (co != NULL) {
         coco_co_t *next = co->next;
-        co->state = COCO_STATE_WAITING;
-        coco__wake(s, co); /* drops its deadline, queues it */
+        coco__wake_inboxed(s, co);
         co = next;
     }
     coco__gunlock(t);
@@ -340,4 +339,12 @@ void coco__sched_recheck(void)
     coco__glock(t);
     (void)tell_stuck();
     coco__gunlock(t);
+}
+
+bool coco__others_may_act(bool (*mine)(const coco_sched_t *s, void *arg), void *arg)
+{
+    for (coco_sched_t *o = all_scheds; o != NULL; o = o->all_next)
+        if (!mine(o, arg) && may_act(o))
+            return true;
+    return false;
 }

@@ -215,7 +215,27 @@ void coco__sched_unregister(coco_sched_t *s);
  * scheduler that could still act runs on s's own thread (then every
  * stuck scheduler is told, and this one returns true too). */
 bool coco__sched_stuck(coco_sched_t *s);
+/* Under the lock: true when a scheduler for which mine() is false may
+ * still act (is not stuck inside its loop). */
+bool coco__others_may_act(bool (*mine)(const coco_sched_t *s, void *arg), void *arg);
 /* Re-examines the stuck schedulers after one left or went away. */
 void coco__sched_recheck(void);
+
+/* A scheduler run as a worker of a group (lib/loop/loop.c, for
+ * lib/mt/workers.c): the group feeds it tasks and decides when it is
+ * over. */
+struct coco__serve {
+    void *arg;
+    /* s has nothing ready: start queued work on it, if any. */
+    void (*feed)(void *arg, coco_sched_t *s);
+    /* s has nothing to run and nothing of its own to wait for: COCO_OK to
+     * sleep (for *ms, -1 for ever; it counts as idle until busy()), 1
+     * when the group is over, or COCO_ERROR_DEADLOCK. */
+    int (*idle)(void *arg, coco_sched_t *s, int *ms);
+    void (*busy)(void *arg, coco_sched_t *s);
+    /* Work is waiting for some worker (read without the lock). */
+    bool (*more)(void *arg);
+};
+int coco__sched_serve(coco_sched_t *s, const struct coco__serve *sv);
 
 #endif /* COCO_CORE_MT_H */

@@ -106,30 +106,30 @@ static inline bool only_others(const coco_sched_t *s)
 #  define COCO__SPIN_TURNS 1000u
 #endif
 
-/* The poll of a scheduler other threads may wake, for timeout_ms (not 0).
- * It tells them it sleeps, so that whoever fills its inbox writes to its
- * wake descriptor; before sleeping for good with nothing of its own to
- * wait for, it checks the deadlock rule (lib/core/mt.c). */
-static COCO__NOINLINE int poll_remote(coco_sched_t *s, int timeout_ms)
+/* Polls s, which other threads may wake, for timeout_ms (not 0): tells
+ * them it sleeps, so that whoever fills its inbox writes to its wake
+ * descriptor.  more(arg), when given, is other work that ends the wait
+ * (queued tasks of a worker group).  COCO_OK, COCO_ERROR_DEADLOCK when
+ * the deadlock rule told it so while it slept, or an error of the poll. */
+static int sleep_remote(coco_sched_t *s, int timeout_ms, bool (*more)(void *),
+                        void *arg)
 {
-    if (timeout_ms < 0 && only_others(s)) {
-        if (coco__mt_mode() == 0 || coco__sched_stuck(s))
-            return COCO_ERROR_DEADLOCK;
-    }
     /* A wake-up through the descriptor costs both sides a system call and
      * the sleeper a trip through the kernel's scheduler, some tens of
      * microseconds; a coroutine of another thread that answers within a
      * few of them is cheaper to wait for spinning. */
     if (coco__mt_mode() != 0) {
         for (unsigned i = 0; i < COCO__SPIN_TURNS; i++) {
-            if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0)
+            if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 ||
+                (more != NULL && more(arg)))
                 break;
             coco__cpu_relax();
         }
     }
     coco__thr_t *t = coco__thr();
     coco__glock(t);
-    if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 || s->deadlocked)
+    if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 || s->deadlocked ||
+        (more != NULL && more(arg)))
         timeout_ms = 0;
     else
         s->sleeping = true;
@@ -145,6 +145,18 @@ static COCO__NOINLINE int poll_remote(coco_sched_t *s, int timeout_ms)
     if (notified)
         coco__io_wake_clear(s);
     return dead ? COCO_ERROR_DEADLOCK : rc;
+}
+
+/* The poll of a scheduler other threads may wake: before sleeping for good
+ * with nothing of its own to wait for, it checks the deadlock rule
+ * (lib/core/mt.c). */
+static COCO__NOINLINE int poll_remote(coco_sched_t *s, int timeout_ms)
+{
+    if (timeout_ms < 0 && only_others(s)) {
+        if (coco__mt_mode() == 0 || coco__sched_stuck(s))
+            return COCO_ERROR_DEADLOCK;
+    }
+    return sleep_remote(s, timeout_ms, NULL, NULL);
 }
 
 /* Called when coco__pending(s).  Runs the due timers and waits for I/O (no
@@ -272,6 +284,44 @@ int coco_sched_run_once(coco_sched_t *s)
     }
     if (rc == COCO_OK && s->rq_head != NULL)
         rc = coco__dispatch(s);
+    leave(s);
+    return rc;
+}
+
+/* ---------------------------------------------------------- a worker */
+
+int coco__sched_serve(coco_sched_t *s, const struct coco__serve *sv)
+{
+    int rc = enter(s, true);
+    if (rc != COCO_OK)
+        return rc;
+    for (;;) {
+        if ((rc = loop_inbox(s)) != COCO_OK)
+            break;
+        if (s->rq_head == NULL)
+            sv->feed(sv->arg, s);
+        if (s->rq_head == NULL && only_others(s)) {
+            int ms = -1;
+            rc = sv->idle(sv->arg, s, &ms);
+            if (rc == COCO_OK)
+                rc = sleep_remote(s, ms, sv->more, sv->arg);
+            sv->busy(sv->arg, s);
+            if (rc == 1) {
+                rc = COCO_OK;
+                break;
+            }
+            if (rc != COCO_OK)
+                break;
+            continue;
+        }
+        if (coco__pending(s)) {
+            rc = loop_wait(s, s->rq_head == NULL);
+            if (rc != COCO_OK)
+                break;
+        }
+        if (s->rq_head != NULL && (rc = coco__dispatch(s)) != COCO_OK)
+            break;
+    }
     leave(s);
     return rc;
 }
