@@ -211,8 +211,12 @@ void coco_yield(void)
     switch_away(s, co, COCO__TR_YIELD);
 }
 
-void coco__park_switch(coco_sched_t *s, coco_co_t *co)
+void coco__park_leave(coco_sched_t *s)
 {
+    coco_co_t *co = s->current;
+    co->state = COCO_STATE_WAITING;
+    s->stats.parks++;
+    coco__sect_leave();
     switch_away(s, co, COCO__TR_PARK);
 }
 

@@ -80,7 +80,7 @@ static void dq_push_tail(struct deque *d, struct task *t)
     else
         d->head = t;
     d->tail = t;
-    d->n++;
+    __atomic_store_n(&d->n, d->n + 1, __ATOMIC_RELAXED);
     coco__spin_unlock(&d->lock);
 }
 
@@ -96,7 +96,7 @@ static struct task *dq_pop_tail(struct deque *d)
             d->tail->next = NULL;
         else
             d->head = NULL;
-        d->n--;
+        __atomic_store_n(&d->n, d->n - 1, __ATOMIC_RELAXED);
     }
     coco__spin_unlock(&d->lock);
     return t;
@@ -120,7 +120,7 @@ static struct task *dq_take_half(struct deque *d, size_t *count)
         else
             d->tail = NULL;
         last->next = NULL;
-        d->n -= k;
+        __atomic_store_n(&d->n, d->n - k, __ATOMIC_RELAXED);
         *count = k;
     }
     coco__spin_unlock(&d->lock);
@@ -135,7 +135,7 @@ static void dq_free_all(struct deque *d)
         free(t);
     }
     d->tail = NULL;
-    d->n = 0;
+    __atomic_store_n(&d->n, 0, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------ feeding */
@@ -204,8 +204,15 @@ static void feed(void *arg, coco_sched_t *s)
 static bool more(void *arg)
 {
     struct worker *w = arg;
-    return __atomic_load_n(&w->g->queued, __ATOMIC_SEQ_CST) != 0 ||
-           __atomic_load_n(&w->g->over, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&w->g->queued, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* Under the lock, before sleeping: a task may have come since idle(),
+ * or the group may have ended. */
+static bool over(void *arg)
+{
+    struct worker *w = arg;
+    return more(arg) || __atomic_load_n(&w->g->over, __ATOMIC_ACQUIRE);
 }
 
 /* Under the lock: wakes every sleeping worker (the group is over), or
@@ -229,7 +236,8 @@ static bool group_sched(const coco_sched_t *s, void *arg)
 {
     coco_workers_t *g = arg;
     for (size_t i = 0; i < g->n; i++)
-        if (g->w[i].s == s || g->w[i].s->thr == s->thr)
+        if (g->w[i].s == s || __atomic_load_n(&g->w[i].s->thr, __ATOMIC_RELAXED) ==
+                                  __atomic_load_n(&s->thr, __ATOMIC_RELAXED))
             return true;
     return false;
 }
@@ -267,9 +275,9 @@ static int idle(void *arg, coco_sched_t *s, int *ms)
             }
         }
     }
-    bool over = g->over;
+    int rc = !g->over ? COCO_OK : g->result == COCO_OK ? 1 : g->result;
     coco__gunlock(t);
-    return over ? 1 : COCO_OK;
+    return rc;
 }
 
 static void busy(void *arg, coco_sched_t *s)
@@ -296,6 +304,7 @@ static void worker_main(void *arg)
     tls_worker = w;
     const struct coco__serve sv = {
         .arg = w, .feed = feed, .idle = idle, .busy = busy, .more = more,
+        .over = over,
     };
     w->rc = coco__sched_serve(s, &sv);
     tls_worker = NULL;
