@@ -9,6 +9,11 @@
  *   - TCP echo ping-pong, 64 B and 4 KiB messages, 100 and 1000
  *     connections, driven by an epoll client in this process;
  *   - HTTP "Hello, World!" with wrk -t1 -c256 (keep-alive).
+ * And one on two threads: the same HTTP load against examples/http_workers
+ * on a worker group of two (coco-2w) and the Go server with GOMAXPROCS=2
+ * (go-2), each server free to use both CPUs (wrk stays on its own; the
+ * single-threaded Coco server runs too, pinned as above, for reference).
+ * There the figure that counts is requests per server CPU-second.
  * For each: the rate, the server's CPU time per message or request (from
  * /proc/PID/stat over the measured window; the sharper figure when the
  * load generator saturates its own core), and Coco's speed-up over each peer
@@ -25,8 +30,9 @@
  *   bench_io [-s SERVER] [LOAD...]
  *
  * runs only the loads whose names contain one of the LOAD words (e.g.
- * "http", "64 B x 1000") and, with -s, only the named server (coco,
- * c-epoll or go): for profiling one server under one load.
+ * "http", "workers", "64 B x 1000") and, with -s, only the named server
+ * (coco, c-epoll, go, coco-2w or go-2): for profiling one server under one
+ * load.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -53,8 +59,11 @@
 #define ROUNDS         3
 #define SETTLE_US      100000 /* after a server stops: its sockets close */
 
-enum { SRV_COCO, SRV_EPOLL, SRV_GO, NSRV };
-static const char *srv_name[NSRV] = { "coco", "c-epoll", "go" };
+enum { SRV_COCO, SRV_EPOLL, SRV_GO, SRV_COCO_MT, SRV_GO_MT, NSRV };
+static const char *srv_name[NSRV] = { "coco", "c-epoll", "go", "coco-2w", "go-2" };
+/* The servers of the one-thread loads, and of the two-thread one. */
+#define SRVS_ONE ((1u << SRV_COCO) | (1u << SRV_EPOLL) | (1u << SRV_GO))
+#define SRVS_TWO ((1u << SRV_COCO) | (1u << SRV_COCO_MT) | (1u << SRV_GO_MT))
 
 static int server_cpu = -1, load_cpu = -1;
 static const char *only_server;    /* -s: run just this server */
@@ -100,6 +109,16 @@ static void pin(int cpu)
     sched_setaffinity(0, sizeof set, &set);
 }
 
+/* Lets the calling process run on every CPU again. */
+static void unpin(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
+        CPU_SET(c, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
 /* utime + stime of pid, in seconds. */
 static double proc_cpu(pid_t pid)
 {
@@ -131,9 +150,10 @@ struct server {
 static const char *server_path(int srv, int http)
 {
     switch (srv) {
-    case SRV_COCO:  return http ? "examples/http_hello" : "examples/echo_server";
-    case SRV_EPOLL: return "bench/peers/io_epoll";
-    default:        return "bench/peers/io_go";
+    case SRV_COCO:    return http ? "examples/http_hello" : "examples/echo_server";
+    case SRV_EPOLL:   return "bench/peers/io_epoll";
+    case SRV_COCO_MT: return "examples/http_workers";
+    default:          return "bench/peers/io_go";
     }
 }
 
@@ -150,14 +170,19 @@ static int server_start(int srv, int http, struct server *out)
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        pin(server_cpu);
+        if (srv == SRV_COCO_MT || srv == SRV_GO_MT)
+            unpin();
+        else
+            pin(server_cpu);
         dup2(pfd[1], 1);
         close(pfd[0]);
         close(pfd[1]);
-        setenv("GOMAXPROCS", "1", 1);
+        setenv("GOMAXPROCS", srv == SRV_GO_MT ? "2" : "1", 1);
         /* Port 0, and no idle timeout: the peers have none either. */
         if (srv == SRV_COCO)
             execl(path, path, "0", "0", (char *)NULL);
+        else if (srv == SRV_COCO_MT)
+            execl(path, path, "-w", "2", "0", "0", (char *)NULL);
         else
             execl(path, path, http ? "http" : "echo", "0", (char *)NULL);
         _exit(127);
@@ -399,8 +424,8 @@ static struct result summarize(const struct result *runs, int n)
  * server r.  run(sv, load, result) measures one server. */
 typedef int (*run_fn)(const struct server *sv, const void *load, struct result *r);
 
-static void run_rounds(int http, run_fn run, const void *load, const char *fail_msg,
-                       struct result res[NSRV])
+static void run_rounds(int http, unsigned servers, run_fn run, const void *load,
+                       const char *fail_msg, struct result res[NSRV])
 {
     struct result runs[NSRV][ROUNDS];
     memset(runs, 0, sizeof runs);
@@ -412,7 +437,8 @@ static void run_rounds(int http, run_fn run, const void *load, const char *fail_
         for (int k = 0; k < NSRV; k++) {
             int s = (r + k) % NSRV;
             struct server sv;
-            if (!wanted_server(s) || server_start(s, http, &sv) != 0)
+            if (!(servers & (1u << s)) || !wanted_server(s) ||
+                server_start(s, http, &sv) != 0)
                 continue;
             if (run(&sv, load, &runs[s][r]) != 0)
                 printf("\n  %s: %s\n", srv_name[s], fail_msg);
@@ -426,14 +452,19 @@ static void run_rounds(int http, run_fn run, const void *load, const char *fail_
 
 /* ------------------------------------------------------------ report */
 
-static void report(struct result res[NSRV], const char *unit)
+/* The rows of the servers in the set; the speed-ups are those of coco
+ * (SRV_COCO or SRV_COCO_MT) over every server that is not a Coco one. */
+static void report(struct result res[NSRV], unsigned servers, int coco, const char *unit)
 {
-    char h_rate[32], h_cpu[32];
+    char h_rate[32], h_cpu[32], h_per[32];
     snprintf(h_rate, sizeof h_rate, "%ss/s", unit);
     snprintf(h_cpu, sizeof h_cpu, "CPU us/%s", unit);
-    printf("  %-8s %9s %11s %12s   %s\n", "server", h_rate, h_cpu, "p99 latency",
-           "Coco's speed-up: rate, CPU");
+    snprintf(h_per, sizeof h_per, "%ss/CPU-s", unit);
+    printf("  %-8s %9s %11s %12s %12s   %s %s: rate, CPU\n", "server", h_rate, h_cpu, h_per,
+           "p99 latency", srv_name[coco], "speed-up");
     for (int s = 0; s < NSRV; s++) {
+        if (!(servers & (1u << s)))
+            continue;
         if (!res[s].ok) {
             printf("  %-8s %9s\n", srv_name[s], "skipped");
             continue;
@@ -441,11 +472,11 @@ static void report(struct result res[NSRV], const char *unit)
         char p99[32] = "-";
         if (res[s].p99_ms > 0)
             snprintf(p99, sizeof p99, "%.2f ms", res[s].p99_ms);
-        printf("  %-8s %8.1fK %11.2f %12s", srv_name[s], res[s].rate / 1000, res[s].cpu_us,
-               p99);
-        if (s != SRV_COCO && res[SRV_COCO].ok && res[SRV_COCO].cpu_us > 0)
-            printf("   %.2fx, %.2fx", res[SRV_COCO].rate / res[s].rate,
-                   res[s].cpu_us / res[SRV_COCO].cpu_us);
+        printf("  %-8s %8.1fK %11.2f %11.1fK %12s", srv_name[s], res[s].rate / 1000,
+               res[s].cpu_us, res[s].cpu_us > 0 ? 1e3 / res[s].cpu_us : 0.0, p99);
+        if (s != SRV_COCO && s != SRV_COCO_MT && res[coco].ok && res[coco].cpu_us > 0)
+            printf("   %.2fx, %.2fx", res[coco].rate / res[s].rate,
+                   res[s].cpu_us / res[coco].cpu_us);
         printf("\n");
     }
 }
@@ -455,7 +486,7 @@ int main(int argc, char **argv)
     int a = 1;
     if (a < argc && strcmp(argv[a], "-s") == 0) {
         if (a + 1 >= argc) {
-            fprintf(stderr, "usage: bench_io [-s coco|c-epoll|go] [LOAD...]\n");
+            fprintf(stderr, "usage: bench_io [-s coco|c-epoll|go|coco-2w|go-2] [LOAD...]\n");
             return 2;
         }
         only_server = argv[a + 1];
@@ -488,7 +519,7 @@ int main(int argc, char **argv)
         printf("  Speed-up: Coco's rate / the peer's, and the peer's CPU time / Coco's;\n"
                "  above 1, Coco is faster.\n");
     for (int s = 0; s < NSRV; s++)
-        if (access(server_path(s, 0), X_OK) != 0)
+        if (s != SRV_GO_MT && access(server_path(s, 0), X_OK) != 0)
             printf("  %s: its server program was not built: skipped\n", srv_name[s]);
 
     static const struct echo_load echo[] = {
@@ -503,8 +534,8 @@ int main(int argc, char **argv)
             continue;
         struct result res[NSRV];
         printf("\n%s: ping-pong, one message in flight per connection\n", echo[l].name);
-        run_rounds(0, run_echo, &echo[l], "could not open all connections", res);
-        report(res, "msg");
+        run_rounds(0, SRVS_ONE, run_echo, &echo[l], "could not open all connections", res);
+        report(res, SRVS_ONE, SRV_COCO, "msg");
     }
     if (!wanted_load("http wrk -t1 -c256")) {
         /* not asked for */
@@ -513,8 +544,20 @@ int main(int argc, char **argv)
     } else {
         struct result res[NSRV];
         printf("\nhttp wrk -t1 -c256: keep-alive GET of \"Hello, World!\", 256 connections\n");
-        run_rounds(1, run_http, NULL, "wrk run failed", res);
-        report(res, "req");
+        run_rounds(1, SRVS_ONE, run_http, NULL, "wrk run failed", res);
+        report(res, SRVS_ONE, SRV_COCO, "req");
+    }
+    if (!wanted_load("http workers, 2 threads")) {
+        /* not asked for */
+    } else if (!have_wrk()) {
+        printf("\nhttp workers: skipped, wrk not found (Debian: apt-get install wrk)\n");
+    } else {
+        struct result res[NSRV];
+        printf("\nhttp workers, 2 threads: the same load; coco-2w (examples/http_workers -w 2)\n"
+               "and go-2 (GOMAXPROCS=2) may use both CPUs, coco (one thread) stays on CPU %d\n",
+               server_cpu);
+        run_rounds(1, SRVS_TWO, run_http, NULL, "wrk run failed", res);
+        report(res, SRVS_TWO, SRV_COCO_MT, "req");
     }
     printf("\nbench_io: done in %.0f s\n", now_s() - t_start);
     return 0;

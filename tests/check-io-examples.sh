@@ -2,8 +2,10 @@
 # check-io-examples.sh - drives the example servers over loopback TCP:
 # examples/http_hello with curl (plain, keep-alive, Connection: close,
 # pipelined requests, shutdown on SIGTERM), its answers to malformed
-# requests over raw sockets, and examples/echo_server; and both servers'
-# command lines (bad ports, --help, the listening address).
+# requests over raw sockets, examples/http_workers (the same server on a
+# worker group: concurrent clients, shutdown with connections open), and
+# examples/echo_server; and the servers' command lines (bad ports, --help,
+# the listening address).
 # Tests needing curl, or bash for raw sockets, are skipped (visibly) when
 # the tool is missing.  Prints TAP.
 #
@@ -94,10 +96,10 @@ usage_case() {
   test $? -eq "$want"
 }
 
-echo "1..40"
+echo "1..58"
 
 # ------------------------------------------------------- command lines
-for ex in http_hello echo_server; do
+for ex in http_hello http_workers echo_server; do
   for arg in 99999 65536 -1 notaport 80x ""; do
     check "$ex '$arg': usage on stderr, exit status 2" \
       'usage_case $ex 2 "$arg" && grep -q "^usage: " "$tmp/usage.err" && ! test -s "$tmp/usage.out"'
@@ -106,6 +108,10 @@ for ex in http_hello echo_server; do
     'usage_case $ex 0 --help && grep -q "^usage: " "$tmp/usage.out" && grep -q -- "-a ADDR" "$tmp/usage.out"'
   check "$ex -a with a bad address: exit status 2" \
     'usage_case $ex 2 -a 300.1.2.3 0 && grep -q "^usage: " "$tmp/usage.err"'
+done
+for arg in 1025 -1 x; do
+  check "http_workers -w '$arg': usage on stderr, exit status 2" \
+    'usage_case http_workers 2 -w "$arg" 0 && grep -q "^usage: " "$tmp/usage.err"'
 done
 # -a: listening on 127.0.0.2 only (all of 127/8 is loopback on Linux), so
 # 127.0.0.1 is refused.
@@ -208,6 +214,53 @@ else
 fi
 check "http_hello exits cleanly on SIGTERM" stop
 check "http_hello says it is shutting down" 'grep -q "^Shutting down" "$tmp/http_hello.out"'
+
+
+# ------------------------------------------------------- http_workers
+if ! start http_workers -w 2; then
+  bad "http_workers starts"; exit 1
+fi
+url=http://127.0.0.1:$port/
+if command -v curl >/dev/null 2>&1; then
+  curl -sv --max-time 10 "$url" "$url" >"$tmp/w2.out" 2>"$tmp/w2.err"
+  check "http_workers answers two requests on one keep-alive connection" \
+    'test "$(cat "$tmp/w2.out")" = "Hello, World!Hello, World!" &&
+     grep -qi "re-using existing connection" "$tmp/w2.err"'
+  # 16 clients at once, 5 keep-alive requests each: 80 answers.
+  i=0 clients=
+  while test $i -lt 16; do
+    curl -s --max-time 20 "$url" "$url" "$url" "$url" "$url" >"$tmp/wc.$i" 2>/dev/null &
+    clients="$clients $!"
+    i=$((i + 1))
+  done
+  wait $clients
+  check "http_workers answers 16 concurrent keep-alive clients (80 requests)" \
+    'test "$(cat "$tmp"/wc.* | grep -o "Hello, World!" | wc -l)" -eq 80'
+else
+  skip "http_workers keep-alive: curl not found (Debian: apt-get install curl)"
+  skip "http_workers concurrent clients: curl not found"
+fi
+if command -v bash >/dev/null 2>&1; then
+  raw wpipe 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nConnection: close\r\n\r\n'
+  check "http_workers: three pipelined requests, three responses, a clean close" \
+    'test $st -eq 0 && test "$(grep -o "Hello, World!" "$tmp/wpipe.out" | wc -l)" -eq 3'
+  raw wbad 'GET /\r\n\r\n'
+  check "http_workers: a malformed request gets a 400 and a close" 'only400 wbad'
+  # A client that keeps its connection open and idle: the shutdown must
+  # end it (the server then reads an end of file there and exits).
+  bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$port"' || exit 1; timeout 10 cat <&3 >/dev/null' \
+    2>/dev/null &
+  idle_client=$!
+  sleep 0.3
+  check "http_workers exits cleanly on SIGTERM with an idle connection open" stop
+  wait "$idle_client"
+  check "http_workers shut the idle connection down (the client saw an end of file)" \
+    'test $? -eq 0'
+  check "http_workers says it is shutting down" 'grep -q "^Shutting down" "$tmp/http_workers.out"'
+else
+  for t in pipelined malformed shutdown eof message; do skip "http_workers $t: bash not found"; done
+  stop
+fi
 
 
 # ---------------------------------------------------------------- echo

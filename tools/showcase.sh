@@ -69,15 +69,19 @@ echo
 echo "-- bench_channel: sending through channels, against Go and Boost.Fiber"
 $lb bench/bench_channel
 echo
-echo "-- bench_io: an HTTP server under wrk, against a plain epoll loop and Go"
+echo "-- bench_threads: two threads (worker groups, skynet), against Go with GOMAXPROCS=2"
+$lb bench/bench_threads --quick
+echo
+echo "-- bench_io: HTTP servers under wrk, against a plain epoll loop and Go, on one"
+echo "   thread and on two"
 $lb bench/bench_io http
 
 total=$(( $(date +%s) - start ))
 cat <<EOF
 
 == Next
-  Examples:     examples/*.c (echo_server and http_hello are network servers;
-                run build/examples/echo_server --help)
+  Examples:     examples/*.c (echo_server, http_hello and http_workers are
+                network servers; run build/examples/echo_server --help)
   Manual:       man -l man/coco.3 now, or man coco after installing
   Install:      cd build && sudo make install   (then: sudo ldconfig)
   Tests:        make -C build check

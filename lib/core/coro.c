@@ -93,7 +93,7 @@ static COCO__NORETURN void co_finish(coco_sched_t *s, coco_co_t *co, void *resul
  * here needs to have been kept on the coroutine's stack. */
 NO_CLASH_PROBES void coco__co_return(void)
 {
-    coco_sched_t *s = coco__tls_sched;
+    coco_sched_t *s = coco__tls_running;
     co_finish(s, s->current, NULL);
 }
 
@@ -305,7 +305,7 @@ void coco__co_overflowed(coco_sched_t *s, coco_co_t *co)
 void coco_exit(coco_coro_t *coro, void *result)
 {
     coco_co_t *co = coco__co(coro);
-    coco_sched_t *s = coco__tls_sched;
+    coco_sched_t *s = coco__tls_running;
     if (co == NULL || s == NULL || co != s->current)
         return; /* only the running coroutine can exit itself */
     co_finish(s, co, result);

@@ -293,13 +293,17 @@ static inline bool coco__pending(const coco_sched_t *s)
  * thread or being run by it; when that one is destroyed, the newest one
  * left on the thread. */
 extern COCO__TLS coco_sched_t *coco__tls_sched;
+/* The scheduler this thread is running now (inside coco_sched_run or
+ * run_once), or NULL: the current scheduler may be running on another
+ * thread, whose coroutines are not this thread's. */
+extern COCO__TLS coco_sched_t *coco__tls_running;
 
 static inline coco_co_t *coco__co(coco_coro_t *c) { return (coco_co_t *)c; }
 
 /* The running coroutine of this thread, or NULL. */
 static inline coco_co_t *coco__current(void)
 {
-    coco_sched_t *s = coco__tls_sched;
+    coco_sched_t *s = coco__tls_running;
     return s ? s->current : NULL;
 }
 

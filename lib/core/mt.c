@@ -29,7 +29,6 @@ COCO__TLS coco__thr_t *coco__tls_thr;
 COCO__TLS int coco__tls_sect;
 COCO__TLS coco__thr_t *coco__tls_key;
 const coco__thr_t coco__no_owner;
-COCO__TLS coco_sched_t *coco__tls_running;
 int coco__mt;
 int coco__g;
 

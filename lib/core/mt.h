@@ -43,9 +43,6 @@ extern const coco__thr_t coco__no_owner;
  * from another thread). */
 extern COCO__TLS int coco__tls_sect;
 enum { COCO__SECT_NONE = 0, COCO__SECT_OPEN = 1, COCO__SECT_LOCKED = 2 };
-/* The scheduler this thread is running now (inside coco_sched_run or
- * run_once), or NULL. */
-extern COCO__TLS coco_sched_t *coco__tls_running;
 /* 0: single mode; 1: switching; 2: shared mode.  Only ever goes up. */
 extern int coco__mt;
 
@@ -233,6 +230,20 @@ static inline bool coco__sched_foreign(const coco_sched_t *s)
 {
     return __atomic_load_n(&s->in_run, __ATOMIC_ACQUIRE) &&
            __atomic_load_n(&s->thr, __ATOMIC_RELAXED) != coco__tls_thr;
+}
+
+/* The scheduler calls made outside a coroutine act on: the one this
+ * thread runs, else the newest one it made, unless another thread is
+ * running that one now (NULL). */
+static inline coco_sched_t *coco__sched_here(void)
+{
+    coco_sched_t *s = coco__tls_running;
+    if (s == NULL) {
+        s = coco__tls_sched;
+        if (s != NULL && coco__sched_foreign(s))
+            s = NULL;
+    }
+    return s;
 }
 
 /* Schedulers, for the deadlock rule (all under the lock). */

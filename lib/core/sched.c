@@ -17,6 +17,7 @@
 #include "core/mt.h"
 
 COCO__TLS coco_sched_t *coco__tls_sched;
+COCO__TLS coco_sched_t *coco__tls_running;
 
 /* ------------------------------------------------------------ run queue */
 
@@ -171,7 +172,7 @@ static inline void switch_away(coco_sched_t *s, coco_co_t *co, unsigned why)
 
 void coco_yield(void)
 {
-    coco_sched_t *s = coco__tls_sched;
+    coco_sched_t *s = coco__tls_running;
     coco_co_t *co = s != NULL ? s->current : NULL;
     if (co == NULL)
         return;

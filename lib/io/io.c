@@ -26,6 +26,7 @@
  */
 #include "io/io.h"
 #include "io/io_os.h"
+#include "core/mt.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -213,7 +214,7 @@ int coco_accept_timeout(int fd, void *addr, size_t *addrlen, uint64_t timeout_ms
         if (c >= 0) {
             /* Whatever the table knew about this number is about an older
              * descriptor. */
-            coco__io_reset(coco__tls_sched, c);
+            coco__io_reset(coco__sched_here(), c);
             io_done_without_waiting(s);
             return c;
         }
@@ -278,7 +279,7 @@ int coco_connect_timeout(int fd, const void *addr, size_t addrlen, uint64_t time
     if (st < 0)
         return -1; /* EISCONN and EALREADY included: nothing changed */
     /* A socket connects once: the number is a new descriptor to us. */
-    coco__io_reset(coco__tls_sched, fd);
+    coco__io_reset(coco__sched_here(), fd);
     if (st == COCO__OS_CONNECTED)
         return 0;
     if (s == NULL) {
@@ -335,9 +336,9 @@ int coco_close(int fd)
         errno = EBADF;
         return -1;
     }
-    coco__io_reset(coco__tls_sched, fd);
+    coco__io_reset(coco__sched_here(), fd);
     int rc = coco__os_close(fd);
     if (rc == 0 || errno != EBADF)
-        coco__io_freed(coco__tls_sched); /* an acceptor may use it now */
+        coco__io_freed(coco__sched_here()); /* an acceptor may use it now */
     return rc;
 }

@@ -146,7 +146,7 @@ int coco__poller_forked(struct coco_io *io);
 /* The scheduler of the running coroutine, or NULL outside one. */
 static inline coco_sched_t *coco__io_sched(void)
 {
-    coco_sched_t *s = coco__tls_sched;
+    coco_sched_t *s = coco__tls_running;
     return s != NULL && s->current != NULL ? s : NULL;
 }
 

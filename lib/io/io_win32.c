@@ -32,7 +32,7 @@ static SOCKET sock(int fd)
 /* Puts fd in non-blocking mode unless the table says it already is. */
 static int nonblock(int fd)
 {
-    coco_sched_t *s = coco__tls_sched;
+    coco_sched_t *s = coco__tls_running;
     struct coco_io *io = s != NULL ? coco__io(s) : NULL;
     coco_fd_t *ent = io != NULL ? coco__fd(io, fd) : NULL;
     if (ent != NULL && ent->kind == COCO__FD_SOCKET)

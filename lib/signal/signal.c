@@ -94,7 +94,7 @@ static bool in_guard(const coco_co_t *co, const char *addr)
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
-    coco_sched_t *s = coco__tls_sched;
+    coco_sched_t *s = coco__tls_running;
     if (s == NULL || !s->running || si == NULL || si->si_code <= 0) {
         chain(sig, si, uc);
         return;

@@ -53,7 +53,7 @@ static LONG CALLBACK on_exception(EXCEPTION_POINTERS *ep)
         rec->ExceptionCode != EXCEPTION_ACCESS_VIOLATION &&
         rec->ExceptionCode != EXCEPTION_GUARD_PAGE)
         return EXCEPTION_CONTINUE_SEARCH;
-    coco_sched_t *s = coco__tls_sched;
+    coco_sched_t *s = coco__tls_running;
     coco_co_t *co = s != NULL && s->running ? s->current : NULL;
     if (co == NULL || !in_reservation(co, rec, ep->ContextRecord))
         return EXCEPTION_CONTINUE_SEARCH;

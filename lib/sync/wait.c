@@ -103,7 +103,7 @@ static COCO__NOINLINE int park_on_heap_record(coco__waiter_t *w, void **out,
     if (timeout_ms != COCO_INFINITE)
         return park_on_heap_record_timed(w, out, timeout_ms);
     coco__park_leave(co->pub.sched);
-    co = coco__tls_sched->current;
+    co = coco__tls_running->current;
     coco__wait_back(co);
     return heap_record_result(co->wait_obj, out, (int)co->wait_result);
 }

@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "timer/timer.h"
+#include "core/mt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -102,7 +103,7 @@ static void slot_fire(coco_tnode_t *node)
 
 coco_timer_t *coco_timer(uint64_t delay_ms, void (*callback)(void *), void *arg)
 {
-    coco_sched_t *s = coco__tls_sched;
+    coco_sched_t *s = coco__sched_here();
     if (s == NULL || callback == NULL) {
         errno = EINVAL;
         return NULL;
@@ -129,7 +130,7 @@ coco_timer_t *coco_timer(uint64_t delay_ms, void (*callback)(void *), void *arg)
 
 void coco_timer_cancel(coco_timer_t *timer)
 {
-    coco_sched_t *s = coco__tls_sched;
+    coco_sched_t *s = coco__sched_here();
     uintptr_t h = (uintptr_t)timer;
     if (s == NULL || s->timers == NULL || h == 0)
         return;
