@@ -1,0 +1,841 @@
+/*
+ * check_workers.c - worker groups: tasks spawned from outside before the
+ * run and from a plain thread during it, from inside (trees of tasks whose
+ * results come back over channels), sleeps, timers and pipe I/O inside
+ * workers, every worker getting work, a started coroutine staying on its
+ * thread, deadlock, two runs in a row, destroying a group with tasks still
+ * queued, coco_workers_self(), the thread count, and bad input.  Every
+ * loop is bounded; a case that would wait for ever fails by its timeout.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef _GNU_SOURCE
+#  define _GNU_SOURCE 1
+#endif
+#include "coco.h"
+#include "testutil.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* glibc declares pthread_self() const, so a compiler may call it once and
+ * keep the answer across a park: exactly what a moved coroutine would get
+ * wrong.  Calling it through a volatile pointer asks the thread each time. */
+static pthread_t (*volatile thread_of_caller)(void) = pthread_self;
+
+static long load(const long *p)
+{
+    return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+
+static void add(long *p, long v)
+{
+    __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
+}
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {0, us * 1000L};
+    nanosleep(&ts, NULL);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------- the threads tasks ran on */
+
+#define MAX_THREADS 64
+
+struct threads_seen {
+    pthread_mutex_t lock;
+    pthread_t t[MAX_THREADS];
+    int n;
+};
+
+static void seen_init(struct threads_seen *s)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+}
+
+static void seen_add(struct threads_seen *s, pthread_t self)
+{
+    pthread_mutex_lock(&s->lock);
+    int found = 0;
+    for (int i = 0; i < s->n && !found; i++)
+        found = pthread_equal(s->t[i], self);
+    if (!found && s->n < MAX_THREADS)
+        s->t[s->n++] = self;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int seen_count(struct threads_seen *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int n = s->n;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/* ------------------------------------------------------------ simple tasks */
+
+static void count_task(void *arg)
+{
+    add(arg, 1);
+}
+
+START_TEST(test_workers_spawn_before_run)
+{
+    coco_workers_t *wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    ck_assert_uint_eq(coco_workers_threads(wk), 2);
+    long n = 0;
+    for (int i = 0; i < 500; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n,
+                                            i % 2 ? 0 : 32 * 1024), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&n), 500);
+    coco_workers_destroy(wk);
+}
+END_TEST
+
+/* A run, then more tasks and a second run of the same group. */
+START_TEST(test_workers_run_twice)
+{
+    coco_workers_t *wk = coco_workers_create(3);
+    ck_assert_ptr_nonnull(wk);
+    long n = 0;
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&n), 100);
+    for (int i = 0; i < 50; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&n), 150);
+    /* Nothing queued: returns at once. */
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    coco_workers_destroy(wk);
+}
+END_TEST
+
+/* ---------------------------------- spawned from a plain thread during run */
+
+struct outside {
+    coco_workers_t *wk;
+    long started;                /* set by the first task */
+    long done_spawning;          /* set by the plain thread */
+    long spawned_ok, ran;
+};
+
+static void outside_child(void *arg)
+{
+    struct outside *o = arg;
+    coco_yield();
+    add(&o->ran, 1);
+}
+
+/* Keeps the run going until the plain thread has spawned its tasks (at
+ * most 10 s). */
+static void outside_gate(void *arg)
+{
+    struct outside *o = arg;
+    add(&o->started, 1);
+    for (int i = 0; i < 10000 && load(&o->done_spawning) == 0; i++)
+        coco_sleep(1);
+}
+
+static void *outside_thread(void *arg)
+{
+    struct outside *o = arg;
+    for (int i = 0; i < 10000 && load(&o->started) == 0; i++)
+        sleep_us(1000);
+    for (int i = 0; i < 200; i++) {
+        if (coco_workers_spawn(o->wk, outside_child, o, 0) == COCO_OK)
+            add(&o->spawned_ok, 1);
+        if (i % 50 == 0)
+            sleep_us(500);       /* let workers park in between */
+    }
+    add(&o->done_spawning, 1);
+    return NULL;
+}
+
+START_TEST(test_workers_spawn_from_plain_thread_during_run)
+{
+    struct outside o;
+    memset(&o, 0, sizeof o);
+    o.wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(o.wk);
+    ck_assert_int_eq(coco_workers_spawn(o.wk, outside_gate, &o, 0), COCO_OK);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, outside_thread, &o), 0);
+    int rc = coco_workers_run(o.wk);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(rc, COCO_OK);
+    ck_assert_int_eq(load(&o.spawned_ok), 200);
+    ck_assert_int_eq(load(&o.done_spawning), 1);
+    /* Spawned while the gate was still waiting, so all of them ran. */
+    ck_assert_int_eq(load(&o.ran), 200);
+    coco_workers_destroy(o.wk);
+}
+END_TEST
+
+/* ----------------------------- trees of tasks, results back over channels */
+
+#define TREE_DEPTH 7             /* 2^8 - 1 = 255 tasks */
+
+struct node {
+    coco_channel_t *up;          /* where this subtree's sum goes */
+    long id;                     /* heap numbering: children 2id, 2id+1 */
+    int depth;
+};
+
+struct tree {
+    long failures;
+    long result;
+    struct threads_seen seen;
+};
+
+static struct tree the_tree;
+
+static void tree_node(void *arg)
+{
+    struct node *me = arg;
+    long sum = me->id;
+    seen_add(&the_tree.seen, thread_of_caller());
+    if (me->depth > 0) {
+        coco_workers_t *wk = coco_workers_self();
+        coco_channel_t *down = coco_channel_create(2);
+        struct node *kids = malloc(2 * sizeof *kids);
+        if (wk == NULL || down == NULL || kids == NULL) {
+            add(&the_tree.failures, 1);
+            coco_channel_destroy(down);
+            free(kids);
+            return;
+        }
+        int spawned = 0;
+        for (int k = 0; k < 2; k++) {
+            kids[k].up = down;
+            kids[k].id = 2 * me->id + k;
+            kids[k].depth = me->depth - 1;
+            if (coco_workers_spawn(wk, tree_node, &kids[k], 0) == COCO_OK)
+                spawned++;
+            else
+                add(&the_tree.failures, 1);
+        }
+        for (int k = 0; k < spawned; k++) {
+            void *v;
+            if (coco_channel_recv(down, &v) == COCO_OK)
+                sum += (long)(intptr_t)v;
+            else
+                add(&the_tree.failures, 1);
+        }
+        coco_channel_destroy(down);
+        free(kids);
+    }
+    if (me->up == NULL)
+        the_tree.result = sum;
+    else if (coco_channel_send(me->up, (void *)(intptr_t)sum) != COCO_OK)
+        add(&the_tree.failures, 1);
+}
+
+START_TEST(test_workers_nested_spawn_tree)
+{
+    memset(&the_tree, 0, sizeof the_tree);
+    seen_init(&the_tree.seen);
+    coco_workers_t *wk = coco_workers_create(4);
+    ck_assert_ptr_nonnull(wk);
+    struct node root = {NULL, 1, TREE_DEPTH};
+    ck_assert_int_eq(coco_workers_spawn(wk, tree_node, &root, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    long n = (1L << (TREE_DEPTH + 1)) - 1;
+    ck_assert_int_eq(load(&the_tree.failures), 0);
+    ck_assert_int_eq(the_tree.result, n * (n + 1) / 2);
+    ck_assert_int_ge(seen_count(&the_tree.seen), 1);
+    coco_workers_destroy(wk);
+    pthread_mutex_destroy(&the_tree.seen.lock);
+}
+END_TEST
+
+/* -------------------------------------- sleep, timers and pipes in workers */
+
+#define PIPE_PAIRS 6
+#define PIPE_BLOCK 4096
+#define PIPE_BLOCKS 40           /* 160 KiB: more than a pipe holds */
+
+struct io_stats {
+    long slept, fired, cancelled_fired, bytes, writers_done, failures;
+};
+
+static struct io_stats io;
+
+static void on_timer(void *arg)
+{
+    add(arg, 1);
+}
+
+static void sleeper_task(void *arg)
+{
+    (void)arg;
+    uint64_t t0 = now_ns();
+    coco_timer_t *keep = coco_timer(2, on_timer, &io.fired);
+    coco_timer_t *drop = coco_timer(60000, on_timer, &io.cancelled_fired);
+    if (keep == NULL || drop == NULL)
+        add(&io.failures, 1);
+    coco_timer_cancel(drop);
+    for (int i = 1; i <= 3; i++)
+        if (coco_sleep((uint64_t)i) != COCO_OK)
+            add(&io.failures, 1);
+    /* 1 + 2 + 3 ms at least; the timer (2 ms) is due by now. */
+    if (now_ns() - t0 < 6u * 1000000u)
+        add(&io.failures, 1);
+    coco_sleep(5);
+    add(&io.slept, 1);
+}
+
+struct pipe_pair {
+    int fd[2];
+};
+
+static void pipe_writer(void *arg)
+{
+    struct pipe_pair *p = arg;
+    int fd = p->fd[1];
+    char block[PIPE_BLOCK];
+    memset(block, 'w', sizeof block);
+    for (int i = 0; i < PIPE_BLOCKS; i++)
+        if (coco_write(fd, block, sizeof block) != (int)sizeof block)
+            add(&io.failures, 1);
+    add(&io.writers_done, 1);
+    coco_close(fd);
+}
+
+/* Spawns its writer (which may start on another worker) and reads to the
+ * end. */
+static void pipe_reader(void *arg)
+{
+    struct pipe_pair *p = arg;
+    if (coco_workers_spawn(coco_workers_self(), pipe_writer, p, 0) != COCO_OK) {
+        add(&io.failures, 1);
+        return;
+    }
+    char buf[1000];
+    int n;
+    while ((n = coco_read(p->fd[0], buf, sizeof buf)) > 0)
+        add(&io.bytes, n);
+    if (n < 0)
+        add(&io.failures, 1);
+    coco_close(p->fd[0]);
+}
+
+START_TEST(test_workers_sleep_timers_pipes)
+{
+    memset(&io, 0, sizeof io);
+    coco_workers_t *wk = coco_workers_create(3);
+    ck_assert_ptr_nonnull(wk);
+    struct pipe_pair pairs[PIPE_PAIRS];
+    for (int i = 0; i < PIPE_PAIRS; i++) {
+        ck_assert_int_eq(pipe(pairs[i].fd), 0);
+        ck_assert_int_eq(coco_workers_spawn(wk, pipe_reader, &pairs[i], 0), COCO_OK);
+    }
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, sleeper_task, NULL, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&io.failures), 0);
+    ck_assert_int_eq(load(&io.slept), 10);
+    ck_assert_int_eq(load(&io.fired), 10);
+    ck_assert_int_eq(load(&io.cancelled_fired), 0);
+    ck_assert_int_eq(load(&io.writers_done), PIPE_PAIRS);
+    ck_assert_int_eq(load(&io.bytes), (long)PIPE_PAIRS * PIPE_BLOCKS * PIPE_BLOCK);
+    coco_workers_destroy(wk);
+}
+END_TEST
+
+/* ---------------------------------------------- every worker gets work */
+
+#define SHARE_WORKERS 4
+#define SHARE_TASKS 1000
+
+static struct threads_seen share_seen;
+
+/* A few slices of about 10 us of work, each followed by a yield: 1000 of
+ * them are some 50 ms for one thread, long enough for every worker to
+ * start and take tasks. */
+static void share_task(void *arg)
+{
+    long *done = arg;
+    seen_add(&share_seen, thread_of_caller());
+    for (int i = 0; i < 5; i++) {
+        uint64_t until = now_ns() + 10000;
+        for (int k = 0; k < 100000 && now_ns() < until; k++)
+            ;
+        coco_yield();
+    }
+    add(done, 1);
+}
+
+START_TEST(test_workers_every_worker_gets_work)
+{
+    seen_init(&share_seen);
+    coco_workers_t *wk = coco_workers_create(SHARE_WORKERS);
+    ck_assert_ptr_nonnull(wk);
+    long done = 0;
+    for (int i = 0; i < SHARE_TASKS; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, share_task, &done, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&done), SHARE_TASKS);
+    ck_assert_int_eq(seen_count(&share_seen), SHARE_WORKERS);
+    coco_workers_destroy(wk);
+    pthread_mutex_destroy(&share_seen.lock);
+}
+END_TEST
+
+/* A single task that spawns all the others from inside: they start out on
+ * its worker's deque, so the other workers only get them by stealing. */
+static void share_spawner(void *arg)
+{
+    for (int i = 0; i < SHARE_TASKS; i++)
+        if (coco_workers_spawn(coco_workers_self(), share_task, arg, 0) != COCO_OK)
+            return;
+}
+
+START_TEST(test_workers_idle_workers_steal)
+{
+    seen_init(&share_seen);
+    coco_workers_t *wk = coco_workers_create(SHARE_WORKERS);
+    ck_assert_ptr_nonnull(wk);
+    long done = 0;
+    ck_assert_int_eq(coco_workers_spawn(wk, share_spawner, &done, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&done), SHARE_TASKS);
+    ck_assert_int_eq(seen_count(&share_seen), SHARE_WORKERS);
+    coco_workers_destroy(wk);
+    pthread_mutex_destroy(&share_seen.lock);
+}
+END_TEST
+
+/* ------------------------------------- a started coroutine stays on its thread */
+
+#define STAY_PAIRS 100
+#define STAY_ROUNDS 30
+
+struct stay {
+    long moved;                  /* waits after which the thread differed */
+    long checks;
+    long apart;                  /* pairs whose two ends ran on two threads */
+    long received;
+};
+
+static struct stay stay;
+
+static void check_same(pthread_t home)
+{
+    add(&stay.checks, 1);
+    if (!pthread_equal(home, thread_of_caller()))
+        add(&stay.moved, 1);
+}
+
+struct stay_pair {
+    coco_channel_t *ch;
+    pthread_t sender;
+    long sender_set;
+};
+
+/* Half a millisecond of work before the first wait: while a worker is
+ * busy with it the others take the next tasks, so the two ends of most
+ * pairs start on different threads and their hand-offs cross threads. */
+static void spin_a_while(void)
+{
+    uint64_t until = now_ns() + 500000;
+    for (int k = 0; k < 10000000 && now_ns() < until; k++)
+        ;
+}
+
+static void stay_sender(void *arg)
+{
+    struct stay_pair *p = arg;
+    pthread_t home = thread_of_caller();
+    spin_a_while();
+    p->sender = home;
+    __atomic_store_n(&p->sender_set, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < STAY_ROUNDS; i++) {
+        if (coco_channel_send(p->ch, (void *)(intptr_t)(i + 1)) != COCO_OK)
+            break;
+        check_same(home);
+        if (i % 3 == 0) {
+            coco_yield();
+            check_same(home);
+        }
+        if (i % 10 == 0) {
+            coco_sleep(1);
+            check_same(home);
+        }
+    }
+    coco_channel_close(p->ch);
+}
+
+static void stay_receiver(void *arg)
+{
+    struct stay_pair *p = arg;
+    pthread_t home = thread_of_caller();
+    spin_a_while();
+    void *v;
+    while (coco_channel_recv(p->ch, &v) == COCO_OK) {
+        add(&stay.received, (long)(intptr_t)v);
+        check_same(home);
+        coco_yield();
+        check_same(home);
+    }
+    check_same(home);
+    if (__atomic_load_n(&p->sender_set, __ATOMIC_SEQ_CST) &&
+        !pthread_equal(p->sender, home))
+        add(&stay.apart, 1);
+}
+
+START_TEST(test_workers_started_coroutine_stays_on_its_thread)
+{
+    memset(&stay, 0, sizeof stay);
+    coco_workers_t *wk = coco_workers_create(4);
+    ck_assert_ptr_nonnull(wk);
+    struct stay_pair *pairs = calloc(STAY_PAIRS, sizeof *pairs);
+    ck_assert_ptr_nonnull(pairs);
+    for (int i = 0; i < STAY_PAIRS; i++) {
+        pairs[i].ch = coco_channel_create(0);
+        ck_assert_ptr_nonnull(pairs[i].ch);
+        ck_assert_int_eq(coco_workers_spawn(wk, stay_receiver, &pairs[i], 0), COCO_OK);
+        ck_assert_int_eq(coco_workers_spawn(wk, stay_sender, &pairs[i], 0), COCO_OK);
+    }
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    long per_pair = (long)STAY_ROUNDS * (STAY_ROUNDS + 1) / 2;
+    ck_assert_int_eq(load(&stay.received), STAY_PAIRS * per_pair);
+    ck_assert_int_gt(load(&stay.checks), STAY_PAIRS * STAY_ROUNDS);
+    ck_assert_int_eq(load(&stay.moved), 0);
+    /* Some pairs did talk across threads. */
+    ck_assert_int_gt(load(&stay.apart), 0);
+    for (int i = 0; i < STAY_PAIRS; i++)
+        coco_channel_destroy(pairs[i].ch);
+    free(pairs);
+    coco_workers_destroy(wk);
+}
+END_TEST
+
+/* A coroutine created with coco_create() on the worker's own scheduler
+ * runs there and can be joined. */
+struct pinned {
+    long same_thread, joined, bad;
+};
+
+static struct pinned pinned;
+
+static void pinned_child(void *arg)
+{
+    coco_yield();
+    if (pthread_equal(*(pthread_t *)arg, thread_of_caller()))
+        add(&pinned.same_thread, 1);
+    coco_exit(coco_self(), arg);
+}
+
+static void pinned_parent(void *arg)
+{
+    (void)arg;
+    pthread_t home = thread_of_caller();
+    coco_coro_t *self = coco_self();
+    if (self == NULL || self->sched == NULL) {
+        add(&pinned.bad, 1);
+        return;
+    }
+    coco_coro_t *c = coco_create(self->sched, pinned_child, &home, 0);
+    if (c == NULL) {
+        add(&pinned.bad, 1);
+        return;
+    }
+    if (coco_join(c) == &home)
+        add(&pinned.joined, 1);
+    coco_destroy(c);
+}
+
+START_TEST(test_workers_coco_create_on_worker_scheduler)
+{
+    memset(&pinned, 0, sizeof pinned);
+    coco_workers_t *wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, pinned_parent, NULL, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&pinned.bad), 0);
+    ck_assert_int_eq(load(&pinned.joined), 20);
+    ck_assert_int_eq(load(&pinned.same_thread), 20);
+    coco_workers_destroy(wk);
+}
+END_TEST
+
+/* --------------------------------------------------------------- deadlock */
+
+static void wait_for_ever(void *arg)
+{
+    void *v;
+    coco_channel_recv(arg, &v);
+}
+
+START_TEST(test_workers_deadlock)
+{
+    coco_channel_t *never = coco_channel_create(0);
+    ck_assert_ptr_nonnull(never);
+    coco_workers_t *wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, wait_for_ever, never, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_ERROR_DEADLOCK);
+    /* The parked coroutines go with the group; the channel outlives it. */
+    coco_workers_destroy(wk);
+    coco_channel_destroy(never);
+}
+END_TEST
+
+/* One worker's coroutine waits while another worker's sleeps before it
+ * sends: that is no deadlock. */
+static void late_sender(void *arg)
+{
+    coco_sleep(50);
+    coco_channel_send(arg, (void *)(intptr_t)7);
+}
+
+static long late_got;
+
+static void early_receiver(void *arg)
+{
+    void *v = NULL;
+    if (coco_channel_recv(arg, &v) == COCO_OK)
+        late_got = (long)(intptr_t)v;
+}
+
+START_TEST(test_workers_wait_is_no_deadlock_while_another_sleeps)
+{
+    late_got = 0;
+    coco_channel_t *ch = coco_channel_create(0);
+    ck_assert_ptr_nonnull(ch);
+    coco_workers_t *wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, early_receiver, ch, 0), COCO_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, late_sender, ch, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(late_got, 7);
+    coco_workers_destroy(wk);
+    coco_channel_destroy(ch);
+}
+END_TEST
+
+/* ------------------------------------------------ destroy, self, threads */
+
+START_TEST(test_workers_destroy_with_queued_tasks)
+{
+    long n = 0;
+    coco_workers_t *wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    for (int i = 0; i < 300; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n, 0), COCO_OK);
+    coco_workers_destroy(wk);
+    ck_assert_int_eq(load(&n), 0);
+
+    /* After a run, too. */
+    wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&n), 1);
+    for (int i = 0; i < 300; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n, 0), COCO_OK);
+    coco_workers_destroy(wk);
+    ck_assert_int_eq(load(&n), 1);
+}
+END_TEST
+
+struct self_seen {
+    coco_workers_t *wk;
+    long matched, other;
+};
+
+static void self_task(void *arg)
+{
+    struct self_seen *s = arg;
+    coco_yield();
+    if (coco_workers_self() == s->wk)
+        add(&s->matched, 1);
+    else
+        add(&s->other, 1);
+}
+
+static void plain_coroutine(void *arg)
+{
+    *(coco_workers_t **)arg = coco_workers_self();
+}
+
+START_TEST(test_workers_self)
+{
+    ck_assert_ptr_null(coco_workers_self());
+    struct self_seen s = {NULL, 0, 0};
+    s.wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(s.wk);
+    for (int i = 0; i < 50; i++)
+        ck_assert_int_eq(coco_workers_spawn(s.wk, self_task, &s, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(s.wk), COCO_OK);
+    ck_assert_int_eq(load(&s.matched), 50);
+    ck_assert_int_eq(load(&s.other), 0);
+    ck_assert_ptr_null(coco_workers_self());
+
+    /* A coroutine of a scheduler of its own, with a group alive. */
+    coco_workers_t *got = s.wk;
+    coco_sched_t *sched = coco_sched_create();
+    ck_assert_ptr_nonnull(sched);
+    ck_assert_ptr_nonnull(coco_create(sched, plain_coroutine, &got, 0));
+    ck_assert_int_eq(coco_sched_run(sched), COCO_OK);
+    ck_assert_ptr_null(got);
+    coco_sched_destroy(sched);
+    coco_workers_destroy(s.wk);
+}
+END_TEST
+
+static size_t cpus(void)
+{
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (size_t)CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)n : 1;
+}
+
+START_TEST(test_workers_thread_count)
+{
+    coco_workers_t *wk = coco_workers_create(0);
+    ck_assert_ptr_nonnull(wk);
+    ck_assert_uint_eq(coco_workers_threads(wk), cpus());
+    long n = 0;
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&n), 20);
+    coco_workers_destroy(wk);
+
+    wk = coco_workers_create(1);
+    ck_assert_ptr_nonnull(wk);
+    ck_assert_uint_eq(coco_workers_threads(wk), 1);
+    ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&n), 21);
+    coco_workers_destroy(wk);
+}
+END_TEST
+
+/* Workers have no coroutine limit: more than COCO_MAX_COROUTINES alive at
+ * once on one worker. */
+#define MANY (COCO_MAX_COROUTINES + 100)
+
+static void many_task(void *arg)
+{
+    coco_sleep(20);
+    add(arg, 1);
+}
+
+START_TEST(test_workers_no_coroutine_limit)
+{
+    coco_workers_t *wk = coco_workers_create(1);
+    ck_assert_ptr_nonnull(wk);
+    long n = 0;
+    for (int i = 0; i < MANY; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, many_task, &n, 16 * 1024), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&n), MANY);
+    coco_workers_destroy(wk);
+}
+END_TEST
+
+/* ------------------------------------------------------------ bad input */
+
+struct inside {
+    coco_workers_t *wk;
+    int rc;
+};
+
+static void run_from_coroutine(void *arg)
+{
+    struct inside *in = arg;
+    in->rc = coco_workers_run(in->wk);
+}
+
+static void run_from_worker(void *arg)
+{
+    struct inside *in = arg;
+    in->rc = coco_workers_run(coco_workers_self());
+}
+
+START_TEST(test_workers_bad_input)
+{
+    long n = 0;
+    coco_workers_t *wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    ck_assert_int_eq(coco_workers_spawn(NULL, count_task, &n, 0), COCO_ERROR_INVALID);
+    ck_assert_int_eq(coco_workers_spawn(wk, NULL, &n, 0), COCO_ERROR_INVALID);
+    ck_assert_int_eq(coco_workers_run(NULL), COCO_ERROR_INVALID);
+    ck_assert_uint_eq(coco_workers_threads(NULL), 0);
+    coco_workers_destroy(NULL);
+
+    /* From a coroutine of a plain scheduler: refused, and the group is
+     * left as it was. */
+    ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n, 0), COCO_OK);
+    struct inside in = {wk, 12345};
+    coco_sched_t *sched = coco_sched_create();
+    ck_assert_ptr_nonnull(sched);
+    ck_assert_ptr_nonnull(coco_create(sched, run_from_coroutine, &in, 0));
+    ck_assert_int_eq(coco_sched_run(sched), COCO_OK);
+    ck_assert_int_eq(in.rc, COCO_ERROR_INVALID);
+    coco_sched_destroy(sched);
+    ck_assert_int_eq(load(&n), 0);
+
+    /* From one of its own tasks, while it runs. */
+    in.rc = 12345;
+    ck_assert_int_eq(coco_workers_spawn(wk, run_from_worker, &in, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(in.rc, COCO_ERROR_INVALID);
+    ck_assert_int_eq(load(&n), 1);
+    coco_workers_destroy(wk);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *su = suite_create("workers");
+    TCase *tc = tcase_create("workers");
+    /* Generous: ThreadSanitizer and valgrind run this many times slower. */
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_workers_spawn_before_run);
+    tcase_add_test(tc, test_workers_run_twice);
+    tcase_add_test(tc, test_workers_spawn_from_plain_thread_during_run);
+    tcase_add_test(tc, test_workers_nested_spawn_tree);
+    tcase_add_test(tc, test_workers_sleep_timers_pipes);
+    tcase_add_test(tc, test_workers_every_worker_gets_work);
+    tcase_add_test(tc, test_workers_idle_workers_steal);
+    tcase_add_test(tc, test_workers_started_coroutine_stays_on_its_thread);
+    tcase_add_test(tc, test_workers_coco_create_on_worker_scheduler);
+    tcase_add_test(tc, test_workers_deadlock);
+    tcase_add_test(tc, test_workers_wait_is_no_deadlock_while_another_sleeps);
+    tcase_add_test(tc, test_workers_destroy_with_queued_tasks);
+    tcase_add_test(tc, test_workers_self);
+    tcase_add_test(tc, test_workers_thread_count);
+    tcase_add_test(tc, test_workers_no_coroutine_limit);
+    tcase_add_test(tc, test_workers_bad_input);
+    suite_add_tcase(su, tc);
+    return coco_test_run(su);
+}
