@@ -110,9 +110,36 @@ static void thr_exit(void *p)
     reg_leave();
 }
 
+static void forget_other_threads(void);
+
+/* fork(): the child must not inherit the locks held, or the marks of
+ * operations under way, of threads it does not have. */
+static void fork_prepare(void)
+{
+    coco__lock(&reg_lock);
+    coco__lock(&coco__g);
+}
+
+static void fork_parent(void)
+{
+    coco__unlock(&coco__g);
+    coco__unlock(&reg_lock);
+}
+
+static void fork_child(void)
+{
+    for (coco__thr_t *t = thr_list; t != NULL; t = t->next)
+        if (t != coco__tls_thr)
+            t->in_op = NULL; /* free for the child's next thread */
+    forget_other_threads();
+    __atomic_store_n(&coco__g, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&reg_lock, 0, __ATOMIC_RELAXED);
+}
+
 static void thr_key_make(void)
 {
     (void)pthread_key_create(&thr_key, thr_exit);
+    (void)pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 #endif
 
@@ -319,6 +346,27 @@ void coco__inbox_drain_slow(coco_sched_t *s)
 
 static coco_sched_t *all_scheds;
 
+/* In a child of fork(): the schedulers of the other threads are copies
+ * nobody runs; they stay for the child to destroy, out of the list. */
+static void forget_other_threads(void)
+{
+    coco_sched_t *s = all_scheds;
+    while (s != NULL) {
+        coco_sched_t *next = s->all_next;
+        if (s->thr != coco__tls_thr) {
+            if (s->all_prev != NULL)
+                s->all_prev->all_next = s->all_next;
+            else
+                all_scheds = s->all_next;
+            if (s->all_next != NULL)
+                s->all_next->all_prev = s->all_prev;
+            s->all_prev = s->all_next = s;
+            __atomic_store_n(&s->in_run, false, __ATOMIC_RELAXED);
+        }
+        s = next;
+    }
+}
+
 void coco__sched_register(coco_sched_t *s)
 {
     coco__thr_t *t = coco__thr();
@@ -336,12 +384,14 @@ void coco__sched_unregister(coco_sched_t *s)
 {
     coco__thr_t *t = coco__thr();
     coco__glock(t);
-    if (s->all_prev != NULL)
-        s->all_prev->all_next = s->all_next;
-    else
-        all_scheds = s->all_next;
-    if (s->all_next != NULL)
-        s->all_next->all_prev = s->all_prev;
+    if (s->all_prev != s) { /* else left out of the list by fork() */
+        if (s->all_prev != NULL)
+            s->all_prev->all_next = s->all_next;
+        else
+            all_scheds = s->all_next;
+        if (s->all_next != NULL)
+            s->all_next->all_prev = s->all_prev;
+    }
     coco__gunlock(t);
     coco__sched_recheck();
 }

@@ -234,7 +234,12 @@ static int enter(coco_sched_t *s, bool chain)
         return COCO_ERROR_INVALID;
     /* One loop per scheduler and per thread at a time: not from inside a
      * coroutine, not while another thread runs it. */
-    if (coco__sched_foreign(s) || s->running || coco__tls_running != NULL)
+    if (coco__sched_foreign(s) || coco__tls_running != NULL)
+        return COCO_ERROR_INVALID;
+    /* Two threads starting the same scheduler at once: one wins. */
+    bool idle = false;
+    if (!__atomic_compare_exchange_n(&s->in_run, &idle, true, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
         return COCO_ERROR_INVALID;
     coco__thr_t *t = coco__thr();
     if (s->thr != t) {
@@ -245,7 +250,6 @@ static int enter(coco_sched_t *s, bool chain)
     coco__tls_sched = s;
     coco__tls_running = s;
     s->running = true;
-    __atomic_store_n(&s->in_run, true, __ATOMIC_RELEASE);
     s->chain = chain;
     return COCO_OK;
 }
