@@ -34,4 +34,10 @@ int coco__remote_wait(struct coco__remote *r, uint64_t timeout_ms);
  * caller must not touch r if it returned true. */
 bool coco__remote_signal(struct coco__remote *r);
 
+/* From any thread: true while the coroutine still waits in
+ * coco__remote_wait(r), false once it was signalled, timed out or was
+ * destroyed.  A true answer may be out of date as soon as it is given;
+ * false stays false.  For work that is not worth starting any more. */
+bool coco__remote_waiting(struct coco__remote *r);
+
 #endif /* COCO_CORE_MT_H */
