@@ -171,11 +171,24 @@ static struct {
 } pool = { POOL_MUTEX_INIT, POOL_COND_INIT, NULL, NULL, 0, 0, 0, 0 };
 
 #ifndef _WIN32
+/* fork() happens with the pool's mutex held by the forking thread, so
+ * that no helper thread is inside coco__remote_signal() or
+ * coco__remote_waiting() (both called under it) holding the library's
+ * lock, which the child would find locked for ever. */
+static void pool_before_fork(void)
+{
+    pthread_mutex_lock(&pool.lock);
+}
+
+static void pool_parent_after_fork(void)
+{
+    pthread_mutex_unlock(&pool.lock);
+}
+
 /* A forked child has only the thread that forked: the parent's helper
  * threads are not there to take, finish or signal anything.  The child
  * starts over with no thread and no job (the queued jobs are the parent's
- * and stay unfreed).  The mutex is made anew, since one of the parent's
- * helper threads may have held it. */
+ * and stay unfreed), and a mutex and condition variable made anew. */
 static void pool_after_fork(void)
 {
     pthread_mutex_init(&pool.lock, NULL);
@@ -206,7 +219,7 @@ static void pool_setup_locked(void)
         errno = saved;
     }
 #ifndef _WIN32
-    pthread_atfork(NULL, NULL, pool_after_fork);
+    pthread_atfork(pool_before_fork, pool_parent_after_fork, pool_after_fork);
 #endif
 }
 
