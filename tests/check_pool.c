@@ -138,6 +138,39 @@ START_TEST(test_pool_keeps_single_mode)
 }
 END_TEST
 
+/* Coroutines on a shared stack: their frames are copied away while they
+ * wait, and back before they run; the result lands in the caller's
+ * frame all the same. */
+static atomic_int shared_right;
+
+static void shared_caller(void *arg)
+{
+    void *res = NULL;
+    char pad[512];
+    memset(pad, (int)(intptr_t)arg, sizeof pad);
+    if (coco_blocking_call(plus_one, arg, &res, COCO_INFINITE) == COCO_OK &&
+        res == (void *)((intptr_t)arg + 1) && pad[0] == (char)(intptr_t)arg &&
+        pad[511] == (char)(intptr_t)arg)
+        atomic_fetch_add(&shared_right, 1);
+}
+
+START_TEST(test_pool_shared_stack_callers)
+{
+    if (!coco_test_shared_stacks())
+        return;
+    atomic_store(&shared_right, 0);
+    coco_attr_t attr;
+    coco_attr_init(&attr);
+    attr.flags = COCO_ATTR_SHARED_STACK;
+    coco_sched_t *s = coco_sched_create();
+    for (intptr_t i = 1; i <= 20; i++)
+        ck_assert_ptr_nonnull(coco_create_attr(s, shared_caller, (void *)i, &attr));
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    coco_sched_destroy(s);
+    ck_assert_int_eq(atomic_load(&shared_right), 20);
+}
+END_TEST
+
 /* ----------------------------------------------------------- concurrency */
 
 #define CALLERS 100
@@ -675,6 +708,7 @@ int main(int argc, char **argv)
      * threads switch the process to shared mode for good. */
     tcase_add_test(tc, test_pool_keeps_single_mode);
     tcase_add_test(tc, test_pool_result);
+    tcase_add_test(tc, test_pool_shared_stack_callers);
     tcase_add_test(tc, test_pool_concurrency_is_the_limit);
     tcase_add_test(tc, test_pool_lower_limit);
     tcase_add_test(tc, test_pool_others_run_while_fn_blocks);
