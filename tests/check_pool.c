@@ -470,6 +470,33 @@ START_TEST(test_pool_destroy_waiting_coroutine)
 }
 END_TEST
 
+/* ------------------------------------------------------- worker groups */
+
+static atomic_int worker_right;
+
+static void worker_task(void *arg)
+{
+    void *res = NULL;
+    if (coco_workers_self() != NULL &&
+        coco_blocking_call(plus_one, arg, &res, COCO_INFINITE) == COCO_OK &&
+        res == (void *)((intptr_t)arg + 1))
+        atomic_fetch_add(&worker_right, 1);
+}
+
+/* Coroutines of a worker group wait for the pool like any other. */
+START_TEST(test_pool_from_workers)
+{
+    atomic_store(&worker_right, 0);
+    coco_workers_t *wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    for (intptr_t i = 0; i < 40; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, worker_task, (void *)i, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    coco_workers_destroy(wk);
+    ck_assert_int_eq(atomic_load(&worker_right), 40);
+}
+END_TEST
+
 /* ---------------------------------------------------------- bad input */
 
 static void calls_null_fn(void *arg)
@@ -723,6 +750,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_pool_timeout_before_start);
     tcase_add_test(tc, test_pool_timeout_after_start);
     tcase_add_test(tc, test_pool_destroy_waiting_coroutine);
+    tcase_add_test(tc, test_pool_from_workers);
     tcase_add_test(tc, test_pool_outside_coroutine);
     tcase_add_test(tc, test_pool_set_max_threads_range);
 #ifndef _WIN32
