@@ -21,6 +21,7 @@
 #endif
 #ifdef __linux__
 #  include <sys/syscall.h>
+#  include <linux/futex.h>
 #  include <linux/membarrier.h>
 #endif
 
@@ -44,18 +45,39 @@ static void thread_yield(void)
 #endif
 }
 
-void coco__glock_slow(void)
+void coco__lock_slow(int *l)
 {
-    for (unsigned spins = 0;; spins++) {
-        while (__atomic_load_n(&coco__g, __ATOMIC_RELAXED) != 0) {
-            if (spins++ < 200)
-                coco__cpu_relax();
-            else
-                thread_yield();
-        }
-        if (__atomic_exchange_n(&coco__g, 1, __ATOMIC_ACQUIRE) == 0)
+    for (unsigned spins = 0; spins < 100; spins++) {
+        int free_ = 0;
+        if (__atomic_load_n(l, __ATOMIC_RELAXED) == 0 &&
+            __atomic_compare_exchange_n(l, &free_, 1, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
             return;
+        coco__cpu_relax();
     }
+#ifdef __linux__
+    /* Marked 2 from here on: whoever unlocks wakes a sleeper. */
+    while (__atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE) != 0)
+        syscall(SYS_futex, l, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+#else
+    for (;;) {
+        int free_ = 0;
+        if (__atomic_load_n(l, __ATOMIC_RELAXED) == 0 &&
+            __atomic_compare_exchange_n(l, &free_, 1, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return;
+        thread_yield();
+    }
+#endif
+}
+
+void coco__unlock_wake(int *l)
+{
+#ifdef __linux__
+    syscall(SYS_futex, l, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+#else
+    (void)l;
+#endif
 }
 
 /* ----------------------------------------------------- thread records */
@@ -68,13 +90,12 @@ static int reg_lock;
 
 static void reg_enter(void)
 {
-    while (__atomic_exchange_n(&reg_lock, 1, __ATOMIC_ACQUIRE) != 0)
-        thread_yield();
+    coco__lock(&reg_lock);
 }
 
 static void reg_leave(void)
 {
-    __atomic_store_n(&reg_lock, 0, __ATOMIC_RELEASE);
+    coco__unlock(&reg_lock);
 }
 
 #ifndef _WIN32
@@ -336,8 +357,9 @@ static bool may_act(const coco_sched_t *s)
 /* Under the lock: nothing that may act is left on another thread. */
 static bool alone(const coco_sched_t *s)
 {
+    const coco__thr_t *mine = __atomic_load_n(&s->thr, __ATOMIC_RELAXED);
     for (coco_sched_t *o = all_scheds; o != NULL; o = o->all_next)
-        if (o != s && o->thr != s->thr && may_act(o))
+        if (o != s && __atomic_load_n(&o->thr, __ATOMIC_RELAXED) != mine && may_act(o))
             return false;
     return true;
 }

@@ -78,21 +78,39 @@ static inline void coco__cpu_relax(void)
 #endif
 }
 
+/* A lock for short critical sections: 0 free, 1 held, 2 held with
+ * threads asleep on it.  A waiter spins a little, then sleeps in the
+ * kernel (a futex on Linux; elsewhere it yields), so that a holder that
+ * was preempted costs the others no more than its time off the
+ * processor. */
+void coco__lock_slow(int *l);
+void coco__unlock_wake(int *l);
+static COCO__ALWAYS_INLINE void coco__lock(int *l)
+{
+    int free_ = 0;
+    if (coco__unlikely(!__atomic_compare_exchange_n(l, &free_, 1, false, __ATOMIC_ACQUIRE,
+                                                     __ATOMIC_RELAXED)))
+        coco__lock_slow(l);
+}
+static COCO__ALWAYS_INLINE void coco__unlock(int *l)
+{
+    if (coco__unlikely(__atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2))
+        coco__unlock_wake(l);
+}
+
 /* The process-wide lock. */
-void coco__glock_slow(void);
 extern int coco__g;
 static COCO__ALWAYS_INLINE void coco__glock(coco__thr_t *t)
 {
     (void)t;
-    if (coco__unlikely(__atomic_exchange_n(&coco__g, 1, __ATOMIC_ACQUIRE) != 0))
-        coco__glock_slow();
+    coco__lock(&coco__g);
     __atomic_store_n(&coco__tls_sect, COCO__SECT_LOCKED, __ATOMIC_RELAXED);
 }
 static COCO__ALWAYS_INLINE void coco__gunlock(coco__thr_t *t)
 {
     (void)t;
     __atomic_store_n(&coco__tls_sect, COCO__SECT_NONE, __ATOMIC_RELAXED);
-    __atomic_store_n(&coco__g, 0, __ATOMIC_RELEASE);
+    coco__unlock(&coco__g);
 }
 
 /* Sections: every operation on a shared object (and on what it links:
@@ -244,11 +262,14 @@ struct coco__serve {
     void (*feed)(void *arg, coco_sched_t *s);
     /* s has nothing to run and nothing of its own to wait for: COCO_OK to
      * sleep (for *ms, -1 for ever; it counts as idle until busy()), 1
-     * when the group is over, or COCO_ERROR_DEADLOCK. */
+     * when the group is over, or the error it ended with
+     * (COCO_ERROR_DEADLOCK). */
     int (*idle)(void *arg, coco_sched_t *s, int *ms);
     void (*busy)(void *arg, coco_sched_t *s);
     /* Work is waiting for some worker (read without the lock). */
     bool (*more)(void *arg);
+    /* The group is over: no worker may go to sleep. */
+    bool (*over)(void *arg);
 };
 int coco__sched_serve(coco_sched_t *s, const struct coco__serve *sv);
 

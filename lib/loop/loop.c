@@ -106,26 +106,32 @@ static inline bool only_others(const coco_sched_t *s)
 #  define COCO__SPIN_TURNS 1000u
 #endif
 
+/* A wake-up through the descriptor costs both sides a system call and the
+ * sleeper a trip through the kernel's scheduler, some tens of
+ * microseconds; a coroutine of another thread that answers within a few
+ * of them is cheaper to wait for spinning, without the lock.  True when
+ * the inbox (or more(arg)) has something. */
+static bool spin_remote(coco_sched_t *s, bool (*more)(void *), void *arg)
+{
+    if (coco__mt_mode() == 0)
+        return false;
+    for (unsigned i = 0; i < COCO__SPIN_TURNS; i++) {
+        if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 ||
+            (more != NULL && more(arg)))
+            return true;
+        coco__cpu_relax();
+    }
+    return false;
+}
+
 /* Polls s, which other threads may wake, for timeout_ms (not 0): tells
  * them it sleeps, so that whoever fills its inbox writes to its wake
- * descriptor.  more(arg), when given, is other work that ends the wait
- * (queued tasks of a worker group).  COCO_OK, COCO_ERROR_DEADLOCK when
+ * descriptor.  more(arg), when given, is another reason not to sleep,
+ * checked under the lock (a worker group that is over).  COCO_OK, COCO_ERROR_DEADLOCK when
  * the deadlock rule told it so while it slept, or an error of the poll. */
 static int sleep_remote(coco_sched_t *s, int timeout_ms, bool (*more)(void *),
                         void *arg)
 {
-    /* A wake-up through the descriptor costs both sides a system call and
-     * the sleeper a trip through the kernel's scheduler, some tens of
-     * microseconds; a coroutine of another thread that answers within a
-     * few of them is cheaper to wait for spinning. */
-    if (coco__mt_mode() != 0) {
-        for (unsigned i = 0; i < COCO__SPIN_TURNS; i++) {
-            if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 ||
-                (more != NULL && more(arg)))
-                break;
-            coco__cpu_relax();
-        }
-    }
     coco__thr_t *t = coco__thr();
     coco__glock(t);
     if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 || s->deadlocked ||
@@ -160,6 +166,8 @@ static int sleep_remote(coco_sched_t *s, int timeout_ms, bool (*more)(void *),
  * (lib/core/mt.c). */
 static COCO__NOINLINE int poll_remote(coco_sched_t *s, int timeout_ms)
 {
+    if (spin_remote(s, NULL, NULL))
+        return loop_poll(s, 0);
     if (timeout_ms < 0 && only_others(s)) {
         if (coco__mt_mode() == 0)
             return COCO_ERROR_DEADLOCK;
@@ -322,21 +330,27 @@ int coco__sched_serve(coco_sched_t *s, const struct coco__serve *sv)
     int rc = enter(s, true);
     if (rc != COCO_OK)
         return rc;
-    for (;;) {
+    for (unsigned turn = 1;; turn++) {
         if ((rc = loop_inbox(s)) != COCO_OK)
             break;
-        if (s->rq_head == NULL)
+        /* Now and then even when busy, so that queued work cannot starve
+         * behind coroutines that keep yielding. */
+        if (s->rq_head == NULL || (turn & 63) == 0)
             sv->feed(sv->arg, s);
         if (s->rq_head == NULL && only_others(s)) {
+            if (spin_remote(s, sv->more, sv->arg))
+                continue;
             int ms = -1;
             rc = sv->idle(sv->arg, s, &ms);
             if (rc == COCO_OK)
-                rc = sleep_remote(s, ms, sv->more, sv->arg);
+                rc = sleep_remote(s, ms, sv->over, sv->arg);
             sv->busy(sv->arg, s);
             if (rc == 1) {
                 rc = COCO_OK;
                 break;
             }
+            if (rc == COCO_ERROR_DEADLOCK && s->alive != 0)
+                coco__debug_deadlock(s);
             if (rc != COCO_OK)
                 break;
             continue;

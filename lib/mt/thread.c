@@ -91,22 +91,3 @@ size_t coco__cpu_count(void)
     return n > 0 ? (size_t)n : 1;
 #endif
 }
-
-void coco__spin_lock_slow(int *l)
-{
-    for (unsigned spins = 0;; spins++) {
-        while (__atomic_load_n(l, __ATOMIC_RELAXED) != 0) {
-            if (spins++ < 100) {
-                coco__cpu_relax();
-            } else {
-#ifdef _WIN32
-                SwitchToThread();
-#else
-                sched_yield();
-#endif
-            }
-        }
-        if (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) == 0)
-            return;
-    }
-}

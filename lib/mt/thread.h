@@ -8,6 +8,8 @@
 #define COCO_MT_THREAD_H
 
 #include <stddef.h>
+
+#include "core/mt.h"
 #ifdef _WIN32
 #  include <windows.h>
 typedef HANDLE coco__thread_t;
@@ -22,16 +24,14 @@ void coco__thread_join(coco__thread_t t);
 /* The processors the process may run on (at least 1). */
 size_t coco__cpu_count(void);
 
-/* A spin lock for short critical sections. */
-void coco__spin_lock_slow(int *l);
+/* A lock for short critical sections (lib/core/mt.h). */
 static inline void coco__spin_lock(int *l)
 {
-    if (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) != 0)
-        coco__spin_lock_slow(l);
+    coco__lock(l);
 }
 static inline void coco__spin_unlock(int *l)
 {
-    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+    coco__unlock(l);
 }
 
 #endif /* COCO_MT_THREAD_H */

@@ -204,8 +204,15 @@ static void feed(void *arg, coco_sched_t *s)
 static bool more(void *arg)
 {
     struct worker *w = arg;
-    return __atomic_load_n(&w->g->queued, __ATOMIC_SEQ_CST) != 0 ||
-           __atomic_load_n(&w->g->over, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&w->g->queued, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* Under the lock, before sleeping: a task may have come since idle(),
+ * or the group may have ended. */
+static bool over(void *arg)
+{
+    struct worker *w = arg;
+    return more(arg) || __atomic_load_n(&w->g->over, __ATOMIC_ACQUIRE);
 }
 
 /* Under the lock: wakes every sleeping worker (the group is over), or
@@ -229,7 +236,8 @@ static bool group_sched(const coco_sched_t *s, void *arg)
 {
     coco_workers_t *g = arg;
     for (size_t i = 0; i < g->n; i++)
-        if (g->w[i].s == s || g->w[i].s->thr == s->thr)
+        if (g->w[i].s == s || __atomic_load_n(&g->w[i].s->thr, __ATOMIC_RELAXED) ==
+                                  __atomic_load_n(&s->thr, __ATOMIC_RELAXED))
             return true;
     return false;
 }
@@ -267,9 +275,9 @@ static int idle(void *arg, coco_sched_t *s, int *ms)
             }
         }
     }
-    bool over = g->over;
+    int rc = !g->over ? COCO_OK : g->result == COCO_OK ? 1 : g->result;
     coco__gunlock(t);
-    return over ? 1 : COCO_OK;
+    return rc;
 }
 
 static void busy(void *arg, coco_sched_t *s)
@@ -296,6 +304,7 @@ static void worker_main(void *arg)
     tls_worker = w;
     const struct coco__serve sv = {
         .arg = w, .feed = feed, .idle = idle, .busy = busy, .more = more,
+        .over = over,
     };
     w->rc = coco__sched_serve(s, &sv);
     tls_worker = NULL;
