@@ -14,6 +14,8 @@
  *            mutex, condition variable, semaphore, wait group
  *   io/      the descriptor table, the I/O calls and the pollers
  *   loop/    the scheduler's entry points (coco_sched_*) and its loop
+ *   mt/      what runs threads of the library's own: worker groups, the
+ *            blocking-work pool
  *
  * A layer calls only the layers below it.  The core reaches the layers
  * above through one table of operations in the scheduler (core/coro.h);

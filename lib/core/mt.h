@@ -220,6 +220,11 @@ int coco__remote_wait(struct coco__remote *r, uint64_t timeout_ms);
  * timed out or was destroyed).  After it returns true the caller must
  * not touch r again. */
 bool coco__remote_signal(struct coco__remote *r);
+/* From any thread: true until r is signalled or withdrawn (also before
+ * coco__remote_wait(r) has begun), false after.  A true answer may be out
+ * of date as soon as it is given; false stays false.  For work that is
+ * not worth starting once nobody waits for it. */
+bool coco__remote_waiting(struct coco__remote *r);
 /* With the lock held, from the core: co, parked in coco__remote_wait(),
  * gives up (deadline, destroy). */
 void coco__remote_cancel(coco_co_t *co);

@@ -30,6 +30,15 @@ bool coco__remote_signal(struct coco__remote *r)
     return woke;
 }
 
+bool coco__remote_waiting(struct coco__remote *r)
+{
+    coco__thr_t *t = coco__thr();
+    coco__glock(t);
+    bool waiting = r->state == R_IDLE || r->state == R_WAITING;
+    coco__gunlock(t);
+    return waiting;
+}
+
 void coco__remote_cancel(coco_co_t *co)
 {
     struct coco__remote *r = co->wait_obj;
@@ -45,9 +54,17 @@ int coco__remote_wait(struct coco__remote *r, uint64_t timeout_ms)
     if (co == NULL)
         return COCO_ERROR_WOULDBLOCK;
     coco_sched_t *s = co->pub.sched;
-    if (s->ops->arm(s) != COCO_OK)
-        return COCO_ERROR_NOMEM;
     coco__thr_t *t = coco__thr();
+    if (s->ops->arm(s) != COCO_OK) {
+        /* Withdrawn, as promised for COCO_ERROR_NOMEM: a signal that
+         * comes later must not take r for the caller's. */
+        coco__glock(t);
+        bool signalled = r->state == R_SIGNALLED;
+        if (!signalled)
+            r->state = R_WITHDRAWN;
+        coco__gunlock(t);
+        return signalled ? COCO_OK : COCO_ERROR_NOMEM;
+    }
     coco__glock(t);
     if (r->state == R_SIGNALLED) {
         coco__gunlock(t);
