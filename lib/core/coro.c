@@ -13,6 +13,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "coco_internal.h"
+#include "core/mt.h"
 #include "debug/inspect.h"
 
 #include <errno.h>
@@ -135,6 +136,10 @@ static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
 {
     if (s == NULL || entry == NULL) {
         errno = EINVAL;
+        return NULL;
+    }
+    if (coco__sched_foreign(s)) {
+        errno = EPERM; /* another thread runs it */
         return NULL;
     }
     if (s->max_coros != 0 && s->alive >= s->max_coros) {
@@ -267,11 +272,20 @@ void coco__co_overflowed(coco_sched_t *s, coco_co_t *co)
      * without its state set, with a deadline armed.  The records it
      * waits with are still intact on its stack. */
     coco__rq_remove(s, co);
+    /* Stopped inside a section, it never left it. */
+    coco__thr_t *t = coco__tls_thr;
+    if (t != NULL) {
+        if (t->glocked)
+            coco__gunlock(t);
+        __atomic_store_n(&t->in_op, 0, __ATOMIC_RELEASE);
+    }
+    bool locked = coco__sect_enter_sched(s);
     if (co->wait_on == COCO__ON_HANDOFF)
         s->ops->give_back(co); /* woken with something it never took */
-    else if (co->wait_on != COCO__ON_NOTHING)
+    else if (co->wait_on != COCO__ON_NOTHING && co->state != COCO__STATE_INBOX)
         coco__cancel_wait(co);
     coco__unpark(s, co);
+    coco__sect_leave(locked);
     co->state = COCO_STATE_OVERFLOW;
     /* The size asked for, rounded to whole pages; the pool keeps a few
      * bytes of some stacks for itself. */
@@ -349,6 +363,7 @@ int coco_detach(coco_coro_t *coro)
 {
     coco_co_t *co = coco__co(coro);
     if (!coco__valid(co) || (co->flags & COCO__DETACHED) ||
+        coco__sched_foreign(co->pub.sched) ||
         (!finished(co) && co->u.joiners != NULL))
         return COCO_ERROR_INVALID;
     if (finished(co))
@@ -363,7 +378,7 @@ int coco_detach(coco_coro_t *coro)
 void coco_destroy(coco_coro_t *coro)
 {
     coco_co_t *co = coco__co(coro);
-    if (!coco__valid(co))
+    if (!coco__valid(co) || coco__sched_foreign(co->pub.sched))
         return;
     coco_sched_t *s = co->pub.sched;
     if (co == s->current) {
@@ -377,9 +392,11 @@ void coco_destroy(coco_coro_t *coro)
     }
     /* Created, ready or waiting: take it out of wherever it is linked.
      * Ready with a lock, a unit or a value handed to it: pass that on. */
+    bool locked = coco__sect_enter_sched(s);
     if (co->wait_on == COCO__ON_HANDOFF)
         s->ops->give_back(co);
     coco__unpark(s, co);
+    coco__sect_leave(locked);
     coco__rq_remove(s, co);
     co->state = COCO_STATE_DEAD;
     co_retire(s, co, NULL);
@@ -446,7 +463,9 @@ void coco__co_destroy_all(coco_sched_t *s)
 {
     /* Unlink the parked ones from channels and joins first: those may
      * outlive the scheduler, and must not keep pointers into it. */
+    bool locked = coco__sect_enter_sched(s);
     each_live(s, unlink_parked);
+    coco__sect_leave(locked);
     /* Every stack goes to the pool's hot list, no system call each: the
      * pool drain releases them whole slabs at a time. */
     s->stacks.limit = SIZE_MAX;
@@ -473,7 +492,10 @@ coco_coro_t *coco_self(void)
 coco_state_t coco_get_state(coco_coro_t *coro)
 {
     coco_co_t *co = coco__co(coro);
-    return coco__valid(co) ? (coco_state_t)co->state : COCO_STATE_DEAD;
+    if (!coco__valid(co))
+        return COCO_STATE_DEAD;
+    unsigned st = __atomic_load_n(&co->state, __ATOMIC_RELAXED);
+    return st == COCO__STATE_INBOX ? COCO_STATE_READY : (coco_state_t)st;
 }
 
 uint64_t coco_get_id(coco_coro_t *coro)

@@ -50,8 +50,14 @@ enum {
     /* Not waiting any more (READY): one of its waiter records was handed
      * something it has not taken yet; wait_obj is the record group and
      * wait_result the index of that record (lib/sync/wait.c). */
-    COCO__ON_HANDOFF
+    COCO__ON_HANDOFF,
+    COCO__ON_REMOTE       /* a wake-up from another thread (lib/core/mt.c) */
 };
+
+/* An internal state beside coco_state_t's: woken from another thread,
+ * in its scheduler's inbox until the loop moves it to the run queue
+ * (reads as COCO_STATE_READY). */
+#define COCO__STATE_INBOX 6
 
 #define COCO__MAGIC_LIVE 0xc5u
 #define COCO__MAGIC_FREE 0x5au
@@ -204,7 +210,15 @@ struct coco_sched_ops {
      * (wait_on COCO__ON_HANDOFF) that it never took: passes that on to
      * the next waiter, or back to its object (lib/sync). */
     void (*give_back)(coco_co_t *co);
+    /* Wakes s's loop from its poller (another thread put something in
+     * its inbox); called with the process-wide lock held. */
+    void (*notify)(coco_sched_t *s);
+    /* Makes s wakeable from other threads (its wake descriptor):
+     * COCO_OK or COCO_ERROR. */
+    int (*arm)(coco_sched_t *s);
 };
+
+struct coco__thr;
 
 struct coco_sched {
     coco_co_t *current;          /* running coroutine, or NULL */
@@ -245,6 +259,19 @@ struct coco_sched {
     unsigned io_streak;          /* ... and how many in a row */
     struct coco__stats stats;    /* counters (lib/debug/stats.h) */
     struct coco__tracer *trace;  /* the trace being written, or NULL */
+    /* Threads (lib/core/mt.c).  The inbox, sleeping and the deadlock
+     * fields are under the process-wide lock. */
+    coco_co_t *inbox_head, *inbox_tail; /* woken by other threads */
+    int inbox_n;                 /* inbox not empty (atomic) */
+    bool sleeping;               /* its loop waits in the poller */
+    bool notified;               /* ... and was woken through notify */
+    bool remote_armed;           /* has a wake descriptor (one io_waiting) */
+    bool in_run;                 /* inside coco_sched_run/run_once */
+    bool stuck;                  /* waits for other threads only */
+    bool deadlocked;             /* told so by the last one stuck */
+    size_t remote_waits;         /* coroutines in coco__remote_wait() */
+    struct coco__thr *thr;       /* the thread that created or last ran it */
+    coco_sched_t *all_prev, *all_next; /* every scheduler of the process */
 #if COCO_DEBUG
     /* A shared-stack pointer check that failed in a coroutine, reported
      * by the loop (lib/core/shared.c). */
@@ -284,6 +311,8 @@ static inline bool coco__valid(const coco_co_t *co)
  * Before calling, the parking layer links the coroutine wherever it waits
  * and sets wait_on and wait_obj. */
 void coco__park(coco_sched_t *s);
+/* The switch of coco__park(), for co already WAITING (lib/core/mt.c). */
+void coco__park_switch(coco_sched_t *s, coco_co_t *co);
 /* Makes a WAITING coroutine READY again. */
 void coco__wake(coco_sched_t *s, coco_co_t *co);
 /* For destroying a coroutine that has not finished: unlinks it from what

@@ -1,7 +1,18 @@
 /*
- * core/mt.h - what crosses threads: the lock that guards shared objects
- * once the process has more than one thread using Coco, and waking a
- * coroutine from another thread (lib/core/mt.c).
+ * core/mt.h - what crosses threads (lib/core/mt.c): the process-wide lock
+ * that guards shared objects once more than one thread uses them, the
+ * sections every operation on a shared object runs in, the inbox through
+ * which a coroutine is woken from another thread, and one-shot remote
+ * wake-ups for helper threads.
+ *
+ * A process starts in single mode: an operation on a channel, mutex...
+ * takes no lock, and only marks its thread busy (in_op), which costs two
+ * stores.  The first time a thread touches an object or a scheduler that
+ * another thread created, the process switches to shared mode for good
+ * (coco__mt_enable): it raises coco__mt, makes every other thread see it
+ * (an expedited process-wide memory barrier), and waits until no thread
+ * is still inside an unlocked operation.  From then on every operation
+ * on a shared object holds the lock.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -9,6 +20,157 @@
 #define COCO_CORE_MT_H
 
 #include "core/coro.h"
+
+/* A thread that uses Coco: one record each, found through a
+ * thread-local pointer, listed so that the switch to shared mode can
+ * wait for threads inside an unlocked operation. */
+typedef struct coco__thr {
+    int in_op;                   /* inside an unlocked section (atomic) */
+    int glocked;                 /* holds the process-wide lock */
+    int live;                    /* the thread has not exited (under the registry lock) */
+    struct coco__thr *next;      /* every record, live or free for reuse */
+} coco__thr_t;
+
+extern COCO__TLS coco__thr_t *coco__tls_thr;
+/* The scheduler this thread is running now (inside coco_sched_run or
+ * run_once), or NULL. */
+extern COCO__TLS coco_sched_t *coco__tls_running;
+/* 0: single mode; 1: switching; 2: shared mode.  Only ever goes up. */
+extern int coco__mt;
+
+/* The calling thread's record, made on its first use. */
+coco__thr_t *coco__thr_slow(void);
+static COCO__ALWAYS_INLINE coco__thr_t *coco__thr(void)
+{
+    coco__thr_t *t = coco__tls_thr;
+    if (coco__unlikely(t == NULL))
+        t = coco__thr_slow();
+    return t;
+}
+
+/* Switches the process to shared mode (idempotent), and returns once the
+ * switch is complete.  Never call it inside a section. */
+void coco__mt_enable(void);
+
+static inline int coco__mt_mode(void)
+{
+    return __atomic_load_n(&coco__mt, __ATOMIC_RELAXED);
+}
+
+/* A pause in a spin loop. */
+static inline void coco__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* The process-wide lock. */
+void coco__glock_slow(void);
+extern int coco__g;
+static COCO__ALWAYS_INLINE void coco__glock(coco__thr_t *t)
+{
+    if (coco__unlikely(__atomic_exchange_n(&coco__g, 1, __ATOMIC_ACQUIRE) != 0))
+        coco__glock_slow();
+    t->glocked = 1;
+}
+static COCO__ALWAYS_INLINE void coco__gunlock(coco__thr_t *t)
+{
+    t->glocked = 0;
+    __atomic_store_n(&coco__g, 0, __ATOMIC_RELEASE);
+}
+
+/* Sections: every operation on a shared object (and on what it links:
+ * waiter records, handed lists) runs in one.  Entering returns whether
+ * the section holds the lock; leaving is told.  Sections do not nest. */
+
+/* For an operation on an object made by the thread owner. */
+static COCO__ALWAYS_INLINE bool coco__sect_enter(const coco__thr_t *owner)
+{
+    coco__thr_t *t = coco__thr();
+    if (coco__likely(owner == t)) {
+        __atomic_store_n(&t->in_op, 1, __ATOMIC_RELAXED);
+        /* The store above must not sink below the load of the mode: the
+         * switch to shared mode puts a barrier into this thread for the
+         * processor, this one is for the compiler. */
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        if (coco__likely(__atomic_load_n(&coco__mt, __ATOMIC_RELAXED) == 0))
+            return false;
+        __atomic_store_n(&t->in_op, 0, __ATOMIC_RELEASE);
+    }
+    if (__atomic_load_n(&coco__mt, __ATOMIC_ACQUIRE) != 2)
+        coco__mt_enable();
+    coco__glock(t);
+    return true;
+}
+
+/* For a section on objects this thread already used in a section before
+ * (a parked coroutine running again, a deadline, a destroy). */
+static COCO__ALWAYS_INLINE bool coco__sect_enter_any(void)
+{
+    coco__thr_t *t = coco__thr();
+    __atomic_store_n(&t->in_op, 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (coco__likely(__atomic_load_n(&coco__mt, __ATOMIC_RELAXED) == 0))
+        return false;
+    __atomic_store_n(&t->in_op, 0, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&coco__mt, __ATOMIC_ACQUIRE) != 2)
+        coco__mt_enable();
+    coco__glock(t);
+    return true;
+}
+
+/* For the owner of s, acting on one of its parked coroutines (a deadline,
+ * a destroy): while one of them waits in coco__remote_wait(), a helper
+ * thread may touch it whatever the mode, so the lock is taken. */
+static inline bool coco__sect_enter_sched(coco_sched_t *s)
+{
+    if (coco__unlikely(s->remote_waits != 0)) {
+        coco__glock(coco__thr());
+        return true;
+    }
+    return coco__sect_enter_any();
+}
+
+static COCO__ALWAYS_INLINE void coco__sect_leave(bool locked)
+{
+    coco__thr_t *t = coco__tls_thr;
+    if (coco__unlikely(locked))
+        coco__gunlock(t);
+    else
+        __atomic_store_n(&t->in_op, 0, __ATOMIC_RELEASE);
+}
+
+/* Inside a locked section: true when co must be woken through its
+ * scheduler's inbox, because this thread is not running that scheduler. */
+static COCO__ALWAYS_INLINE bool coco__wake_is_remote(const coco_co_t *co)
+{
+    return coco__unlikely(coco__tls_thr->glocked) &&
+           co->pub.sched != coco__tls_running;
+}
+
+/* With the lock held: makes the parked co, whose wait was satisfied,
+ * runnable on its own scheduler, which takes it from its inbox. */
+void coco__wake_remote(coco_co_t *co);
+
+/* Parks the running coroutine, whose wait_on and wait_obj are set and
+ * whose records are queued, leaving the section it is in (the lock is
+ * released only once it is WAITING).  Entering a section again after it
+ * runs is the caller's business. */
+void coco__park_leave(coco_sched_t *s, bool locked);
+
+/* The loop: moves what other threads woke from the inbox to the run
+ * queue.  Cheap to call when the inbox is empty. */
+void coco__inbox_drain_slow(coco_sched_t *s);
+static inline void coco__inbox_drain(coco_sched_t *s)
+{
+    if (coco__unlikely(__atomic_load_n(&s->inbox_n, __ATOMIC_ACQUIRE) != 0))
+        coco__inbox_drain_slow(s);
+}
+/* co, in the inbox (COCO__STATE_INBOX), is destroyed: takes it out. */
+void coco__inbox_remove(coco_sched_t *s, coco_co_t *co);
 
 /* One waiter that another thread (a helper thread, another scheduler's
  * coroutine) wakes: set up by the coroutine that waits, signalled once
@@ -29,9 +191,31 @@ struct coco__remote {
 int coco__remote_wait(struct coco__remote *r, uint64_t timeout_ms);
 
 /* From any thread, once per r: wakes the coroutine in
- * coco__remote_wait(r) and returns true, or returns false when it is no
- * longer waiting (it timed out or was destroyed).  After it returns the
- * caller must not touch r if it returned true. */
+ * coco__remote_wait(r) (or lets it return at once if it has not parked
+ * yet) and returns true, or returns false when it no longer waits (it
+ * timed out or was destroyed).  After it returns true the caller must
+ * not touch r again. */
 bool coco__remote_signal(struct coco__remote *r);
+/* With the lock held, from the core: co, parked in coco__remote_wait(),
+ * gives up (deadline, destroy). */
+void coco__remote_cancel(coco_co_t *co);
+
+/* True when a thread other than the caller is running s now: its
+ * coroutines and queues are not the caller's to touch. */
+static inline bool coco__sched_foreign(const coco_sched_t *s)
+{
+    return __atomic_load_n(&s->in_run, __ATOMIC_ACQUIRE) &&
+           __atomic_load_n(&s->thr, __ATOMIC_RELAXED) != coco__tls_thr;
+}
+
+/* Schedulers, for the deadlock rule (all under the lock). */
+void coco__sched_register(coco_sched_t *s);
+void coco__sched_unregister(coco_sched_t *s);
+/* s has nothing to do but wait for other threads: true when every
+ * scheduler that could still act runs on s's own thread (then every
+ * stuck scheduler is told, and this one returns true too). */
+bool coco__sched_stuck(coco_sched_t *s);
+/* Re-examines the stuck schedulers after one left or went away. */
+void coco__sched_recheck(void);
 
 #endif /* COCO_CORE_MT_H */

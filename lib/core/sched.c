@@ -14,6 +14,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "coco_internal.h"
+#include "core/mt.h"
 
 COCO__TLS coco_sched_t *coco__tls_sched;
 
@@ -210,6 +211,11 @@ void coco_yield(void)
     switch_away(s, co, COCO__TR_YIELD);
 }
 
+void coco__park_switch(coco_sched_t *s, coco_co_t *co)
+{
+    switch_away(s, co, COCO__TR_PARK);
+}
+
 void coco__park(coco_sched_t *s)
 {
     coco_co_t *co = s->current;
@@ -253,6 +259,7 @@ void coco__cancel_wait(coco_co_t *co)
     switch (co->wait_on) {
     case COCO__ON_GROUP:
     case COCO__ON_IO:
+    case COCO__ON_REMOTE:
         co->pub.sched->ops->cancel(co);
         break;
     case COCO__ON_JOIN:
@@ -266,6 +273,8 @@ void coco__cancel_wait(coco_co_t *co)
 
 void coco__unpark(coco_sched_t *s, coco_co_t *co)
 {
+    if (co->state == COCO__STATE_INBOX)
+        coco__inbox_remove(s, co); /* woken by another thread: never mind */
     if (co->state == COCO_STATE_WAITING)
         coco__cancel_wait(co);
     co->wait_on = COCO__ON_NOTHING;

@@ -58,6 +58,11 @@ struct coco_io {
     size_t nfds;
     void *poller;               /* the backend's state */
     unsigned forks;             /* coco__forks when the poller was made */
+    /* The wake descriptor other threads write to (an eventfd, a pipe, or
+     * on Windows a loopback socket that sends to itself), registered for
+     * reading with nobody parked on it: its readiness only ends the wait. */
+    bool wake_armed;
+    int wake_rd, wake_wr;
 };
 
 /* How many times this process came out of fork() as the child: a poller
@@ -91,6 +96,17 @@ void coco__io_cancel(coco_co_t *co);
 int coco__io_poll(coco_sched_t *s, int timeout_ms);
 /* Releases the descriptor table and the poller of s. */
 void coco__io_fini(coco_sched_t *s);
+/* The wake descriptor of s: made and registered (COCO_OK, or COCO_ERROR
+ * with errno set); written (from any thread, with the process-wide lock
+ * held); emptied after a wait it ended. */
+int coco__io_wake_arm(coco_sched_t *s);
+void coco__io_wake_notify(coco_sched_t *s);
+void coco__io_wake_clear(coco_sched_t *s);
+/* The system's side of it (io_posix.c, io_win32.c): 0 or -1 with errno. */
+int coco__io_wake_open(struct coco_io *io);
+void coco__io_wake_close(struct coco_io *io);
+void coco__io_wake_write(struct coco_io *io);
+void coco__io_wake_read(struct coco_io *io);
 /* The backend saw fd ready (COCO__EV_* bits): wakes its waiters. */
 void coco__io_ready(struct coco_io *io, int fd, unsigned events);
 /* fd is a new descriptor (just accepted, or connecting) or is going away:

@@ -36,6 +36,9 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#ifdef __linux__
+#  include <sys/eventfd.h>
+#endif
 
 /* Pipes on Linux take a per-call non-blocking flag. */
 #if defined(HAVE_PREADV2) && defined(HAVE_PWRITEV2) && defined(RWF_NOWAIT)
@@ -291,4 +294,51 @@ int coco__os_ready(int fd, unsigned events)
 int coco__os_close(int fd)
 {
     return close(fd);
+}
+
+/* ------------------------------------------------------ wake descriptor */
+
+int coco__io_wake_open(struct coco_io *io)
+{
+#ifdef __linux__
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    io->wake_rd = io->wake_wr = fd;
+#else
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        (void)fcntl(p[i], F_SETFD, FD_CLOEXEC);
+        (void)fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK);
+    }
+    io->wake_rd = p[0];
+    io->wake_wr = p[1];
+#endif
+    return 0;
+}
+
+void coco__io_wake_close(struct coco_io *io)
+{
+    if (io->wake_wr != io->wake_rd)
+        close(io->wake_wr);
+    close(io->wake_rd);
+    io->wake_armed = false;
+}
+
+void coco__io_wake_write(struct coco_io *io)
+{
+    uint64_t one = 1;
+    /* Full (a pipe) or at its limit (an eventfd): a wake-up is pending
+     * anyway. */
+    ssize_t n = write(io->wake_wr, &one, io->wake_wr == io->wake_rd ? sizeof one : 1);
+    (void)n;
+}
+
+void coco__io_wake_read(struct coco_io *io)
+{
+    char buf[64];
+    while (read(io->wake_rd, buf, sizeof buf) > 0)
+        ;
 }

@@ -248,7 +248,11 @@ void coco__io_reset(coco_sched_t *s, int fd)
 
 int coco__io_poll(coco_sched_t *s, int timeout_ms)
 {
-    if (s->io_waiting > 0) {
+    /* The wake descriptor and coroutines woken from other threads count
+     * as descriptor waits, but a poll that may not wait has nothing to
+     * learn from the kernel about them: the loop reads the inbox. */
+    size_t real = s->io_waiting - s->remote_armed - s->remote_waits;
+    if (real > 0 || (timeout_ms != 0 && s->io_waiting > 0)) {
         s->stats.polls++;
         if (io_current(s->io) != 0 ||
             (coco__poller_wait(s->io, timeout_ms) != 0 && errno != EINTR))
@@ -268,12 +272,50 @@ void coco__io_fini(coco_sched_t *s)
         /* In a child of fork() the poller's descriptor may not be ours
          * (a kqueue is not inherited): replace it, then close that. */
         (void)io_current(io);
+        if (io->wake_armed) {
+            coco__io_wake_close(io);
+            s->remote_armed = false;
+        }
         coco__poller_fini(io);
         free(io->fds);
         free(io);
         s->io = NULL;
         s->io_waiting = 0;
     }
+}
+
+/* ------------------------------------------------------ wake descriptor */
+
+int coco__io_wake_arm(coco_sched_t *s)
+{
+    if (s->remote_armed)
+        return COCO_OK;
+    struct coco_io *io = coco__io(s);
+    if (io == NULL)
+        return COCO_ERROR;
+    if (coco__io_wake_open(io) != 0)
+        return COCO_ERROR;
+    coco_fd_t *ent = coco__fd(io, io->wake_rd);
+    if (ent == NULL || coco__poller_want(io, io->wake_rd, ent, COCO__EV_READ) != 0) {
+        int e = ent == NULL ? ENOMEM : errno;
+        coco__io_wake_close(io);
+        errno = e;
+        return COCO_ERROR;
+    }
+    io->wake_armed = true;
+    s->remote_armed = true;
+    s->io_waiting++;
+    return COCO_OK;
+}
+
+void coco__io_wake_notify(coco_sched_t *s)
+{
+    coco__io_wake_write(s->io);
+}
+
+void coco__io_wake_clear(coco_sched_t *s)
+{
+    coco__io_wake_read(s->io);
 }
 
 /* ------------------------------------------------------------ back-off */
@@ -284,12 +326,15 @@ void coco__io_backoff(coco_sched_t *s, uint64_t ms)
         return;
     /* Parked on the scheduler's queue, where coco_close() finds it; a
      * shared-stack coroutine whose record cannot be had sleeps instead. */
-    if (coco__wait_alone(&s->fd_freed, ms) == COCO_ERROR_NOMEM)
+    if (coco__wait_alone(&s->fd_freed, ms, coco__sect_enter_any()) == COCO_ERROR_NOMEM)
         coco_sleep(ms);
 }
 
 void coco__io_freed(coco_sched_t *s)
 {
-    if (s != NULL)
+    if (s != NULL && s->fd_freed.head != NULL) {
+        bool locked = coco__sect_enter_any();
         coco__waitq_fire_all(&s->fd_freed, COCO_OK);
+        coco__sect_leave(locked);
+    }
 }

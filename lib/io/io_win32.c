@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <string.h>
 
 /* Older WSAPoll never reports a refused connection: look at SO_ERROR at
  * least this often while a connect is under way. */
@@ -156,4 +157,50 @@ int coco__os_ready(int fd, unsigned events)
 int coco__os_close(int fd)
 {
     return closesocket(sock(fd)) == 0 ? 0 : coco__wsa_fail();
+}
+
+/* ------------------------------------------------------ wake descriptor */
+
+/* A UDP socket on the loopback interface, connected to itself: a datagram
+ * sent to it makes it readable for WSAPoll. */
+int coco__io_wake_open(struct coco_io *io)
+{
+    SOCKET so = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+    if (so == INVALID_SOCKET)
+        return coco__wsa_fail();
+    struct sockaddr_in a;
+    int len = (int)sizeof a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    u_long on = 1;
+    if (bind(so, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(so, (struct sockaddr *)&a, &len) != 0 ||
+        connect(so, (struct sockaddr *)&a, sizeof a) != 0 ||
+        ioctlsocket(so, FIONBIO, &on) != 0) {
+        int rc = coco__wsa_fail();
+        closesocket(so);
+        return rc;
+    }
+    io->wake_rd = io->wake_wr = (int)so;
+    return 0;
+}
+
+void coco__io_wake_close(struct coco_io *io)
+{
+    closesocket(sock(io->wake_rd));
+    io->wake_armed = false;
+}
+
+void coco__io_wake_write(struct coco_io *io)
+{
+    char b = 1;
+    (void)send(sock(io->wake_wr), &b, 1, 0);
+}
+
+void coco__io_wake_read(struct coco_io *io)
+{
+    char buf[64];
+    while (recv(sock(io->wake_rd), buf, sizeof buf, 0) > 0)
+        ;
 }

@@ -99,6 +99,8 @@ int coco__poller_forked(struct coco_io *io)
         ent->reg = 0;
         unsigned events = (ent->reader != NULL ? COCO__EV_READ : 0u) |
                           (ent->writer != NULL ? COCO__EV_WRITE : 0u);
+        if (io->wake_armed && (int)fd == io->wake_rd)
+            events |= COCO__EV_READ;
         if (events != 0 && coco__poller_want(io, (int)fd, ent, events) != 0)
             coco__io_ready(io, (int)fd, COCO__EV_ERROR);
     }

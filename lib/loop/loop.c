@@ -21,6 +21,7 @@
 #include "io/io.h"
 #include "debug/inspect.h"
 #include "debug/trace.h"
+#include "core/mt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,8 +44,20 @@ static void cancel(coco_co_t *co)
 {
     if (co->wait_on == COCO__ON_IO)
         coco__io_cancel(co);
+    else if (co->wait_on == COCO__ON_REMOTE)
+        coco__remote_cancel(co);
     else
         coco__wait_cancel(co);
+}
+
+static void notify(coco_sched_t *s)
+{
+    coco__io_wake_notify(s);
+}
+
+static int arm(coco_sched_t *s)
+{
+    return coco__io_wake_arm(s) == COCO_OK ? COCO_OK : COCO_ERROR;
 }
 
 static const struct coco_sched_ops sched_ops = {
@@ -52,6 +65,8 @@ static const struct coco_sched_ops sched_ops = {
     .drop_deadline = coco__tpark_drop,
     .free_records = coco__wait_heap_free,
     .give_back = coco__wait_give_back,
+    .notify = notify,
+    .arm = arm,
 };
 
 /* ------------------------------------------------------------ the wait */
@@ -77,6 +92,61 @@ static inline int loop_poll(coco_sched_t *s, int timeout_ms)
     return coco__io_poll(s, timeout_ms);
 }
 
+/* True when nothing but other threads can make a coroutine of s ready:
+ * no timer, no descriptor, no blocking call of its own (the wake
+ * descriptor is all it polls). */
+static inline bool only_others(const coco_sched_t *s)
+{
+    return s->timers_pending == 0 && s->io_waiting == (size_t)s->remote_armed;
+}
+
+/* How long a loop with nothing to do spins on its inbox before sleeping:
+ * each turn is one pause instruction, some 10 to 40 ns. */
+#ifndef COCO__SPIN_TURNS
+#  define COCO__SPIN_TURNS 1000u
+#endif
+
+/* The poll of a scheduler other threads may wake, for timeout_ms (not 0).
+ * It tells them it sleeps, so that whoever fills its inbox writes to its
+ * wake descriptor; before sleeping for good with nothing of its own to
+ * wait for, it checks the deadlock rule (lib/core/mt.c). */
+static COCO__NOINLINE int poll_remote(coco_sched_t *s, int timeout_ms)
+{
+    if (timeout_ms < 0 && only_others(s)) {
+        if (coco__mt_mode() == 0 || coco__sched_stuck(s))
+            return COCO_ERROR_DEADLOCK;
+    }
+    /* A wake-up through the descriptor costs both sides a system call and
+     * the sleeper a trip through the kernel's scheduler, some tens of
+     * microseconds; a coroutine of another thread that answers within a
+     * few of them is cheaper to wait for spinning. */
+    if (coco__mt_mode() != 0) {
+        for (unsigned i = 0; i < COCO__SPIN_TURNS; i++) {
+            if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0)
+                break;
+            coco__cpu_relax();
+        }
+    }
+    coco__thr_t *t = coco__thr();
+    coco__glock(t);
+    if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 || s->deadlocked)
+        timeout_ms = 0;
+    else
+        s->sleeping = true;
+    coco__gunlock(t);
+    int rc = loop_poll(s, timeout_ms);
+    coco__glock(t);
+    s->sleeping = false;
+    s->stuck = false;
+    bool notified = s->notified, dead = s->deadlocked;
+    s->notified = false;
+    s->deadlocked = false;
+    coco__gunlock(t);
+    if (notified)
+        coco__io_wake_clear(s);
+    return dead ? COCO_ERROR_DEADLOCK : rc;
+}
+
 /* Called when coco__pending(s).  Runs the due timers and waits for I/O (no
  * longer than the next deadline; not at all when !block or a coroutine is
  * ready), making the coroutines they release READY.  COCO_OK or a negative
@@ -97,7 +167,8 @@ static int loop_wait(coco_sched_t *s, bool block)
             coco__timer_leap(s, timeout);
         return rc;
     }
-    int rc = loop_poll(s, timeout);
+    int rc = timeout != 0 && s->remote_armed ? poll_remote(s, timeout)
+                                             : loop_poll(s, timeout);
     if (rc != COCO_OK)
         return rc;
     if (timeout != 0 && s->timers_pending != 0) {
@@ -113,19 +184,43 @@ static int enter(coco_sched_t *s, bool chain)
 {
     if (s == NULL)
         return COCO_ERROR_INVALID;
-    /* One loop per thread at a time: not from inside a coroutine. */
-    if (s->running || (coco__tls_sched != NULL && coco__tls_sched->running))
+    /* One loop per scheduler and per thread at a time: not from inside a
+     * coroutine, not while another thread runs it. */
+    if (coco__sched_foreign(s) || s->running ||
+        (coco__tls_sched != NULL && coco__tls_sched->running))
         return COCO_ERROR_INVALID;
+    coco__thr_t *t = coco__thr();
+    if (s->thr != t) {
+        /* Made or last run by another thread: what it holds is shared. */
+        coco__mt_enable();
+        __atomic_store_n(&s->thr, t, __ATOMIC_RELAXED);
+    }
     coco__tls_sched = s;
+    coco__tls_running = s;
     s->running = true;
+    __atomic_store_n(&s->in_run, true, __ATOMIC_RELEASE);
     s->chain = chain;
     return COCO_OK;
 }
 
 static void leave(coco_sched_t *s)
 {
+    __atomic_store_n(&s->in_run, false, __ATOMIC_RELEASE);
     s->running = false;
     s->chain = true;
+    coco__tls_running = NULL;
+}
+
+/* What the loop does first on every turn: takes in what other threads
+ * woke, and once the process shares objects between threads, makes the
+ * scheduler one they can wake. */
+static inline int loop_inbox(coco_sched_t *s)
+{
+    coco__inbox_drain(s);
+    if (coco__unlikely(!s->remote_armed) && coco__mt_mode() != 0 &&
+        s->ops->arm(s) != COCO_OK)
+        return COCO_ERROR;
+    return COCO_OK;
 }
 
 int coco_sched_run(coco_sched_t *s)
@@ -134,7 +229,11 @@ int coco_sched_run(coco_sched_t *s)
     if (rc != COCO_OK)
         return rc;
     for (;;) {
+        if ((rc = loop_inbox(s)) != COCO_OK)
+            break;
         if (coco__pending(s)) {
+            if (s->rq_head == NULL && s->alive == 0 && only_others(s))
+                break; /* rc is COCO_OK */
             rc = loop_wait(s, s->rq_head == NULL);
             if (rc != COCO_OK)
                 break;
@@ -156,11 +255,16 @@ int coco_sched_run_once(coco_sched_t *s)
     int rc = enter(s, false);
     if (rc != COCO_OK)
         return rc;
-    if (s->rq_head == NULL) {
-        if (coco__pending(s))
-            rc = loop_wait(s, true);
-        else if (s->alive != 0)
+    rc = loop_inbox(s);
+    if (rc != COCO_OK) {
+        /* nothing more this turn */
+    } else if (s->rq_head == NULL) {
+        if (coco__pending(s)) {
+            if (!(s->alive == 0 && only_others(s)))
+                rc = loop_wait(s, true);
+        } else if (s->alive != 0) {
             rc = COCO_ERROR_DEADLOCK;
+        }
         if (rc == COCO_ERROR_DEADLOCK)
             coco__debug_deadlock(s);
     } else if (coco__pending(s)) {
@@ -196,6 +300,7 @@ coco_sched_t *coco_sched_create(void)
     if (thread_list != NULL)
         thread_list->thread_prev = s;
     thread_list = s;
+    coco__sched_register(s);
     coco__trace_env(s);
     /* Made current unless a coroutine of another scheduler is running. */
     if (coco__tls_sched == NULL || !coco__tls_sched->running)
@@ -205,8 +310,9 @@ coco_sched_t *coco_sched_create(void)
 
 void coco_sched_destroy(coco_sched_t *s)
 {
-    if (s == NULL || s->running)
+    if (s == NULL || coco__sched_foreign(s) || s->running)
         return;
+    coco__sched_unregister(s);
     if (s->trace != NULL)
         coco_trace_stop(s); /* ends the file: a complete document */
     coco__co_destroy_all(s);

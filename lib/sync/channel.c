@@ -38,6 +38,7 @@ coco_channel_t *coco_channel_create(size_t capacity)
         errno = ENOMEM;
         return NULL;
     }
+    ch->thr = coco__thr();
     ch->cap = capacity;
     ch->len = 0;
     ch->head = 0;
@@ -55,9 +56,9 @@ coco_channel_t *coco_channel_create(size_t capacity)
     return ch;
 }
 
-void coco_channel_close(coco_channel_t *ch)
+static void chan_close(coco_channel_t *ch)
 {
-    if (ch == NULL || ch->closed)
+    if (ch->closed)
         return;
     ch->closed = true;
     /* A receiver only waits on an empty ring, so none of them can be owed
@@ -66,14 +67,25 @@ void coco_channel_close(coco_channel_t *ch)
     coco__waitq_fire_all(&ch->sendq, COCO_ERROR_CHANNEL_CLOSED);
 }
 
+void coco_channel_close(coco_channel_t *ch)
+{
+    if (ch == NULL)
+        return;
+    bool locked = coco__sect_enter(ch->thr);
+    chan_close(ch);
+    coco__sect_leave(locked);
+}
+
 void coco_channel_destroy(coco_channel_t *ch)
 {
     if (ch == NULL)
         return;
     /* Parked coroutines leave the queues before the memory goes; they
      * resume with COCO_ERROR_CHANNEL_CLOSED and never look at ch again. */
-    coco_channel_close(ch);
+    bool locked = coco__sect_enter(ch->thr);
+    chan_close(ch);
     coco__waitq_forget_handed(&ch->recvq);
+    coco__sect_leave(locked);
     while (ch->back != NULL) {
         struct coco__chan_back *b = ch->back;
         ch->back = b->next;
@@ -213,14 +225,15 @@ int coco__chan_recv_now(coco_channel_t *ch, void **value)
 
 /* ---------------------------------------------------------------- send */
 
-static int send_wait(coco_channel_t *ch, void *value, uint64_t timeout_ms)
+static int send_wait(coco_channel_t *ch, void *value, uint64_t timeout_ms,
+                     bool locked)
 {
     coco_co_t *co = coco__current();
-    if (co == NULL)
-        return COCO_ERROR_WOULDBLOCK;
-    if (timeout_ms == 0)
-        return COCO_ERROR_TIMEOUT;
-    return coco__wait_one(&ch->sendq, co, value, NULL, timeout_ms);
+    if (co == NULL || timeout_ms == 0) {
+        coco__sect_leave(locked);
+        return co == NULL ? COCO_ERROR_WOULDBLOCK : COCO_ERROR_TIMEOUT;
+    }
+    return coco__wait_one(&ch->sendq, co, value, NULL, timeout_ms, locked);
 }
 
 static inline int chan_send(coco_channel_t *ch, void *value, uint64_t timeout_ms)
@@ -228,10 +241,13 @@ static inline int chan_send(coco_channel_t *ch, void *value, uint64_t timeout_ms
     if (coco__unlikely(ch == NULL))
         return COCO_ERROR_INVALID;
     coco__sstack_check_ptr(value, "coco_channel_send");
+    bool locked = coco__sect_enter(ch->thr);
     int rc = send_now(ch, value);
-    if (rc != COCO_ERROR_WOULDBLOCK)
+    if (rc != COCO_ERROR_WOULDBLOCK) {
+        coco__sect_leave(locked);
         return rc;
-    return send_wait(ch, value, timeout_ms);
+    }
+    return send_wait(ch, value, timeout_ms, locked);
 }
 
 int coco_channel_send(coco_channel_t *ch, void *value)
@@ -249,29 +265,36 @@ int coco_channel_try_send(coco_channel_t *ch, void *value)
     if (ch == NULL)
         return COCO_ERROR_INVALID;
     coco__sstack_check_ptr(value, "coco_channel_try_send");
-    return send_now(ch, value);
+    bool locked = coco__sect_enter(ch->thr);
+    int rc = send_now(ch, value);
+    coco__sect_leave(locked);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- recv */
 
-static int recv_wait(coco_channel_t *ch, void **value, uint64_t timeout_ms)
+static int recv_wait(coco_channel_t *ch, void **value, uint64_t timeout_ms,
+                     bool locked)
 {
     coco_co_t *co = coco__current();
-    if (co == NULL)
-        return COCO_ERROR_WOULDBLOCK;
-    if (timeout_ms == 0)
-        return COCO_ERROR_TIMEOUT;
-    return coco__wait_one(&ch->recvq, co, NULL, value, timeout_ms);
+    if (co == NULL || timeout_ms == 0) {
+        coco__sect_leave(locked);
+        return co == NULL ? COCO_ERROR_WOULDBLOCK : COCO_ERROR_TIMEOUT;
+    }
+    return coco__wait_one(&ch->recvq, co, NULL, value, timeout_ms, locked);
 }
 
 static inline int chan_recv(coco_channel_t *ch, void **value, uint64_t timeout_ms)
 {
     if (coco__unlikely(ch == NULL || value == NULL))
         return COCO_ERROR_INVALID;
+    bool locked = coco__sect_enter(ch->thr);
     int rc = recv_now(ch, value);
-    if (rc != COCO_ERROR_WOULDBLOCK)
+    if (rc != COCO_ERROR_WOULDBLOCK) {
+        coco__sect_leave(locked);
         return rc;
-    return recv_wait(ch, value, timeout_ms);
+    }
+    return recv_wait(ch, value, timeout_ms, locked);
 }
 
 int coco_channel_recv(coco_channel_t *ch, void **value)
@@ -288,14 +311,22 @@ int coco_channel_try_recv(coco_channel_t *ch, void **value)
 {
     if (ch == NULL || value == NULL)
         return COCO_ERROR_INVALID;
-    return recv_now(ch, value);
+    bool locked = coco__sect_enter(ch->thr);
+    int rc = recv_now(ch, value);
+    coco__sect_leave(locked);
+    return rc;
 }
 
 /* -------------------------------------------------------------- queries */
 
 size_t coco_channel_len(const coco_channel_t *ch)
 {
-    return ch != NULL ? ch->len + ch->nback : 0;
+    if (ch == NULL)
+        return 0;
+    bool locked = coco__sect_enter(ch->thr);
+    size_t n = ch->len + ch->nback;
+    coco__sect_leave(locked);
+    return n;
 }
 
 size_t coco_channel_cap(const coco_channel_t *ch)

@@ -9,6 +9,7 @@
 #include "sync/wait.h"
 
 struct coco_channel {
+    const coco__thr_t *thr;  /* the thread that made it (lib/core/mt.h) */
     size_t cap;              /* ring slots; 0 = unbuffered */
     size_t len;              /* values in the ring */
     size_t head;             /* slot of the oldest value */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 struct coco_cond {
+    const coco__thr_t *thr;  /* the thread that made it (lib/core/mt.h) */
     coco__waitq_t waiters;
 };
 
@@ -32,6 +33,7 @@ coco_cond_t *coco_cond_create(void)
         errno = ENOMEM;
         return NULL;
     }
+    cv->thr = coco__thr();
     cv->waiters.give_back = cond_give_back;
     COCO__WAITQ_OWNER(cv, coco_cond_t, waiters, COCO__WQ_COND);
     return cv;
@@ -41,31 +43,42 @@ void coco_cond_destroy(coco_cond_t *cv)
 {
     if (cv == NULL)
         return;
+    bool locked = coco__sect_enter(cv->thr);
     coco__waitq_fire_all(&cv->waiters, COCO_ERROR_INVALID);
     coco__waitq_forget_handed(&cv->waiters);
+    coco__sect_leave(locked);
     free(cv);
 }
 
 int coco_cond_wait_timeout(coco_cond_t *cv, coco_mutex_t *mu, uint64_t timeout_ms)
 {
     coco_co_t *self = coco__current();
-    if (cv == NULL || mu == NULL || !coco__mutex_held_by(mu, self))
+    if (cv == NULL || mu == NULL)
         return COCO_ERROR_INVALID;
-    if (self == NULL)
-        return COCO_ERROR_WOULDBLOCK;
-    if (timeout_ms == 0)
-        return COCO_ERROR_TIMEOUT;
-    coco__waiter_t local, *w = coco__wait_group(self, &local, 1, 1);
-    if (w == NULL)
-        return COCO_ERROR_NOMEM;
+    const coco__thr_t *t = coco__thr();
+    bool locked = coco__sect_enter(cv->thr == t && mu->thr == t ? t : NULL);
+    int rc = COCO_OK;
+    coco__waiter_t local, *w = NULL;
+    if (!coco__mutex_held_by(mu, self))
+        rc = COCO_ERROR_INVALID;
+    else if (self == NULL)
+        rc = COCO_ERROR_WOULDBLOCK;
+    else if (timeout_ms == 0)
+        rc = COCO_ERROR_TIMEOUT;
+    else if ((w = coco__wait_group(self, &local, 1, 1)) == NULL)
+        rc = COCO_ERROR_NOMEM;
+    if (rc != COCO_OK) {
+        coco__sect_leave(locked);
+        return rc;
+    }
     coco__waitq_push(&cv->waiters, w);
-    coco_mutex_unlock(mu);
-    int rc = coco__wait_park_group(self, w, &local, timeout_ms);
+    coco__mutex_release(mu);
+    rc = coco__wait_park_group(self, w, &local, timeout_ms, locked);
     if (rc >= 0)
         rc = w->result;
     coco__wait_records_free(w, &local);
     /* The caller holds the mutex again on every return, as with pthreads. */
-    int lrc = coco__mutex_lock(mu, self, COCO_INFINITE);
+    int lrc = coco__mutex_lock(mu, self, COCO_INFINITE, coco__sect_enter(mu->thr));
     return lrc != COCO_OK ? lrc : rc;
 }
 
@@ -78,8 +91,10 @@ int coco_cond_signal(coco_cond_t *cv)
 {
     if (cv == NULL)
         return COCO_ERROR_INVALID;
+    bool locked = coco__sect_enter(cv->thr);
     if (cv->waiters.head != NULL)
         coco__waitq_hand_head(&cv->waiters);
+    coco__sect_leave(locked);
     return COCO_OK;
 }
 
@@ -87,6 +102,8 @@ int coco_cond_broadcast(coco_cond_t *cv)
 {
     if (cv == NULL)
         return COCO_ERROR_INVALID;
+    bool locked = coco__sect_enter(cv->thr);
     coco__waitq_fire_all(&cv->waiters, COCO_OK);
+    coco__sect_leave(locked);
     return COCO_OK;
 }

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 /* Passes the held mutex to the longest waiter, or frees it. */
-static void mutex_release(coco_mutex_t *mu)
+void coco__mutex_release(coco_mutex_t *mu)
 {
     coco__waiter_t *w = mu->waiters.head;
     if (w == NULL) {
@@ -31,7 +31,7 @@ static void mutex_give_back(coco__waitq_t *q, coco__waiter_t *w)
 {
     coco_mutex_t *mu = COCO__CONTAINER_OF(q, coco_mutex_t, waiters);
     if (coco__mutex_held_by(mu, w->co))
-        mutex_release(mu);
+        coco__mutex_release(mu);
 }
 
 coco_mutex_t *coco_mutex_create(void)
@@ -41,6 +41,7 @@ coco_mutex_t *coco_mutex_create(void)
         errno = ENOMEM;
         return NULL;
     }
+    mu->thr = coco__thr();
     mu->waiters.give_back = mutex_give_back;
     COCO__WAITQ_OWNER(mu, coco_mutex_t, waiters, COCO__WQ_MUTEX);
     return mu;
@@ -50,33 +51,41 @@ void coco_mutex_destroy(coco_mutex_t *mu)
 {
     if (mu == NULL)
         return;
+    bool locked = coco__sect_enter(mu->thr);
     coco__waitq_fire_all(&mu->waiters, COCO_ERROR_INVALID);
     coco__waitq_forget_handed(&mu->waiters);
+    coco__sect_leave(locked);
     free(mu);
 }
 
-int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms)
+int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms,
+                     bool locked)
 {
+    int rc;
     if (!mu->locked) {
         mu->locked = true;
         coco__mutex_set_owner(mu, self);
-        return COCO_OK;
+        rc = COCO_OK;
+    } else if (self == NULL) {
+        rc = COCO_ERROR_WOULDBLOCK;
+    } else if (coco__mutex_held_by(mu, self)) {
+        rc = COCO_ERROR_DEADLOCK; /* not recursive: it would wait for ever */
+    } else if (timeout_ms == 0) {
+        rc = COCO_ERROR_TIMEOUT;
+    } else {
+        /* On COCO_OK the unlocker already made us the owner. */
+        return coco__wait_one(&mu->waiters, self, NULL, NULL, timeout_ms, locked);
     }
-    if (self == NULL)
-        return COCO_ERROR_WOULDBLOCK;
-    if (coco__mutex_held_by(mu, self))
-        return COCO_ERROR_DEADLOCK; /* not recursive: it would wait for ever */
-    if (timeout_ms == 0)
-        return COCO_ERROR_TIMEOUT;
-    /* On COCO_OK the unlocker already made us the owner. */
-    return coco__wait_one(&mu->waiters, self, NULL, NULL, timeout_ms);
+    coco__sect_leave(locked);
+    return rc;
 }
 
 int coco_mutex_lock_timeout(coco_mutex_t *mu, uint64_t timeout_ms)
 {
     if (mu == NULL)
         return COCO_ERROR_INVALID;
-    return coco__mutex_lock(mu, coco__current(), timeout_ms);
+    bool locked = coco__sect_enter(mu->thr);
+    return coco__mutex_lock(mu, coco__current(), timeout_ms, locked);
 }
 
 int coco_mutex_lock(coco_mutex_t *mu)
@@ -88,17 +97,27 @@ int coco_mutex_trylock(coco_mutex_t *mu)
 {
     if (mu == NULL)
         return COCO_ERROR_INVALID;
-    if (mu->locked)
-        return COCO_ERROR_WOULDBLOCK;
-    mu->locked = true;
-    coco__mutex_set_owner(mu, coco__current());
-    return COCO_OK;
+    bool locked = coco__sect_enter(mu->thr);
+    int rc = COCO_ERROR_WOULDBLOCK;
+    if (!mu->locked) {
+        mu->locked = true;
+        coco__mutex_set_owner(mu, coco__current());
+        rc = COCO_OK;
+    }
+    coco__sect_leave(locked);
+    return rc;
 }
 
 int coco_mutex_unlock(coco_mutex_t *mu)
 {
-    if (mu == NULL || !coco__mutex_held_by(mu, coco__current()))
+    if (mu == NULL)
         return COCO_ERROR_INVALID;
-    mutex_release(mu);
-    return COCO_OK;
+    bool locked = coco__sect_enter(mu->thr);
+    int rc = COCO_ERROR_INVALID;
+    if (coco__mutex_held_by(mu, coco__current())) {
+        coco__mutex_release(mu);
+        rc = COCO_OK;
+    }
+    coco__sect_leave(locked);
+    return rc;
 }

@@ -89,13 +89,26 @@ static int poll_cases(coco_select_case_t *cases, size_t n)
     return -1;
 }
 
+/* The thread that made every channel of cases, or NULL when they were
+ * not all made by the calling thread (lib/core/mt.h). */
+static const coco__thr_t *cases_owner(const coco_select_case_t *cases, size_t n)
+{
+    const coco__thr_t *t = coco__thr();
+    for (size_t i = 0; i < n; i++)
+        if (cases[i].ch != NULL && cases[i].ch->thr != t)
+            return NULL;
+    return t;
+}
+
 static int select_wait(coco_co_t *co, coco_select_case_t *cases, size_t n,
-                       uint64_t timeout_ms)
+                       uint64_t timeout_ms, bool locked)
 {
     coco__waiter_t local[SELECT_STACK_CASES];
     coco__waiter_t *w = coco__wait_group(co, local, SELECT_STACK_CASES, n);
-    if (w == NULL)
+    if (w == NULL) {
+        coco__sect_leave(locked);
         return COCO_ERROR_NOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
         coco_select_case_t *c = &cases[i];
         if (c->ch == NULL)
@@ -104,7 +117,7 @@ static int select_wait(coco_co_t *co, coco_select_case_t *cases, size_t n,
         coco__waitq_push(c->op == COCO_SELECT_SEND ? &c->ch->sendq : &c->ch->recvq,
                          &w[i]);
     }
-    int rc = coco__wait_park_group(co, w, local, timeout_ms);
+    int rc = coco__wait_park_group(co, w, local, timeout_ms, locked);
     if (rc >= 0) {
         coco_select_case_t *c = &cases[rc];
         c->result = w[rc].result;
@@ -123,24 +136,30 @@ int coco_select(coco_select_case_t *cases, size_t n, uint64_t timeout_ms)
     if (active < 0)
         return COCO_ERROR_INVALID;
     check_send_values(cases, n);
+    bool locked = coco__sect_enter(cases_owner(cases, n));
     int i = poll_cases(cases, n);
-    if (i >= 0)
-        return i;
     coco_co_t *co = coco__current();
-    if (co == NULL)
-        return COCO_ERROR_WOULDBLOCK;
-    if (timeout_ms == 0)
-        return COCO_ERROR_TIMEOUT;
-    /* Nothing could ever wake it. */
-    if (active == 0 && timeout_ms == COCO_INFINITE)
-        return COCO_ERROR_INVALID;
-    return select_wait(co, cases, n, timeout_ms);
+    int rc;
+    if (i >= 0)
+        rc = i;
+    else if (co == NULL)
+        rc = COCO_ERROR_WOULDBLOCK;
+    else if (timeout_ms == 0)
+        rc = COCO_ERROR_TIMEOUT;
+    else if (active == 0 && timeout_ms == COCO_INFINITE)
+        rc = COCO_ERROR_INVALID; /* nothing could ever wake it */
+    else
+        return select_wait(co, cases, n, timeout_ms, locked);
+    coco__sect_leave(locked);
+    return rc;
 }
 
 int coco_select_try(coco_select_case_t *cases, size_t n)
 {
     if (cases == NULL || n == 0 || n > INT32_MAX || check_cases(cases, n) < 0)
         return COCO_ERROR_INVALID;
+    bool locked = coco__sect_enter(cases_owner(cases, n));
     int i = poll_cases(cases, n);
+    coco__sect_leave(locked);
     return i >= 0 ? i : COCO_ERROR_WOULDBLOCK;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 struct coco_sem {
+    const coco__thr_t *thr;  /* the thread that made it (lib/core/mt.h) */
     size_t value;
     coco__waitq_t waiters;
 };
@@ -42,6 +43,7 @@ coco_sem_t *coco_sem_create(size_t initial)
         errno = ENOMEM;
         return NULL;
     }
+    sem->thr = coco__thr();
     sem->value = initial;
     sem->waiters.give_back = sem_give_back;
     COCO__WAITQ_OWNER(sem, coco_sem_t, waiters, COCO__WQ_SEM);
@@ -52,8 +54,10 @@ void coco_sem_destroy(coco_sem_t *sem)
 {
     if (sem == NULL)
         return;
+    bool locked = coco__sect_enter(sem->thr);
     coco__waitq_fire_all(&sem->waiters, COCO_ERROR_INVALID);
     coco__waitq_forget_handed(&sem->waiters);
+    coco__sect_leave(locked);
     free(sem);
 }
 
@@ -61,11 +65,13 @@ int coco_sem_wait_timeout(coco_sem_t *sem, uint64_t timeout_ms)
 {
     if (sem == NULL)
         return COCO_ERROR_INVALID;
+    bool locked = coco__sect_enter(sem->thr);
     if (sem->value > 0) {
         sem->value--;
+        coco__sect_leave(locked);
         return COCO_OK;
     }
-    return coco__wait_alone(&sem->waiters, timeout_ms);
+    return coco__wait_alone(&sem->waiters, timeout_ms, locked);
 }
 
 int coco_sem_wait(coco_sem_t *sem)
@@ -77,20 +83,32 @@ int coco_sem_trywait(coco_sem_t *sem)
 {
     if (sem == NULL)
         return COCO_ERROR_INVALID;
-    if (sem->value == 0)
-        return COCO_ERROR_WOULDBLOCK;
-    sem->value--;
-    return COCO_OK;
+    bool locked = coco__sect_enter(sem->thr);
+    int rc = COCO_ERROR_WOULDBLOCK;
+    if (sem->value > 0) {
+        sem->value--;
+        rc = COCO_OK;
+    }
+    coco__sect_leave(locked);
+    return rc;
 }
 
 int coco_sem_post(coco_sem_t *sem)
 {
     if (sem == NULL)
         return COCO_ERROR_INVALID;
-    return sem_release(sem);
+    bool locked = coco__sect_enter(sem->thr);
+    int rc = sem_release(sem);
+    coco__sect_leave(locked);
+    return rc;
 }
 
 size_t coco_sem_value(const coco_sem_t *sem)
 {
-    return sem != NULL ? sem->value : 0;
+    if (sem == NULL)
+        return 0;
+    bool locked = coco__sect_enter(sem->thr);
+    size_t v = sem->value;
+    coco__sect_leave(locked);
+    return v;
 }

@@ -10,6 +10,7 @@
 #include "sync/wait.h"
 
 struct coco_mutex {
+    const coco__thr_t *thr;  /* the thread that made it (lib/core/mt.h) */
     bool locked;
     coco_co_t *owner;        /* NULL: the thread outside coroutines */
     uint64_t owner_id;       /* its id: descriptors are recycled */
@@ -33,6 +34,10 @@ static inline bool coco__mutex_held_by(const coco_mutex_t *mu, const coco_co_t *
 
 /* Locks mu for self (NULL outside a coroutine); coco_mutex_lock_timeout()
  * without the argument checks. */
-int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms);
+/* In a section, which it leaves. */
+int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms,
+                     bool locked);
+/* In a section: unlocks mu, held by the caller. */
+void coco__mutex_release(coco_mutex_t *mu);
 
 #endif /* COCO_SYNC_SYNC_H */

@@ -28,22 +28,31 @@ void coco__wait_give_back(coco_co_t *co)
     coco__wait_unhand(co)->q = NULL;
 }
 
-int coco__wait_park_timeout(coco_co_t *co, uint64_t timeout_ms)
+int coco__wait_park_timeout(coco_co_t *co, coco__waiter_t *w, uint64_t timeout_ms,
+                            bool locked)
 {
-    int rc = coco__park_timeout(co->pub.sched, timeout_ms);
+    int rc = coco__park_timeout_leave(co->pub.sched, timeout_ms, locked);
+    if (rc == COCO_ERROR_NOMEM) {
+        /* Still in the section: nothing fired the group yet. */
+        coco__wait_unlink_group(w);
+        co->wait_on = COCO__ON_NOTHING;
+        co->wait_obj = NULL;
+        coco__sect_leave(locked);
+        return rc;
+    }
     if (rc != COCO_OK)
         return rc;
-    coco__wait_resumed(co);
+    coco__wait_back(co);
     return (int)co->wait_result;
 }
 
 static inline int wait_one(coco__waitq_t *q, coco_co_t *co, coco__waiter_t *w,
-                           void *in, void **out, uint64_t timeout_ms)
+                           void *in, void **out, uint64_t timeout_ms, bool locked)
 {
     coco__wait_init(w, 1, co);
     w->value = in;
     coco__waitq_push(q, w);
-    int rc = coco__wait_park(co, w, timeout_ms);
+    int rc = coco__wait_park(co, w, timeout_ms, locked);
     if (rc < 0)
         return rc;
     if (out != NULL)
@@ -52,10 +61,10 @@ static inline int wait_one(coco__waitq_t *q, coco_co_t *co, coco__waiter_t *w,
 }
 
 int coco__wait_one_local(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
-                         uint64_t timeout_ms)
+                         uint64_t timeout_ms, bool locked)
 {
     coco__waiter_t w;
-    return wait_one(q, co, &w, in, out, timeout_ms);
+    return wait_one(q, co, &w, in, out, timeout_ms, locked);
 }
 
 /* What a heap record was fired with, once its coroutine runs again; the
@@ -74,9 +83,9 @@ static COCO__NOINLINE int heap_record_result(coco__waiter_t *w, void **out, int 
 }
 
 static COCO__NOINLINE int park_on_heap_record_timed(coco__waiter_t *w, void **out,
-                                                    uint64_t timeout_ms)
+                                                    uint64_t timeout_ms, bool locked)
 {
-    int rc = coco__wait_park_timeout(w->co, timeout_ms);
+    int rc = coco__wait_park_timeout(w->co, w, timeout_ms, locked);
     return heap_record_result(w, out, rc);
 }
 
@@ -87,30 +96,32 @@ static COCO__NOINLINE int park_on_heap_record_timed(coco__waiter_t *w, void **ou
  * again through the descriptor, which keeps pointing at it while
  * COCO__WAIT_HEAP is set. */
 static COCO__NOINLINE int park_on_heap_record(coco__waiter_t *w, void **out,
-                                              uint64_t timeout_ms)
+                                              uint64_t timeout_ms, bool locked)
 {
     coco_co_t *co = w->co;
     co->wait_obj = w;
     co->wait_on = COCO__ON_GROUP;
     if (timeout_ms != COCO_INFINITE)
-        return park_on_heap_record_timed(w, out, timeout_ms);
-    coco__park(co->pub.sched);
+        return park_on_heap_record_timed(w, out, timeout_ms, locked);
+    coco__park_leave(co->pub.sched, locked);
     co = coco__tls_sched->current;
-    coco__wait_resumed(co);
+    coco__wait_back(co);
     return heap_record_result(co->wait_obj, out, (int)co->wait_result);
 }
 
 int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
-                        uint64_t timeout_ms)
+                        uint64_t timeout_ms, bool locked)
 {
     coco__waiter_t *w = coco__wait_group(co, NULL, 0, 1);
-    if (w == NULL)
+    if (w == NULL) {
+        coco__sect_leave(locked);
         return COCO_ERROR_NOMEM;
+    }
     w->value = in;
     coco__waitq_push(q, w);
     /* Findable before the call below, which may overflow the stack. */
     co->wait_obj = w;
     co->wait_on = COCO__ON_GROUP;
     co->flags |= COCO__WAIT_HEAP;
-    return park_on_heap_record(w, out, timeout_ms);
+    return park_on_heap_record(w, out, timeout_ms, locked);
 }

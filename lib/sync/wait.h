@@ -18,6 +18,7 @@
 
 #include "timer/deadline.h"
 #include "debug/inspect.h"
+#include "core/mt.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -93,13 +94,18 @@ static inline void coco__wait_unlink_group(coco__waiter_t *w)
     }
 }
 
-/* Makes the coroutine of the fired waiter w runnable. */
+/* Makes the coroutine of the fired waiter w runnable: at once when this
+ * thread runs its scheduler (or nothing is shared), else through the
+ * inbox of its scheduler. */
 static inline void coco__wait_wake(coco__waiter_t *w, int result)
 {
     coco_co_t *co = w->co;
     w->result = result;
     co->wait_result = (int32_t)coco__wait_index(w);
-    coco__wake(co->pub.sched, co);
+    if (coco__wake_is_remote(co))
+        coco__wake_remote(co);
+    else
+        coco__wake(co->pub.sched, co);
 }
 
 /* Satisfies the queued waiter w with result: its whole group leaves the
@@ -168,13 +174,6 @@ static inline coco__waiter_t *coco__wait_unhand(coco_co_t *co)
     if (!(co->flags & COCO__WAIT_HEAP))
         co->wait_obj = NULL;
     return w;
-}
-
-/* Called by a parked coroutine as soon as it runs again. */
-static inline void coco__wait_resumed(coco_co_t *co)
-{
-    if (co->wait_on == COCO__ON_HANDOFF)
-        coco__wait_unhand(co)->q = NULL;
 }
 
 /* The object of q goes away: what it handed stays with the receivers,
@@ -257,24 +256,41 @@ static inline void coco__wait_records_free(coco__waiter_t *w, coco__waiter_t *lo
     }
 }
 
-/* coco__wait_park() with a finite timeout. */
-int coco__wait_park_timeout(coco_co_t *co, uint64_t timeout_ms);
+/* The sections of lib/core/mt.h: every call below that queues records or
+ * fires them runs inside one; those that park leave it (locked says how
+ * it was entered) and enter a new one only if they must touch an object
+ * again when they run. */
 
-/* Parks co, whose group w is already queued, for at most timeout_ms.
- * Returns the index of the member that fired, or COCO_ERROR_TIMEOUT (the
- * group is then unlinked) or COCO_ERROR_NOMEM (no deadline could be set;
- * the group is unlinked too). */
+/* coco__wait_park() with a finite timeout. */
+int coco__wait_park_timeout(coco_co_t *co, coco__waiter_t *w, uint64_t timeout_ms,
+                            bool locked);
+
+/* Called by a parked coroutine as soon as it runs again, outside any
+ * section: takes what it was handed off its object's handed list. */
+static inline void coco__wait_back(coco_co_t *co)
+{
+    if (coco__unlikely(co->wait_on == COCO__ON_HANDOFF)) {
+        bool locked = coco__sect_enter_any();
+        coco__wait_unhand(co)->q = NULL;
+        coco__sect_leave(locked);
+    }
+}
+
+/* Parks co, whose group w is already queued, for at most timeout_ms,
+ * leaving the section.  Returns the index of the member that fired, or
+ * COCO_ERROR_TIMEOUT (the group is then unlinked) or COCO_ERROR_NOMEM (no
+ * deadline could be set; the group is unlinked too). */
 static inline int coco__wait_park(coco_co_t *co, coco__waiter_t *w,
-                                  uint64_t timeout_ms)
+                                  uint64_t timeout_ms, bool locked)
 {
     co->wait_obj = w;
     co->wait_on = COCO__ON_GROUP;
     if (coco__likely(timeout_ms == COCO_INFINITE)) {
-        coco__park(co->pub.sched);
-        coco__wait_resumed(co);
+        coco__park_leave(co->pub.sched, locked);
+        coco__wait_back(co);
         return (int)co->wait_result;
     }
-    return coco__wait_park_timeout(co, timeout_ms);
+    return coco__wait_park_timeout(co, w, timeout_ms, locked);
 }
 
 /* coco__wait_park() for the group w from coco__wait_group(): records that
@@ -282,45 +298,47 @@ static inline int coco__wait_park(coco_co_t *co, coco__waiter_t *w,
  * freed if the coroutine is destroyed before it runs again. */
 static inline int coco__wait_park_group(coco_co_t *co, coco__waiter_t *w,
                                         const coco__waiter_t *local,
-                                        uint64_t timeout_ms)
+                                        uint64_t timeout_ms, bool locked)
 {
     if (w != local)
         co->flags |= COCO__WAIT_HEAP;
-    int rc = coco__wait_park(co, w, timeout_ms);
+    int rc = coco__wait_park(co, w, timeout_ms, locked);
     co->flags &= (uint8_t)~COCO__WAIT_HEAP;
     return rc;
 }
 
 /* Queues one record of co on q, carrying in (a value to hand over), and
- * parks for at most timeout_ms.  Returns what coco__wait_park() does, or
- * the result the record was fired with; *out (when not NULL) receives the
- * value handed over.  The record is on co's stack (_local) or, for a
- * shared-stack coroutine, on the heap (_heap): two functions, so that the
- * frame a shared-stack coroutine leaves while parked holds no record. */
+ * parks for at most timeout_ms, leaving the section.  Returns what
+ * coco__wait_park() does, or the result the record was fired with; *out
+ * (when not NULL) receives the value handed over.  The record is on co's
+ * stack (_local) or, for a shared-stack coroutine, on the heap (_heap):
+ * two functions, so that the frame a shared-stack coroutine leaves while
+ * parked holds no record. */
 int coco__wait_one_local(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
-                         uint64_t timeout_ms);
+                         uint64_t timeout_ms, bool locked);
 int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
-                        uint64_t timeout_ms);
+                        uint64_t timeout_ms, bool locked);
 
 static inline int coco__wait_one(coco__waitq_t *q, coco_co_t *co, void *in,
-                                 void **out, uint64_t timeout_ms)
+                                 void **out, uint64_t timeout_ms, bool locked)
 {
     if (coco__unlikely(co->flags & COCO__SHARED))
-        return coco__wait_one_heap(q, co, in, out, timeout_ms);
-    return coco__wait_one_local(q, co, in, out, timeout_ms);
+        return coco__wait_one_heap(q, co, in, out, timeout_ms, locked);
+    return coco__wait_one_local(q, co, in, out, timeout_ms, locked);
 }
 
 /* Parks the running coroutine alone on q, for at most timeout_ms, and
  * returns the result it was fired with; COCO_ERROR_WOULDBLOCK outside a
- * coroutine, COCO_ERROR_TIMEOUT when timeout_ms is 0 or runs out. */
-static inline int coco__wait_alone(coco__waitq_t *q, uint64_t timeout_ms)
+ * coroutine, COCO_ERROR_TIMEOUT when timeout_ms is 0 or runs out.  Leaves
+ * the section. */
+static inline int coco__wait_alone(coco__waitq_t *q, uint64_t timeout_ms, bool locked)
 {
     coco_co_t *self = coco__current();
-    if (self == NULL)
-        return COCO_ERROR_WOULDBLOCK;
-    if (timeout_ms == 0)
-        return COCO_ERROR_TIMEOUT;
-    return coco__wait_one(q, self, NULL, NULL, timeout_ms);
+    if (self == NULL || timeout_ms == 0) {
+        coco__sect_leave(locked);
+        return self == NULL ? COCO_ERROR_WOULDBLOCK : COCO_ERROR_TIMEOUT;
+    }
+    return coco__wait_one(q, self, NULL, NULL, timeout_ms, locked);
 }
 
 /* What the loop layer's operations table calls (lib/sync/wait.c): unlinks

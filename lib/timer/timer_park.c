@@ -16,6 +16,7 @@
  */
 #include "timer/timer.h"
 #include "debug/inspect.h"
+#include "core/mt.h"
 
 struct coco_tpark {
     coco_tnode_t node;               /* must stay first */
@@ -36,7 +37,9 @@ void coco__tpark_drop(coco_sched_t *s, coco_co_t *co)
     coco__small_free(&s->small, tp, sizeof *tp);
 }
 
-/* The deadline passed before anything woke the coroutine. */
+/* The deadline passed before anything woke the coroutine.  Another
+ * thread may be waking it at the same moment: in the section, a
+ * coroutine already in the inbox has been woken, and keeps that. */
 static void tp_fire(coco_tnode_t *t)
 {
     struct coco_tpark *tp = (struct coco_tpark *)t;
@@ -44,14 +47,20 @@ static void tp_fire(coco_tnode_t *t)
     coco_sched_t *s = co->pub.sched;
     co->wait_timer = NULL;
     coco__small_free(&s->small, tp, sizeof *tp);
+    bool locked = coco__sect_enter_sched(s);
+    if (coco__unlikely(co->state == COCO__STATE_INBOX)) {
+        coco__sect_leave(locked);
+        return;
+    }
     co->flags |= COCO__TIMED_OUT;
     coco__cancel_wait(co);
     coco__wake(s, co);
+    coco__sect_leave(locked);
     coco__prefetch_stack(co);
 }
 
-/* Gives the running coroutine co a deadline timeout_ms from now; on
- * COCO_ERROR_NOMEM coco__cancel_wait() has been called instead.  Out of line,
+/* Gives the running coroutine co a deadline timeout_ms from now, or
+ * returns COCO_ERROR_NOMEM.  Out of line,
  * so that the callers below keep nothing but co live across their park:
  * what their frames hold is what a parked shared-stack coroutine saves. */
 static COCO__NOINLINE int tp_arm(coco_co_t *co, uint64_t timeout_ms)
@@ -60,11 +69,8 @@ static COCO__NOINLINE int tp_arm(coco_co_t *co, uint64_t timeout_ms)
     struct coco_tpark *tp = NULL;
     if (coco__timers(s) != NULL)
         tp = coco__small_alloc(&s->small, sizeof *tp);
-    if (tp == NULL) {
-        /* Nothing is linked by us; the parking layer unlinks itself. */
-        coco__cancel_wait(co);
+    if (tp == NULL)
         return COCO_ERROR_NOMEM;
-    }
     tp->co = co;
     tp->node.fire = tp_fire;
     tp->node.next = NULL; /* not armed yet */
@@ -79,8 +85,11 @@ static COCO__NOINLINE int tp_arm(coco_co_t *co, uint64_t timeout_ms)
 static inline int park_deadline(coco_sched_t *s, uint64_t timeout_ms, int expired)
 {
     coco_co_t *co = s->current;
-    if (timeout_ms != COCO_INFINITE && tp_arm(co, timeout_ms) != COCO_OK)
+    if (timeout_ms != COCO_INFINITE && tp_arm(co, timeout_ms) != COCO_OK) {
+        /* Nothing is linked by us; the parking layer unlinks itself. */
+        coco__cancel_wait(co);
         return COCO_ERROR_NOMEM;
+    }
     coco__park(co->pub.sched);
     if (co->flags & COCO__TIMED_OUT) {
         co->flags &= (uint8_t)~COCO__TIMED_OUT;
@@ -97,4 +106,17 @@ int coco__park_timeout(coco_sched_t *s, uint64_t timeout_ms)
 int coco__park_sleep(coco_sched_t *s, uint64_t timeout_ms)
 {
     return park_deadline(s, timeout_ms, COCO_OK);
+}
+
+int coco__park_timeout_leave(coco_sched_t *s, uint64_t timeout_ms, bool locked)
+{
+    coco_co_t *co = s->current;
+    if (timeout_ms != COCO_INFINITE && tp_arm(co, timeout_ms) != COCO_OK)
+        return COCO_ERROR_NOMEM; /* still in the section */
+    coco__park_leave(s, locked);
+    if (co->flags & COCO__TIMED_OUT) {
+        co->flags &= (uint8_t)~COCO__TIMED_OUT;
+        return COCO_ERROR_TIMEOUT;
+    }
+    return COCO_OK;
 }

@@ -1,0 +1,343 @@
+/*
+ * mt.c - what crosses threads: thread records, the switch to shared mode,
+ * the process-wide lock, scheduler inboxes, remote wake-ups, and the
+ * bookkeeping behind the deadlock rule for several threads.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "coco_internal.h"
+#include "core/mt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _WIN32
+#  include <windows.h>
+#else
+#  include <pthread.h>
+#  include <sched.h>
+#  include <sys/mman.h>
+#  include <unistd.h>
+#endif
+#ifdef __linux__
+#  include <sys/syscall.h>
+#  include <linux/membarrier.h>
+#endif
+
+COCO__TLS coco__thr_t *coco__tls_thr;
+COCO__TLS coco_sched_t *coco__tls_running;
+int coco__mt;
+int coco__g;
+
+/* ------------------------------------------------------------- the lock */
+
+
+static void thread_yield(void)
+{
+#ifdef _WIN32
+    SwitchToThread();
+#else
+    sched_yield();
+#endif
+}
+
+void coco__glock_slow(void)
+{
+    for (unsigned spins = 0;; spins++) {
+        while (__atomic_load_n(&coco__g, __ATOMIC_RELAXED) != 0) {
+            if (spins++ < 200)
+                coco__cpu_relax();
+            else
+                thread_yield();
+        }
+        if (__atomic_exchange_n(&coco__g, 1, __ATOMIC_ACQUIRE) == 0)
+            return;
+    }
+}
+
+/* ----------------------------------------------------- thread records */
+
+/* Every record ever made, live or free; records are reused, never freed.
+ * Guarded by reg_lock (a spin lock of its own: taken only on a thread's
+ * first use, at its exit and by the switch to shared mode). */
+static coco__thr_t *thr_list;
+static int reg_lock;
+
+static void reg_enter(void)
+{
+    while (__atomic_exchange_n(&reg_lock, 1, __ATOMIC_ACQUIRE) != 0)
+        thread_yield();
+}
+
+static void reg_leave(void)
+{
+    __atomic_store_n(&reg_lock, 0, __ATOMIC_RELEASE);
+}
+
+#ifndef _WIN32
+static pthread_key_t thr_key;
+static pthread_once_t thr_key_once = PTHREAD_ONCE_INIT;
+
+/* The thread exits: its record may serve another. */
+static void thr_exit(void *p)
+{
+    coco__thr_t *t = p;
+    reg_enter();
+    t->live = 0;
+    reg_leave();
+}
+
+static void thr_key_make(void)
+{
+    (void)pthread_key_create(&thr_key, thr_exit);
+}
+#endif
+
+coco__thr_t *coco__thr_slow(void)
+{
+    reg_enter();
+    coco__thr_t *t = thr_list;
+    while (t != NULL && t->live)
+        t = t->next;
+    if (t == NULL) {
+        t = calloc(1, sizeof *t);
+        if (t == NULL) {
+            reg_leave();
+            /* Nothing sensible is left to do: every later call would fail. */
+            abort();
+        }
+        t->next = thr_list;
+        thr_list = t;
+    }
+    t->live = 1;
+    t->in_op = 0;
+    t->glocked = 0;
+    reg_leave();
+#ifndef _WIN32
+    pthread_once(&thr_key_once, thr_key_make);
+    (void)pthread_setspecific(thr_key, t);
+#endif
+    coco__tls_thr = t;
+    return t;
+}
+
+/* ------------------------------------------------- the switch to shared */
+
+/* Makes every other thread of the process execute a full memory barrier
+ * before this returns: afterwards, none of them can read the mode as it
+ * was before the caller raised it, and each one's mark of an unlocked
+ * operation in progress is visible here. */
+static void process_barrier(void)
+{
+#ifdef _WIN32
+    FlushProcessWriteBuffers();
+#else
+#  if defined(__linux__) && defined(SYS_membarrier)
+    static int registered;
+    if (!registered) {
+        registered = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0
+                         ? 1 : -1;
+    }
+    if (registered == 1 &&
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0)
+        return;
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0) == 0)
+        return;
+#  endif
+    /* Changing the protection of a page this thread has written makes the
+     * kernel interrupt every processor running a thread of the process to
+     * flush its translations, which serializes each of them. */
+    static char *page;
+    long size = sysconf(_SC_PAGESIZE);
+    if (page == NULL) {
+        void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            abort();
+        page = p;
+    }
+    *(volatile char *)page = 1;
+    if (mprotect(page, (size_t)size, PROT_READ) != 0 ||
+        mprotect(page, (size_t)size, PROT_READ | PROT_WRITE) != 0)
+        abort();
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+void coco__mt_enable(void)
+{
+    if (__atomic_load_n(&coco__mt, __ATOMIC_ACQUIRE) == 2)
+        return;
+    /* One thread switches; the others wait until it is done. */
+    int expect = 0;
+    if (!__atomic_compare_exchange_n(&coco__mt, &expect, 1, false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        while (__atomic_load_n(&coco__mt, __ATOMIC_ACQUIRE) != 2)
+            thread_yield();
+        return;
+    }
+    process_barrier();
+    coco__thr_t *self = coco__tls_thr;
+    reg_enter();
+    for (coco__thr_t *t = thr_list; t != NULL; t = t->next) {
+        if (t == self)
+            continue;
+        /* An operation that read the old mode is still running: it is
+         * short, and cannot wait for anything this thread holds. */
+        while (__atomic_load_n(&t->in_op, __ATOMIC_ACQUIRE) != 0)
+            thread_yield();
+    }
+    reg_leave();
+    __atomic_store_n(&coco__mt, 2, __ATOMIC_SEQ_CST);
+}
+
+/* --------------------------------------------------------- the inboxes */
+
+void coco__wake_remote(coco_co_t *co)
+{
+    coco_sched_t *s = co->pub.sched;
+    co->wait_on = COCO__ON_NOTHING;
+    if (!(co->flags & COCO__WAIT_HEAP))
+        co->wait_obj = NULL;
+    co->state = COCO__STATE_INBOX;
+    co->next = NULL;
+    co->prev = s->inbox_tail;
+    if (s->inbox_tail != NULL)
+        s->inbox_tail->next = co;
+    else
+        s->inbox_head = co;
+    s->inbox_tail = co;
+    __atomic_store_n(&s->inbox_n, 1, __ATOMIC_RELEASE);
+    s->stuck = false; /* it has something to do now */
+    if (s->sleeping && !s->notified) {
+        s->notified = true;
+        s->ops->notify(s);
+    }
+}
+
+void coco__inbox_remove(coco_sched_t *s, coco_co_t *co)
+{
+    if (co->prev != NULL)
+        co->prev->next = co->next;
+    else
+        s->inbox_head = co->next;
+    if (co->next != NULL)
+        co->next->prev = co->prev;
+    else
+        s->inbox_tail = co->prev;
+    if (s->inbox_head == NULL)
+        __atomic_store_n(&s->inbox_n, 0, __ATOMIC_RELAXED);
+    co->state = COCO_STATE_WAITING;
+}
+
+void coco__inbox_drain_slow(coco_sched_t *s)
+{
+    coco__thr_t *t = coco__thr();
+    coco__glock(t);
+    coco_co_t *co = s->inbox_head;
+    s->inbox_head = s->inbox_tail = NULL;
+    __atomic_store_n(&s->inbox_n, 0, __ATOMIC_RELAXED);
+    /* Off the list, the coroutines are this thread's alone: nothing but
+     * their own scheduler touches a coroutine in the inbox. */
+    while (co != NULL) {
+        coco_co_t *next = co->next;
+        co->state = COCO_STATE_WAITING;
+        coco__wake(s, co); /* drops its deadline, queues it */
+        co = next;
+    }
+    coco__gunlock(t);
+}
+
+/* ------------------------------------------------------------- parking */
+
+void coco__park_leave(coco_sched_t *s, bool locked)
+{
+    coco_co_t *co = s->current;
+    co->state = COCO_STATE_WAITING;
+    s->stats.parks++;
+    coco__sect_leave(locked);
+    coco__park_switch(s, co);
+}
+
+/* --------------------------------------------------- the deadlock rule */
+
+static coco_sched_t *all_scheds;
+
+void coco__sched_register(coco_sched_t *s)
+{
+    coco__thr_t *t = coco__thr();
+    s->thr = t;
+    coco__glock(t);
+    s->all_prev = NULL;
+    s->all_next = all_scheds;
+    if (all_scheds != NULL)
+        all_scheds->all_prev = s;
+    all_scheds = s;
+    coco__gunlock(t);
+}
+
+void coco__sched_unregister(coco_sched_t *s)
+{
+    coco__thr_t *t = coco__thr();
+    coco__glock(t);
+    if (s->all_prev != NULL)
+        s->all_prev->all_next = s->all_next;
+    else
+        all_scheds = s->all_next;
+    if (s->all_next != NULL)
+        s->all_next->all_prev = s->all_prev;
+    coco__gunlock(t);
+    coco__sched_recheck();
+}
+
+/* Under the lock: can s still make progress by itself, or wake others? */
+static bool may_act(const coco_sched_t *s)
+{
+    return !(__atomic_load_n(&s->in_run, __ATOMIC_ACQUIRE) && s->stuck) ||
+           s->inbox_head != NULL;
+}
+
+/* Under the lock: tells every stuck scheduler for which nothing may act
+ * on another thread.  Returns true if it told any. */
+static bool tell_stuck(void)
+{
+    bool told = false;
+    for (coco_sched_t *s = all_scheds; s != NULL; s = s->all_next) {
+        if (may_act(s) || s->deadlocked)
+            continue;
+        bool alone = true;
+        for (coco_sched_t *o = all_scheds; o != NULL && alone; o = o->all_next)
+            if (o != s && o->thr != s->thr && may_act(o))
+                alone = false;
+        if (alone) {
+            s->deadlocked = true;
+            told = true;
+            if (s->sleeping && !s->notified) {
+                s->notified = true;
+                s->ops->notify(s);
+            }
+        }
+    }
+    return told;
+}
+
+bool coco__sched_stuck(coco_sched_t *s)
+{
+    coco__thr_t *t = coco__thr();
+    coco__glock(t);
+    s->stuck = true;
+    (void)tell_stuck();
+    bool dead = s->deadlocked;
+    coco__gunlock(t);
+    return dead;
+}
+
+void coco__sched_recheck(void)
+{
+    if (coco__mt_mode() == 0)
+        return;
+    coco__thr_t *t = coco__thr();
+    coco__glock(t);
+    (void)tell_stuck();
+    coco__gunlock(t);
+}
