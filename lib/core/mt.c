@@ -242,7 +242,14 @@ void coco__inbox_drain_slow(coco_sched_t *s)
     while (co != NULL) {
         coco_co_t *next = co->next;
         co->state = COCO_STATE_WAITING;
+        /* coco__wake_remote() already did what a wake does to wait_on
+         * and wait_obj; a hand-off recorded since (COCO__ON_HANDOFF, the
+         * handed record) must survive until the coroutine runs. */
+        uint8_t on = co->wait_on;
+        void *obj = co->wait_obj;
         coco__wake(s, co); /* drops its deadline, queues it */
+        co->wait_on = on;
+        co->wait_obj = obj;
         co = next;
     }
     coco__gunlock(t);
