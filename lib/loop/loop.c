@@ -186,8 +186,7 @@ static int enter(coco_sched_t *s, bool chain)
         return COCO_ERROR_INVALID;
     /* One loop per scheduler and per thread at a time: not from inside a
      * coroutine, not while another thread runs it. */
-    if (coco__sched_foreign(s) || s->running ||
-        (coco__tls_sched != NULL && coco__tls_sched->running))
+    if (coco__sched_foreign(s) || coco__tls_running != NULL)
         return COCO_ERROR_INVALID;
     coco__thr_t *t = coco__thr();
     if (s->thr != t) {
