@@ -314,7 +314,10 @@ static bool tell_stuck(void)
             continue;
         bool alone = true;
         for (coco_sched_t *o = all_scheds; o != NULL && alone; o = o->all_next)
-            if (o != s && o->thr != s->thr && may_act(o))
+            if (o != s &&
+                __atomic_load_n(&o->thr, __ATOMIC_RELAXED) !=
+                    __atomic_load_n(&s->thr, __ATOMIC_RELAXED) &&
+                may_act(o))
                 alone = false;
         if (alone) {
             s->deadlocked = true;
