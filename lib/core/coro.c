@@ -386,13 +386,16 @@ void coco_destroy(coco_coro_t *coro)
         co->flags |= COCO__DETACHED;
         co_finish(s, co, NULL);
     }
+    /* Its state is read in the section: another thread waking it
+     * (coco__wake_remote) writes it under the lock. */
+    bool locked = coco__sect_enter_sched(s);
     if (finished(co)) {
+        coco__sect_leave(locked);
         co_free(s, co);
         return;
     }
     /* Created, ready or waiting: take it out of wherever it is linked.
      * Ready with a lock, a unit or a value handed to it: pass that on. */
-    bool locked = coco__sect_enter_sched(s);
     if (co->wait_on == COCO__ON_HANDOFF)
         s->ops->give_back(co);
     coco__unpark(s, co);
