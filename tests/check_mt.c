@@ -1631,7 +1631,7 @@ static long stress_total(void)
     const char *e = getenv("COCO_MT_STRESS_MESSAGES");
     long all = e != NULL ? atol(e) : 10000000L;
     if (e == NULL)
-        all = COCO_TEST_TSAN ? all / 40 : under_valgrind() ? all / 1000
+        all = COCO_TEST_TSAN ? all / 8 : under_valgrind() ? all / 1000
             : COCO_TEST_ASAN ? all / 4 : all;
     return all / ST_CASES > 1000 ? all / ST_CASES : 1000;
 }
