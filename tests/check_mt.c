@@ -236,7 +236,9 @@ static void watchdog_start(struct watchdog *wd, unsigned seconds, const char *wh
     memset(wd, 0, sizeof *wd);
     pthread_mutex_init(&wd->mu, NULL);
     pthread_cond_init(&wd->cv, NULL);
-    wd->seconds = seconds;
+    /* COCO_MT_WATCHDOG=seconds: shorter, to see a stuck case sooner. */
+    const char *e = getenv("COCO_MT_WATCHDOG");
+    wd->seconds = e != NULL && atoi(e) > 0 ? (unsigned)atoi(e) : seconds;
     wd->what = what;
     wd->progress = progress;
     wd->total = total;
@@ -1122,9 +1124,15 @@ struct lw {
     long generation;    /* cond predicate (atomic for the plain thread) */
 };
 
+/* B's delay in round r: on even rounds a fine sweep of the first
+ * microsecond or so (A about to park), on odd rounds a coarser one of some
+ * hundred microseconds (A's scheduler spinning on its inbox, then going to
+ * sleep in its poller, then asleep). */
 static unsigned lw_spin(const struct lw *t, long r)
 {
-    return (unsigned)((r * 7919) % (long)t->spin_max);
+    if (r % 2 == 0)
+        return (unsigned)((r * 7919) % (long)t->spin_max);
+    return (unsigned)((r * 7919) % (long)(t->spin_max * 50));
 }
 
 static void lw_a(void *arg)
@@ -1336,7 +1344,7 @@ START_TEST(test_mt_lost_wakeup)
     struct lw t;
     memset(&t, 0, sizeof t);
     t.kind = _i;
-    t.rounds = scaled(20000);
+    t.rounds = scaled(12000);
     t.spin_max = 3001;
     t.ch = coco_channel_create(t.kind == LW_RECV1 ? 1 : 0);
     t.ch2 = coco_channel_create(0);
