@@ -15,7 +15,7 @@
 # SPDX-License-Identifier: MIT
 
 NM=${NM:-nm}
-layers="arch mem core signal timer sync io debug loop"
+layers="arch mem core signal timer sync io debug loop mt"
 
 # Calls up that the design asks for, each with its reason:
 #   arch coco__co_return  the first frame of a new context ends a coroutine

@@ -273,19 +273,14 @@ void coco__co_overflowed(coco_sched_t *s, coco_co_t *co)
      * waits with are still intact on its stack. */
     coco__rq_remove(s, co);
     /* Stopped inside a section, it never left it. */
-    coco__thr_t *t = coco__tls_thr;
-    if (t != NULL) {
-        if (t->glocked)
-            coco__gunlock(t);
-        __atomic_store_n(&t->in_op, 0, __ATOMIC_RELEASE);
-    }
-    bool locked = coco__sect_enter_sched(s);
+    coco__sect_leave();
+    coco__sect_enter_sched(s);
     if (co->wait_on == COCO__ON_HANDOFF)
         s->ops->give_back(co); /* woken with something it never took */
     else if (co->wait_on != COCO__ON_NOTHING && co->state != COCO__STATE_INBOX)
         coco__cancel_wait(co);
     coco__unpark(s, co);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     co->state = COCO_STATE_OVERFLOW;
     /* The size asked for, rounded to whole pages; the pool keeps a few
      * bytes of some stacks for itself. */
@@ -386,11 +381,11 @@ void coco_destroy(coco_coro_t *coro)
         co->flags |= COCO__DETACHED;
         co_finish(s, co, NULL);
     }
-    /* Its state is read in the section: another thread waking it
+    /* Its state is read in the section: a thread waking it
      * (coco__wake_remote) writes it under the lock. */
-    bool locked = coco__sect_enter_sched(s);
+    coco__sect_enter_sched(s);
     if (finished(co)) {
-        coco__sect_leave(locked);
+        coco__sect_leave();
         co_free(s, co);
         return;
     }
@@ -399,7 +394,7 @@ void coco_destroy(coco_coro_t *coro)
     if (co->wait_on == COCO__ON_HANDOFF)
         s->ops->give_back(co);
     coco__unpark(s, co);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     coco__rq_remove(s, co);
     co->state = COCO_STATE_DEAD;
     co_retire(s, co, NULL);
@@ -466,9 +461,9 @@ void coco__co_destroy_all(coco_sched_t *s)
 {
     /* Unlink the parked ones from channels and joins first: those may
      * outlive the scheduler, and must not keep pointers into it. */
-    bool locked = coco__sect_enter_sched(s);
+    coco__sect_enter_sched(s);
     each_live(s, unlink_parked);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     /* Every stack goes to the pool's hot list, no system call each: the
      * pool drain releases them whole slabs at a time. */
     s->stacks.limit = SIZE_MAX;

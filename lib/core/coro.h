@@ -269,6 +269,8 @@ struct coco_sched {
     bool in_run;                 /* inside coco_sched_run/run_once */
     bool stuck;                  /* waits for other threads only */
     bool deadlocked;             /* told so by the last one stuck */
+    bool grace;                  /* found alone, waits a moment ... */
+    uint64_t grace_since;        /* ... from then (coco__clock_ms) */
     size_t remote_waits;         /* coroutines in coco__remote_wait() */
     struct coco__thr *thr;       /* the thread that created or last ran it */
     coco_sched_t *all_prev, *all_next; /* every scheduler of the process */
@@ -311,10 +313,11 @@ static inline bool coco__valid(const coco_co_t *co)
  * Before calling, the parking layer links the coroutine wherever it waits
  * and sets wait_on and wait_obj. */
 void coco__park(coco_sched_t *s);
-/* The switch of coco__park(), for co already WAITING (lib/core/mt.c). */
-void coco__park_switch(coco_sched_t *s, coco_co_t *co);
 /* Makes a WAITING coroutine READY again. */
 void coco__wake(coco_sched_t *s, coco_co_t *co);
+/* The same for one taken from the inbox (lib/core/mt.c), whose waker
+ * already cleared its wait. */
+void coco__wake_inboxed(coco_sched_t *s, coco_co_t *co);
 /* For destroying a coroutine that has not finished: unlinks it from what
  * it waits on if it is parked, and drops its deadline and whatever else it
  * would have released when it ran again. */

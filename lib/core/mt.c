@@ -21,10 +21,14 @@
 #endif
 #ifdef __linux__
 #  include <sys/syscall.h>
+#  include <linux/futex.h>
 #  include <linux/membarrier.h>
 #endif
 
 COCO__TLS coco__thr_t *coco__tls_thr;
+COCO__TLS int coco__tls_sect;
+COCO__TLS coco__thr_t *coco__tls_key;
+const coco__thr_t coco__no_owner;
 COCO__TLS coco_sched_t *coco__tls_running;
 int coco__mt;
 int coco__g;
@@ -41,18 +45,39 @@ static void thread_yield(void)
 #endif
 }
 
-void coco__glock_slow(void)
+void coco__lock_slow(int *l)
 {
-    for (unsigned spins = 0;; spins++) {
-        while (__atomic_load_n(&coco__g, __ATOMIC_RELAXED) != 0) {
-            if (spins++ < 200)
-                coco__cpu_relax();
-            else
-                thread_yield();
-        }
-        if (__atomic_exchange_n(&coco__g, 1, __ATOMIC_ACQUIRE) == 0)
+    for (unsigned spins = 0; spins < 100; spins++) {
+        int free_ = 0;
+        if (__atomic_load_n(l, __ATOMIC_RELAXED) == 0 &&
+            __atomic_compare_exchange_n(l, &free_, 1, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
             return;
+        coco__cpu_relax();
     }
+#ifdef __linux__
+    /* Marked 2 from here on: whoever unlocks wakes a sleeper. */
+    while (__atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE) != 0)
+        syscall(SYS_futex, l, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+#else
+    for (;;) {
+        int free_ = 0;
+        if (__atomic_load_n(l, __ATOMIC_RELAXED) == 0 &&
+            __atomic_compare_exchange_n(l, &free_, 1, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return;
+        thread_yield();
+    }
+#endif
+}
+
+void coco__unlock_wake(int *l)
+{
+#ifdef __linux__
+    syscall(SYS_futex, l, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+#else
+    (void)l;
+#endif
 }
 
 /* ----------------------------------------------------- thread records */
@@ -65,13 +90,12 @@ static int reg_lock;
 
 static void reg_enter(void)
 {
-    while (__atomic_exchange_n(&reg_lock, 1, __ATOMIC_ACQUIRE) != 0)
-        thread_yield();
+    coco__lock(&reg_lock);
 }
 
 static void reg_leave(void)
 {
-    __atomic_store_n(&reg_lock, 0, __ATOMIC_RELEASE);
+    coco__unlock(&reg_lock);
 }
 
 #ifndef _WIN32
@@ -83,7 +107,7 @@ static void thr_exit(void *p)
 {
     coco__thr_t *t = p;
     reg_enter();
-    t->live = 0;
+    t->in_op = NULL;
     reg_leave();
 }
 
@@ -97,7 +121,7 @@ coco__thr_t *coco__thr_slow(void)
 {
     reg_enter();
     coco__thr_t *t = thr_list;
-    while (t != NULL && t->live)
+    while (t != NULL && t->in_op != NULL)
         t = t->next;
     if (t == NULL) {
         t = calloc(1, sizeof *t);
@@ -109,9 +133,13 @@ coco__thr_t *coco__thr_slow(void)
         t->next = thr_list;
         thr_list = t;
     }
-    t->live = 1;
-    t->in_op = 0;
-    t->glocked = 0;
+    t->in_op = &coco__tls_sect;
+    t->key = &coco__tls_key;
+    /* Under the registry lock, which the switch to shared mode takes to
+     * clear every key after raising the mode. */
+    __atomic_store_n(&coco__tls_key,
+                     __atomic_load_n(&coco__mt, __ATOMIC_SEQ_CST) == 0 ? t : NULL,
+                     __ATOMIC_RELAXED);
     reg_leave();
 #ifndef _WIN32
     pthread_once(&thr_key_once, thr_key_make);
@@ -176,19 +204,59 @@ void coco__mt_enable(void)
             thread_yield();
         return;
     }
-    process_barrier();
     coco__thr_t *self = coco__tls_thr;
     reg_enter();
+    for (coco__thr_t *t = thr_list; t != NULL; t = t->next)
+        if (t->in_op != NULL)
+            __atomic_store_n(t->key, NULL, __ATOMIC_RELAXED);
+    process_barrier();
     for (coco__thr_t *t = thr_list; t != NULL; t = t->next) {
         if (t == self)
             continue;
         /* An operation that read the old mode is still running: it is
          * short, and cannot wait for anything this thread holds. */
-        while (__atomic_load_n(&t->in_op, __ATOMIC_ACQUIRE) != 0)
+        while (t->in_op != NULL &&
+               __atomic_load_n(t->in_op, __ATOMIC_ACQUIRE) == COCO__SECT_OPEN)
             thread_yield();
     }
     reg_leave();
     __atomic_store_n(&coco__mt, 2, __ATOMIC_SEQ_CST);
+}
+
+static void enter_locked(void)
+{
+    if (__atomic_load_n(&coco__mt, __ATOMIC_ACQUIRE) != 2)
+        coco__mt_enable();
+    coco__glock(NULL);
+}
+
+/* A thread on its first section has no key yet: it tries again once it
+ * has one. */
+static bool enter_open(void)
+{
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_OPEN, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&coco__tls_key, __ATOMIC_RELAXED) != NULL)
+        return true;
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_NONE, __ATOMIC_RELEASE);
+    return false;
+}
+
+void coco__sect_enter_slow(const coco__thr_t *owner)
+{
+    if (coco__tls_thr == NULL && coco__thr() == owner && enter_open())
+        return;
+    enter_locked();
+}
+
+void coco__sect_enter_any_slow(void)
+{
+    if (coco__tls_thr == NULL) {
+        (void)coco__thr();
+        if (enter_open())
+            return;
+    }
+    enter_locked();
 }
 
 /* --------------------------------------------------------- the inboxes */
@@ -236,34 +304,16 @@ void coco__inbox_drain_slow(coco_sched_t *s)
     coco__glock(t);
     coco_co_t *co = s->inbox_head;
     s->inbox_head = s->inbox_tail = NULL;
+    s->grace = false;
     __atomic_store_n(&s->inbox_n, 0, __ATOMIC_RELAXED);
     /* Off the list, the coroutines are this thread's alone: nothing but
      * their own scheduler touches a coroutine in the inbox. */
     while (co != NULL) {
         coco_co_t *next = co->next;
-        co->state = COCO_STATE_WAITING;
-        /* coco__wake_remote() already did what a wake does to wait_on
-         * and wait_obj; a hand-off recorded since (COCO__ON_HANDOFF, the
-         * handed record) must survive until the coroutine runs. */
-        uint8_t on = co->wait_on;
-        void *obj = co->wait_obj;
-        coco__wake(s, co); /* drops its deadline, queues it */
-        co->wait_on = on;
-        co->wait_obj = obj;
+        coco__wake_inboxed(s, co);
         co = next;
     }
     coco__gunlock(t);
-}
-
-/* ------------------------------------------------------------- parking */
-
-void coco__park_leave(coco_sched_t *s, bool locked)
-{
-    coco_co_t *co = s->current;
-    co->state = COCO_STATE_WAITING;
-    s->stats.parks++;
-    coco__sect_leave(locked);
-    coco__park_switch(s, co);
 }
 
 /* --------------------------------------------------- the deadlock rule */
@@ -304,6 +354,16 @@ static bool may_act(const coco_sched_t *s)
            s->inbox_head != NULL;
 }
 
+/* Under the lock: nothing that may act is left on another thread. */
+static bool alone(const coco_sched_t *s)
+{
+    const coco__thr_t *mine = __atomic_load_n(&s->thr, __ATOMIC_RELAXED);
+    for (coco_sched_t *o = all_scheds; o != NULL; o = o->all_next)
+        if (o != s && __atomic_load_n(&o->thr, __ATOMIC_RELAXED) != mine && may_act(o))
+            return false;
+    return true;
+}
+
 /* Under the lock: tells every stuck scheduler for which nothing may act
  * on another thread.  Returns true if it told any. */
 static bool tell_stuck(void)
@@ -312,14 +372,7 @@ static bool tell_stuck(void)
     for (coco_sched_t *s = all_scheds; s != NULL; s = s->all_next) {
         if (may_act(s) || s->deadlocked)
             continue;
-        bool alone = true;
-        for (coco_sched_t *o = all_scheds; o != NULL && alone; o = o->all_next)
-            if (o != s &&
-                __atomic_load_n(&o->thr, __ATOMIC_RELAXED) !=
-                    __atomic_load_n(&s->thr, __ATOMIC_RELAXED) &&
-                may_act(o))
-                alone = false;
-        if (alone) {
+        if (alone(s)) {
             s->deadlocked = true;
             told = true;
             if (s->sleeping && !s->notified) {
@@ -331,15 +384,18 @@ static bool tell_stuck(void)
     return told;
 }
 
-bool coco__sched_stuck(coco_sched_t *s)
+int coco__sched_stuck(coco_sched_t *s, bool tell)
 {
     coco__thr_t *t = coco__thr();
     coco__glock(t);
     s->stuck = true;
-    (void)tell_stuck();
-    bool dead = s->deadlocked;
+    int rc = alone(s) ? 1 : 0;
+    if (rc != 0 && tell)
+        (void)tell_stuck();
+    if (s->deadlocked)
+        rc = 2;
     coco__gunlock(t);
-    return dead;
+    return rc;
 }
 
 void coco__sched_recheck(void)
@@ -350,4 +406,12 @@ void coco__sched_recheck(void)
     coco__glock(t);
     (void)tell_stuck();
     coco__gunlock(t);
+}
+
+bool coco__others_may_act(bool (*mine)(const coco_sched_t *s, void *arg), void *arg)
+{
+    for (coco_sched_t *o = all_scheds; o != NULL; o = o->all_next)
+        if (!mine(o, arg) && may_act(o))
+            return true;
+    return false;
 }

@@ -25,13 +25,24 @@
  * thread-local pointer, listed so that the switch to shared mode can
  * wait for threads inside an unlocked operation. */
 typedef struct coco__thr {
-    int in_op;                   /* inside an unlocked section (atomic) */
-    int glocked;                 /* holds the process-wide lock */
-    int live;                    /* the thread has not exited (under the registry lock) */
+    int *in_op;                  /* its coco__tls_sect, NULL once it exited
+                                    (under the registry lock) */
+    struct coco__thr **key;      /* its coco__tls_key */
     struct coco__thr *next;      /* every record, live or free for reuse */
 } coco__thr_t;
 
 extern COCO__TLS coco__thr_t *coco__tls_thr;
+/* The thread's record in single mode, NULL in shared mode (the switch
+ * clears every thread's): an object made by the thread matches it only
+ * while no lock is needed, which makes that one comparison. */
+extern COCO__TLS coco__thr_t *coco__tls_key;
+/* An owner no thread ever matches: objects of several threads at once. */
+extern const coco__thr_t coco__no_owner;
+/* COCO__SECT_*: whether the thread is inside a section, and whether it
+ * holds the process-wide lock (atomic: the switch to shared mode reads it
+ * from another thread). */
+extern COCO__TLS int coco__tls_sect;
+enum { COCO__SECT_NONE = 0, COCO__SECT_OPEN = 1, COCO__SECT_LOCKED = 2 };
 /* The scheduler this thread is running now (inside coco_sched_run or
  * run_once), or NULL. */
 extern COCO__TLS coco_sched_t *coco__tls_running;
@@ -67,87 +78,103 @@ static inline void coco__cpu_relax(void)
 #endif
 }
 
+/* A lock for short critical sections: 0 free, 1 held, 2 held with
+ * threads asleep on it.  A waiter spins a little, then sleeps in the
+ * kernel (a futex on Linux; elsewhere it yields), so that a holder that
+ * was preempted costs the others no more than its time off the
+ * processor. */
+void coco__lock_slow(int *l);
+void coco__unlock_wake(int *l);
+static COCO__ALWAYS_INLINE void coco__lock(int *l)
+{
+    int free_ = 0;
+    if (coco__unlikely(!__atomic_compare_exchange_n(l, &free_, 1, false, __ATOMIC_ACQUIRE,
+                                                     __ATOMIC_RELAXED)))
+        coco__lock_slow(l);
+}
+static COCO__ALWAYS_INLINE void coco__unlock(int *l)
+{
+    if (coco__unlikely(__atomic_exchange_n(l, 0, __ATOMIC_RELEASE) == 2))
+        coco__unlock_wake(l);
+}
+
 /* The process-wide lock. */
-void coco__glock_slow(void);
 extern int coco__g;
 static COCO__ALWAYS_INLINE void coco__glock(coco__thr_t *t)
 {
-    if (coco__unlikely(__atomic_exchange_n(&coco__g, 1, __ATOMIC_ACQUIRE) != 0))
-        coco__glock_slow();
-    t->glocked = 1;
+    (void)t;
+    coco__lock(&coco__g);
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_LOCKED, __ATOMIC_RELAXED);
 }
 static COCO__ALWAYS_INLINE void coco__gunlock(coco__thr_t *t)
 {
-    t->glocked = 0;
-    __atomic_store_n(&coco__g, 0, __ATOMIC_RELEASE);
+    (void)t;
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_NONE, __ATOMIC_RELAXED);
+    coco__unlock(&coco__g);
 }
 
 /* Sections: every operation on a shared object (and on what it links:
- * waiter records, handed lists) runs in one.  Entering returns whether
- * the section holds the lock; leaving is told.  Sections do not nest. */
+ * waiter records, handed lists) runs in one; coco__tls_sect says whether
+ * it holds the lock.  Sections do not nest. */
 
-/* For an operation on an object made by the thread owner. */
-static COCO__ALWAYS_INLINE bool coco__sect_enter(const coco__thr_t *owner)
+/* The other halves of entering: the thread is new, the mode is shared,
+ * or the object is another thread's. */
+void coco__sect_enter_slow(const coco__thr_t *owner);
+void coco__sect_enter_any_slow(void);
+
+/* For an operation on an object made by the thread owner.  In single
+ * mode on the thread's own object: a store, a load and a comparison. */
+static COCO__ALWAYS_INLINE void coco__sect_enter(const coco__thr_t *owner)
 {
-    coco__thr_t *t = coco__thr();
-    if (coco__likely(owner == t)) {
-        __atomic_store_n(&t->in_op, 1, __ATOMIC_RELAXED);
-        /* The store above must not sink below the load of the mode: the
-         * switch to shared mode puts a barrier into this thread for the
-         * processor, this one is for the compiler. */
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        if (coco__likely(__atomic_load_n(&coco__mt, __ATOMIC_RELAXED) == 0))
-            return false;
-        __atomic_store_n(&t->in_op, 0, __ATOMIC_RELEASE);
-    }
-    if (__atomic_load_n(&coco__mt, __ATOMIC_ACQUIRE) != 2)
-        coco__mt_enable();
-    coco__glock(t);
-    return true;
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_OPEN, __ATOMIC_RELAXED);
+    /* The store above must not sink below the load of the key: the switch
+     * to shared mode puts a barrier into this thread for the processor,
+     * this one is for the compiler. */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (coco__likely(owner == __atomic_load_n(&coco__tls_key, __ATOMIC_RELAXED)))
+        return;
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_NONE, __ATOMIC_RELEASE);
+    coco__sect_enter_slow(owner);
 }
 
 /* For a section on objects this thread already used in a section before
  * (a parked coroutine running again, a deadline, a destroy). */
-static COCO__ALWAYS_INLINE bool coco__sect_enter_any(void)
+static COCO__ALWAYS_INLINE void coco__sect_enter_any(void)
 {
-    coco__thr_t *t = coco__thr();
-    __atomic_store_n(&t->in_op, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_OPEN, __ATOMIC_RELAXED);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (coco__likely(__atomic_load_n(&coco__mt, __ATOMIC_RELAXED) == 0))
-        return false;
-    __atomic_store_n(&t->in_op, 0, __ATOMIC_RELEASE);
-    if (__atomic_load_n(&coco__mt, __ATOMIC_ACQUIRE) != 2)
-        coco__mt_enable();
-    coco__glock(t);
-    return true;
+    if (coco__likely(__atomic_load_n(&coco__tls_key, __ATOMIC_RELAXED) != NULL))
+        return;
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_NONE, __ATOMIC_RELEASE);
+    coco__sect_enter_any_slow();
 }
 
 /* For the owner of s, acting on one of its parked coroutines (a deadline,
  * a destroy): while one of them waits in coco__remote_wait(), a helper
  * thread may touch it whatever the mode, so the lock is taken. */
-static inline bool coco__sect_enter_sched(coco_sched_t *s)
+static inline void coco__sect_enter_sched(coco_sched_t *s)
 {
-    if (coco__unlikely(s->remote_waits != 0)) {
+    if (coco__unlikely(s->remote_waits != 0))
         coco__glock(coco__thr());
-        return true;
-    }
-    return coco__sect_enter_any();
+    else
+        coco__sect_enter_any();
 }
 
-static COCO__ALWAYS_INLINE void coco__sect_leave(bool locked)
+static COCO__ALWAYS_INLINE void coco__sect_leave(void)
 {
-    coco__thr_t *t = coco__tls_thr;
-    if (coco__unlikely(locked))
-        coco__gunlock(t);
+    if (coco__unlikely(__atomic_load_n(&coco__tls_sect, __ATOMIC_RELAXED) ==
+                       COCO__SECT_LOCKED))
+        coco__gunlock(NULL);
     else
-        __atomic_store_n(&t->in_op, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&coco__tls_sect, COCO__SECT_NONE, __ATOMIC_RELEASE);
 }
 
 /* Inside a locked section: true when co must be woken through its
  * scheduler's inbox, because this thread is not running that scheduler. */
 static COCO__ALWAYS_INLINE bool coco__wake_is_remote(const coco_co_t *co)
 {
-    return coco__unlikely(coco__tls_thr->glocked) &&
+    return coco__unlikely(__atomic_load_n(&coco__tls_sect, __ATOMIC_RELAXED) ==
+                          COCO__SECT_LOCKED) &&
            co->pub.sched != coco__tls_running;
 }
 
@@ -158,8 +185,8 @@ void coco__wake_remote(coco_co_t *co);
 /* Parks the running coroutine, whose wait_on and wait_obj are set and
  * whose records are queued, leaving the section it is in (the lock is
  * released only once it is WAITING).  Entering a section again after it
- * runs is the caller's business. */
-void coco__park_leave(coco_sched_t *s, bool locked);
+ * runs is the caller's business (lib/core/sched.c). */
+void coco__park_leave(coco_sched_t *s);
 
 /* The loop: moves what other threads woke from the inbox to the run
  * queue.  Cheap to call when the inbox is empty. */
@@ -211,11 +238,34 @@ static inline bool coco__sched_foreign(const coco_sched_t *s)
 /* Schedulers, for the deadlock rule (all under the lock). */
 void coco__sched_register(coco_sched_t *s);
 void coco__sched_unregister(coco_sched_t *s);
-/* s has nothing to do but wait for other threads: true when every
- * scheduler that could still act runs on s's own thread (then every
- * stuck scheduler is told, and this one returns true too). */
-bool coco__sched_stuck(coco_sched_t *s);
+/* s has nothing to do but wait for other threads: 0 while a scheduler of
+ * another thread may still act, 1 when none may (then, if tell, every
+ * stuck scheduler is told it is deadlocked), 2 when s was told. */
+int coco__sched_stuck(coco_sched_t *s, bool tell);
+/* Under the lock: true when a scheduler for which mine() is false may
+ * still act (is not stuck inside its loop). */
+bool coco__others_may_act(bool (*mine)(const coco_sched_t *s, void *arg), void *arg);
 /* Re-examines the stuck schedulers after one left or went away. */
 void coco__sched_recheck(void);
+
+/* A scheduler run as a worker of a group (lib/loop/loop.c, for
+ * lib/mt/workers.c): the group feeds it tasks and decides when it is
+ * over. */
+struct coco__serve {
+    void *arg;
+    /* s has nothing ready: start queued work on it, if any. */
+    void (*feed)(void *arg, coco_sched_t *s);
+    /* s has nothing to run and nothing of its own to wait for: COCO_OK to
+     * sleep (for *ms, -1 for ever; it counts as idle until busy()), 1
+     * when the group is over, or the error it ended with
+     * (COCO_ERROR_DEADLOCK). */
+    int (*idle)(void *arg, coco_sched_t *s, int *ms);
+    void (*busy)(void *arg, coco_sched_t *s);
+    /* Work is waiting for some worker (read without the lock). */
+    bool (*more)(void *arg);
+    /* The group is over: no worker may go to sleep. */
+    bool (*over)(void *arg);
+};
+int coco__sched_serve(coco_sched_t *s, const struct coco__serve *sv);
 
 #endif /* COCO_CORE_MT_H */

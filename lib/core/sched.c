@@ -211,8 +211,12 @@ void coco_yield(void)
     switch_away(s, co, COCO__TR_YIELD);
 }
 
-void coco__park_switch(coco_sched_t *s, coco_co_t *co)
+void coco__park_leave(coco_sched_t *s)
 {
+    coco_co_t *co = s->current;
+    co->state = COCO_STATE_WAITING;
+    s->stats.parks++;
+    coco__sect_leave();
     switch_away(s, co, COCO__TR_PARK);
 }
 
@@ -252,6 +256,17 @@ void coco__wake(coco_sched_t *s, coco_co_t *co)
     }
 #endif
     wake_body(s, co);
+}
+
+void coco__wake_inboxed(coco_sched_t *s, coco_co_t *co)
+{
+    /* What it waited on was settled by whoever woke it (and wait_on may
+     * say a hand-off is to be taken): only the queueing is left. */
+    COCO__TRACE(s, COCO__TR_WAKE, co, NULL);
+    if (co->wait_timer != NULL)
+        s->ops->drop_deadline(s, co);
+    co->state = COCO_STATE_READY;
+    rq_push(s, co);
 }
 
 void coco__cancel_wait(coco_co_t *co)

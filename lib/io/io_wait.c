@@ -326,15 +326,16 @@ void coco__io_backoff(coco_sched_t *s, uint64_t ms)
         return;
     /* Parked on the scheduler's queue, where coco_close() finds it; a
      * shared-stack coroutine whose record cannot be had sleeps instead. */
-    if (coco__wait_alone(&s->fd_freed, ms, coco__sect_enter_any()) == COCO_ERROR_NOMEM)
+    coco__sect_enter_any();
+    if (coco__wait_alone(&s->fd_freed, ms) == COCO_ERROR_NOMEM)
         coco_sleep(ms);
 }
 
 void coco__io_freed(coco_sched_t *s)
 {
     if (s != NULL && s->fd_freed.head != NULL) {
-        bool locked = coco__sect_enter_any();
+        coco__sect_enter_any();
         coco__waitq_fire_all(&s->fd_freed, COCO_OK);
-        coco__sect_leave(locked);
+        coco__sect_leave();
     }
 }

@@ -106,30 +106,36 @@ static inline bool only_others(const coco_sched_t *s)
 #  define COCO__SPIN_TURNS 1000u
 #endif
 
-/* The poll of a scheduler other threads may wake, for timeout_ms (not 0).
- * It tells them it sleeps, so that whoever fills its inbox writes to its
- * wake descriptor; before sleeping for good with nothing of its own to
- * wait for, it checks the deadlock rule (lib/core/mt.c). */
-static COCO__NOINLINE int poll_remote(coco_sched_t *s, int timeout_ms)
+/* A wake-up through the descriptor costs both sides a system call and the
+ * sleeper a trip through the kernel's scheduler, some tens of
+ * microseconds; a coroutine of another thread that answers within a few
+ * of them is cheaper to wait for spinning, without the lock.  True when
+ * the inbox (or more(arg)) has something. */
+static bool spin_remote(coco_sched_t *s, bool (*more)(void *), void *arg)
 {
-    if (timeout_ms < 0 && only_others(s)) {
-        if (coco__mt_mode() == 0 || coco__sched_stuck(s))
-            return COCO_ERROR_DEADLOCK;
+    if (coco__mt_mode() == 0)
+        return false;
+    for (unsigned i = 0; i < COCO__SPIN_TURNS; i++) {
+        if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 ||
+            (more != NULL && more(arg)))
+            return true;
+        coco__cpu_relax();
     }
-    /* A wake-up through the descriptor costs both sides a system call and
-     * the sleeper a trip through the kernel's scheduler, some tens of
-     * microseconds; a coroutine of another thread that answers within a
-     * few of them is cheaper to wait for spinning. */
-    if (coco__mt_mode() != 0) {
-        for (unsigned i = 0; i < COCO__SPIN_TURNS; i++) {
-            if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0)
-                break;
-            coco__cpu_relax();
-        }
-    }
+    return false;
+}
+
+/* Polls s, which other threads may wake, for timeout_ms (not 0): tells
+ * them it sleeps, so that whoever fills its inbox writes to its wake
+ * descriptor.  more(arg), when given, is another reason not to sleep,
+ * checked under the lock (a worker group that is over).  COCO_OK, COCO_ERROR_DEADLOCK when
+ * the deadlock rule told it so while it slept, or an error of the poll. */
+static int sleep_remote(coco_sched_t *s, int timeout_ms, bool (*more)(void *),
+                        void *arg)
+{
     coco__thr_t *t = coco__thr();
     coco__glock(t);
-    if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 || s->deadlocked)
+    if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 || s->deadlocked ||
+        (more != NULL && more(arg)))
         timeout_ms = 0;
     else
         s->sleeping = true;
@@ -145,6 +151,48 @@ static COCO__NOINLINE int poll_remote(coco_sched_t *s, int timeout_ms)
     if (notified)
         coco__io_wake_clear(s);
     return dead ? COCO_ERROR_DEADLOCK : rc;
+}
+
+/* How long every scheduler must have been stuck before a deadlock across
+ * threads is reported: a thread that is about to make or run its
+ * scheduler is invisible until it does, and a loaded machine may not run
+ * it for a while. */
+#ifndef COCO__DEADLOCK_GRACE_MS
+#  define COCO__DEADLOCK_GRACE_MS 1000
+#endif
+
+/* The poll of a scheduler other threads may wake: before sleeping for good
+ * with nothing of its own to wait for, it checks the deadlock rule
+ * (lib/core/mt.c). */
+static COCO__NOINLINE int poll_remote(coco_sched_t *s, int timeout_ms)
+{
+    if (spin_remote(s, NULL, NULL))
+        return loop_poll(s, 0);
+    if (timeout_ms < 0 && only_others(s)) {
+        if (coco__mt_mode() == 0)
+            return COCO_ERROR_DEADLOCK;
+        /* A thread that is about to make its scheduler, or to run it,
+         * does not count yet: give it a moment before calling it a
+         * deadlock. */
+        uint64_t now = coco__clock_ms();
+        bool over = s->grace && now - s->grace_since >= COCO__DEADLOCK_GRACE_MS;
+        int st = coco__sched_stuck(s, over);
+        if (st == 2)
+            return COCO_ERROR_DEADLOCK;
+        if (st == 1) {
+            /* Wake-ups that bring nothing must not shorten the wait. */
+            if (!s->grace) {
+                s->grace = true;
+                s->grace_since = now;
+            }
+            timeout_ms = (int)(COCO__DEADLOCK_GRACE_MS - (now - s->grace_since));
+            if (timeout_ms <= 0)
+                timeout_ms = 1;
+        } else {
+            s->grace = false;
+        }
+    }
+    return sleep_remote(s, timeout_ms, NULL, NULL);
 }
 
 /* Called when coco__pending(s).  Runs the due timers and waits for I/O (no
@@ -186,7 +234,7 @@ static int enter(coco_sched_t *s, bool chain)
         return COCO_ERROR_INVALID;
     /* One loop per scheduler and per thread at a time: not from inside a
      * coroutine, not while another thread runs it. */
-    if (coco__sched_foreign(s) || coco__tls_running != NULL)
+    if (coco__sched_foreign(s) || s->running || coco__tls_running != NULL)
         return COCO_ERROR_INVALID;
     coco__thr_t *t = coco__thr();
     if (s->thr != t) {
@@ -271,6 +319,50 @@ int coco_sched_run_once(coco_sched_t *s)
     }
     if (rc == COCO_OK && s->rq_head != NULL)
         rc = coco__dispatch(s);
+    leave(s);
+    return rc;
+}
+
+/* ---------------------------------------------------------- a worker */
+
+int coco__sched_serve(coco_sched_t *s, const struct coco__serve *sv)
+{
+    int rc = enter(s, true);
+    if (rc != COCO_OK)
+        return rc;
+    for (unsigned turn = 1;; turn++) {
+        if ((rc = loop_inbox(s)) != COCO_OK)
+            break;
+        /* Now and then even when busy, so that queued work cannot starve
+         * behind coroutines that keep yielding. */
+        if (s->rq_head == NULL || (turn & 63) == 0)
+            sv->feed(sv->arg, s);
+        if (s->rq_head == NULL && only_others(s)) {
+            if (spin_remote(s, sv->more, sv->arg))
+                continue;
+            int ms = -1;
+            rc = sv->idle(sv->arg, s, &ms);
+            if (rc == COCO_OK)
+                rc = sleep_remote(s, ms, sv->over, sv->arg);
+            sv->busy(sv->arg, s);
+            if (rc == 1) {
+                rc = COCO_OK;
+                break;
+            }
+            if (rc == COCO_ERROR_DEADLOCK && s->alive != 0)
+                coco__debug_deadlock(s);
+            if (rc != COCO_OK)
+                break;
+            continue;
+        }
+        if (coco__pending(s)) {
+            rc = loop_wait(s, s->rq_head == NULL);
+            if (rc != COCO_OK)
+                break;
+        }
+        if (s->rq_head != NULL && (rc = coco__dispatch(s)) != COCO_OK)
+            break;
+    }
     leave(s);
     return rc;
 }

@@ -71,9 +71,9 @@ void coco_channel_close(coco_channel_t *ch)
 {
     if (ch == NULL)
         return;
-    bool locked = coco__sect_enter(ch->thr);
+    coco__sect_enter(ch->thr);
     chan_close(ch);
-    coco__sect_leave(locked);
+    coco__sect_leave();
 }
 
 void coco_channel_destroy(coco_channel_t *ch)
@@ -82,10 +82,10 @@ void coco_channel_destroy(coco_channel_t *ch)
         return;
     /* Parked coroutines leave the queues before the memory goes; they
      * resume with COCO_ERROR_CHANNEL_CLOSED and never look at ch again. */
-    bool locked = coco__sect_enter(ch->thr);
+    coco__sect_enter(ch->thr);
     chan_close(ch);
     coco__waitq_forget_handed(&ch->recvq);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     while (ch->back != NULL) {
         struct coco__chan_back *b = ch->back;
         ch->back = b->next;
@@ -225,15 +225,14 @@ int coco__chan_recv_now(coco_channel_t *ch, void **value)
 
 /* ---------------------------------------------------------------- send */
 
-static int send_wait(coco_channel_t *ch, void *value, uint64_t timeout_ms,
-                     bool locked)
+static int send_wait(coco_channel_t *ch, void *value, uint64_t timeout_ms)
 {
     coco_co_t *co = coco__current();
     if (co == NULL || timeout_ms == 0) {
-        coco__sect_leave(locked);
+        coco__sect_leave();
         return co == NULL ? COCO_ERROR_WOULDBLOCK : COCO_ERROR_TIMEOUT;
     }
-    return coco__wait_one(&ch->sendq, co, value, NULL, timeout_ms, locked);
+    return coco__wait_one(&ch->sendq, co, value, NULL, timeout_ms);
 }
 
 static inline int chan_send(coco_channel_t *ch, void *value, uint64_t timeout_ms)
@@ -241,13 +240,13 @@ static inline int chan_send(coco_channel_t *ch, void *value, uint64_t timeout_ms
     if (coco__unlikely(ch == NULL))
         return COCO_ERROR_INVALID;
     coco__sstack_check_ptr(value, "coco_channel_send");
-    bool locked = coco__sect_enter(ch->thr);
+    coco__sect_enter(ch->thr);
     int rc = send_now(ch, value);
     if (rc != COCO_ERROR_WOULDBLOCK) {
-        coco__sect_leave(locked);
+        coco__sect_leave();
         return rc;
     }
-    return send_wait(ch, value, timeout_ms, locked);
+    return send_wait(ch, value, timeout_ms);
 }
 
 int coco_channel_send(coco_channel_t *ch, void *value)
@@ -265,36 +264,35 @@ int coco_channel_try_send(coco_channel_t *ch, void *value)
     if (ch == NULL)
         return COCO_ERROR_INVALID;
     coco__sstack_check_ptr(value, "coco_channel_try_send");
-    bool locked = coco__sect_enter(ch->thr);
+    coco__sect_enter(ch->thr);
     int rc = send_now(ch, value);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return rc;
 }
 
 /* ---------------------------------------------------------------- recv */
 
-static int recv_wait(coco_channel_t *ch, void **value, uint64_t timeout_ms,
-                     bool locked)
+static int recv_wait(coco_channel_t *ch, void **value, uint64_t timeout_ms)
 {
     coco_co_t *co = coco__current();
     if (co == NULL || timeout_ms == 0) {
-        coco__sect_leave(locked);
+        coco__sect_leave();
         return co == NULL ? COCO_ERROR_WOULDBLOCK : COCO_ERROR_TIMEOUT;
     }
-    return coco__wait_one(&ch->recvq, co, NULL, value, timeout_ms, locked);
+    return coco__wait_one(&ch->recvq, co, NULL, value, timeout_ms);
 }
 
 static inline int chan_recv(coco_channel_t *ch, void **value, uint64_t timeout_ms)
 {
     if (coco__unlikely(ch == NULL || value == NULL))
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(ch->thr);
+    coco__sect_enter(ch->thr);
     int rc = recv_now(ch, value);
     if (rc != COCO_ERROR_WOULDBLOCK) {
-        coco__sect_leave(locked);
+        coco__sect_leave();
         return rc;
     }
-    return recv_wait(ch, value, timeout_ms, locked);
+    return recv_wait(ch, value, timeout_ms);
 }
 
 int coco_channel_recv(coco_channel_t *ch, void **value)
@@ -311,9 +309,9 @@ int coco_channel_try_recv(coco_channel_t *ch, void **value)
 {
     if (ch == NULL || value == NULL)
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(ch->thr);
+    coco__sect_enter(ch->thr);
     int rc = recv_now(ch, value);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return rc;
 }
 
@@ -323,9 +321,9 @@ size_t coco_channel_len(const coco_channel_t *ch)
 {
     if (ch == NULL)
         return 0;
-    bool locked = coco__sect_enter(ch->thr);
+    coco__sect_enter(ch->thr);
     size_t n = ch->len + ch->nback;
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return n;
 }
 

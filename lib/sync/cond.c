@@ -43,10 +43,10 @@ void coco_cond_destroy(coco_cond_t *cv)
 {
     if (cv == NULL)
         return;
-    bool locked = coco__sect_enter(cv->thr);
+    coco__sect_enter(cv->thr);
     coco__waitq_fire_all(&cv->waiters, COCO_ERROR_INVALID);
     coco__waitq_forget_handed(&cv->waiters);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     free(cv);
 }
 
@@ -56,7 +56,7 @@ int coco_cond_wait_timeout(coco_cond_t *cv, coco_mutex_t *mu, uint64_t timeout_m
     if (cv == NULL || mu == NULL)
         return COCO_ERROR_INVALID;
     const coco__thr_t *t = coco__thr();
-    bool locked = coco__sect_enter(cv->thr == t && mu->thr == t ? t : NULL);
+    coco__sect_enter(cv->thr == t && mu->thr == t ? t : &coco__no_owner);
     int rc = COCO_OK;
     coco__waiter_t local, *w = NULL;
     if (!coco__mutex_held_by(mu, self))
@@ -68,17 +68,18 @@ int coco_cond_wait_timeout(coco_cond_t *cv, coco_mutex_t *mu, uint64_t timeout_m
     else if ((w = coco__wait_group(self, &local, 1, 1)) == NULL)
         rc = COCO_ERROR_NOMEM;
     if (rc != COCO_OK) {
-        coco__sect_leave(locked);
+        coco__sect_leave();
         return rc;
     }
     coco__waitq_push(&cv->waiters, w);
     coco__mutex_release(mu);
-    rc = coco__wait_park_group(self, w, &local, timeout_ms, locked);
+    rc = coco__wait_park_group(self, w, &local, timeout_ms);
     if (rc >= 0)
         rc = w->result;
     coco__wait_records_free(w, &local);
     /* The caller holds the mutex again on every return, as with pthreads. */
-    int lrc = coco__mutex_lock(mu, self, COCO_INFINITE, coco__sect_enter(mu->thr));
+    coco__sect_enter(mu->thr);
+    int lrc = coco__mutex_lock(mu, self, COCO_INFINITE);
     return lrc != COCO_OK ? lrc : rc;
 }
 
@@ -91,10 +92,10 @@ int coco_cond_signal(coco_cond_t *cv)
 {
     if (cv == NULL)
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(cv->thr);
+    coco__sect_enter(cv->thr);
     if (cv->waiters.head != NULL)
         coco__waitq_hand_head(&cv->waiters);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return COCO_OK;
 }
 
@@ -102,8 +103,8 @@ int coco_cond_broadcast(coco_cond_t *cv)
 {
     if (cv == NULL)
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(cv->thr);
+    coco__sect_enter(cv->thr);
     coco__waitq_fire_all(&cv->waiters, COCO_OK);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return COCO_OK;
 }

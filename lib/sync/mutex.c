@@ -51,15 +51,14 @@ void coco_mutex_destroy(coco_mutex_t *mu)
 {
     if (mu == NULL)
         return;
-    bool locked = coco__sect_enter(mu->thr);
+    coco__sect_enter(mu->thr);
     coco__waitq_fire_all(&mu->waiters, COCO_ERROR_INVALID);
     coco__waitq_forget_handed(&mu->waiters);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     free(mu);
 }
 
-int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms,
-                     bool locked)
+int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms)
 {
     int rc;
     if (!mu->locked) {
@@ -74,9 +73,9 @@ int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms,
         rc = COCO_ERROR_TIMEOUT;
     } else {
         /* On COCO_OK the unlocker already made us the owner. */
-        return coco__wait_one(&mu->waiters, self, NULL, NULL, timeout_ms, locked);
+        return coco__wait_one(&mu->waiters, self, NULL, NULL, timeout_ms);
     }
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return rc;
 }
 
@@ -84,8 +83,8 @@ int coco_mutex_lock_timeout(coco_mutex_t *mu, uint64_t timeout_ms)
 {
     if (mu == NULL)
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(mu->thr);
-    return coco__mutex_lock(mu, coco__current(), timeout_ms, locked);
+    coco__sect_enter(mu->thr);
+    return coco__mutex_lock(mu, coco__current(), timeout_ms);
 }
 
 int coco_mutex_lock(coco_mutex_t *mu)
@@ -97,14 +96,14 @@ int coco_mutex_trylock(coco_mutex_t *mu)
 {
     if (mu == NULL)
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(mu->thr);
+    coco__sect_enter(mu->thr);
     int rc = COCO_ERROR_WOULDBLOCK;
     if (!mu->locked) {
         mu->locked = true;
         coco__mutex_set_owner(mu, coco__current());
         rc = COCO_OK;
     }
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return rc;
 }
 
@@ -112,12 +111,12 @@ int coco_mutex_unlock(coco_mutex_t *mu)
 {
     if (mu == NULL)
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(mu->thr);
+    coco__sect_enter(mu->thr);
     int rc = COCO_ERROR_INVALID;
     if (coco__mutex_held_by(mu, coco__current())) {
         coco__mutex_release(mu);
         rc = COCO_OK;
     }
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return rc;
 }

@@ -66,7 +66,7 @@ int coco__remote_wait(struct coco__remote *r, uint64_t timeout_ms)
      * rather than calling it a deadlock. */
     s->remote_waits++;
     s->io_waiting++;
-    int rc = coco__park_timeout_leave(s, timeout_ms, true);
+    int rc = coco__park_timeout_leave(s, timeout_ms);
     if (rc == COCO_ERROR_NOMEM) {
         coco__remote_cancel(co);
         co->wait_on = COCO__ON_NOTHING;

@@ -89,24 +89,24 @@ static int poll_cases(coco_select_case_t *cases, size_t n)
     return -1;
 }
 
-/* The thread that made every channel of cases, or NULL when they were
- * not all made by the calling thread (lib/core/mt.h). */
+/* The thread that made every channel of cases, or coco__no_owner when
+ * they were not all made by the calling thread (lib/core/mt.h). */
 static const coco__thr_t *cases_owner(const coco_select_case_t *cases, size_t n)
 {
     const coco__thr_t *t = coco__thr();
     for (size_t i = 0; i < n; i++)
         if (cases[i].ch != NULL && cases[i].ch->thr != t)
-            return NULL;
+            return &coco__no_owner;
     return t;
 }
 
 static int select_wait(coco_co_t *co, coco_select_case_t *cases, size_t n,
-                       uint64_t timeout_ms, bool locked)
+                       uint64_t timeout_ms)
 {
     coco__waiter_t local[SELECT_STACK_CASES];
     coco__waiter_t *w = coco__wait_group(co, local, SELECT_STACK_CASES, n);
     if (w == NULL) {
-        coco__sect_leave(locked);
+        coco__sect_leave();
         return COCO_ERROR_NOMEM;
     }
     for (size_t i = 0; i < n; i++) {
@@ -117,7 +117,7 @@ static int select_wait(coco_co_t *co, coco_select_case_t *cases, size_t n,
         coco__waitq_push(c->op == COCO_SELECT_SEND ? &c->ch->sendq : &c->ch->recvq,
                          &w[i]);
     }
-    int rc = coco__wait_park_group(co, w, local, timeout_ms, locked);
+    int rc = coco__wait_park_group(co, w, local, timeout_ms);
     if (rc >= 0) {
         coco_select_case_t *c = &cases[rc];
         c->result = w[rc].result;
@@ -136,7 +136,7 @@ int coco_select(coco_select_case_t *cases, size_t n, uint64_t timeout_ms)
     if (active < 0)
         return COCO_ERROR_INVALID;
     check_send_values(cases, n);
-    bool locked = coco__sect_enter(cases_owner(cases, n));
+    coco__sect_enter(cases_owner(cases, n));
     int i = poll_cases(cases, n);
     coco_co_t *co = coco__current();
     int rc;
@@ -149,8 +149,8 @@ int coco_select(coco_select_case_t *cases, size_t n, uint64_t timeout_ms)
     else if (active == 0 && timeout_ms == COCO_INFINITE)
         rc = COCO_ERROR_INVALID; /* nothing could ever wake it */
     else
-        return select_wait(co, cases, n, timeout_ms, locked);
-    coco__sect_leave(locked);
+        return select_wait(co, cases, n, timeout_ms);
+    coco__sect_leave();
     return rc;
 }
 
@@ -158,8 +158,8 @@ int coco_select_try(coco_select_case_t *cases, size_t n)
 {
     if (cases == NULL || n == 0 || n > INT32_MAX || check_cases(cases, n) < 0)
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(cases_owner(cases, n));
+    coco__sect_enter(cases_owner(cases, n));
     int i = poll_cases(cases, n);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return i >= 0 ? i : COCO_ERROR_WOULDBLOCK;
 }

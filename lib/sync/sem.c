@@ -54,10 +54,10 @@ void coco_sem_destroy(coco_sem_t *sem)
 {
     if (sem == NULL)
         return;
-    bool locked = coco__sect_enter(sem->thr);
+    coco__sect_enter(sem->thr);
     coco__waitq_fire_all(&sem->waiters, COCO_ERROR_INVALID);
     coco__waitq_forget_handed(&sem->waiters);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     free(sem);
 }
 
@@ -65,13 +65,13 @@ int coco_sem_wait_timeout(coco_sem_t *sem, uint64_t timeout_ms)
 {
     if (sem == NULL)
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(sem->thr);
+    coco__sect_enter(sem->thr);
     if (sem->value > 0) {
         sem->value--;
-        coco__sect_leave(locked);
+        coco__sect_leave();
         return COCO_OK;
     }
-    return coco__wait_alone(&sem->waiters, timeout_ms, locked);
+    return coco__wait_alone(&sem->waiters, timeout_ms);
 }
 
 int coco_sem_wait(coco_sem_t *sem)
@@ -83,13 +83,13 @@ int coco_sem_trywait(coco_sem_t *sem)
 {
     if (sem == NULL)
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(sem->thr);
+    coco__sect_enter(sem->thr);
     int rc = COCO_ERROR_WOULDBLOCK;
     if (sem->value > 0) {
         sem->value--;
         rc = COCO_OK;
     }
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return rc;
 }
 
@@ -97,9 +97,9 @@ int coco_sem_post(coco_sem_t *sem)
 {
     if (sem == NULL)
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(sem->thr);
+    coco__sect_enter(sem->thr);
     int rc = sem_release(sem);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return rc;
 }
 
@@ -107,8 +107,8 @@ size_t coco_sem_value(const coco_sem_t *sem)
 {
     if (sem == NULL)
         return 0;
-    bool locked = coco__sect_enter(sem->thr);
+    coco__sect_enter(sem->thr);
     size_t v = sem->value;
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return v;
 }

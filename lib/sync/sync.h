@@ -35,8 +35,7 @@ static inline bool coco__mutex_held_by(const coco_mutex_t *mu, const coco_co_t *
 /* Locks mu for self (NULL outside a coroutine); coco_mutex_lock_timeout()
  * without the argument checks. */
 /* In a section, which it leaves. */
-int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms,
-                     bool locked);
+int coco__mutex_lock(coco_mutex_t *mu, coco_co_t *self, uint64_t timeout_ms);
 /* In a section: unlocks mu, held by the caller. */
 void coco__mutex_release(coco_mutex_t *mu);
 

@@ -28,16 +28,15 @@ void coco__wait_give_back(coco_co_t *co)
     coco__wait_unhand(co)->q = NULL;
 }
 
-int coco__wait_park_timeout(coco_co_t *co, coco__waiter_t *w, uint64_t timeout_ms,
-                            bool locked)
+int coco__wait_park_timeout(coco_co_t *co, coco__waiter_t *w, uint64_t timeout_ms)
 {
-    int rc = coco__park_timeout_leave(co->pub.sched, timeout_ms, locked);
+    int rc = coco__park_timeout_leave(co->pub.sched, timeout_ms);
     if (rc == COCO_ERROR_NOMEM) {
         /* Still in the section: nothing fired the group yet. */
         coco__wait_unlink_group(w);
         co->wait_on = COCO__ON_NOTHING;
         co->wait_obj = NULL;
-        coco__sect_leave(locked);
+        coco__sect_leave();
         return rc;
     }
     if (rc != COCO_OK)
@@ -47,12 +46,12 @@ int coco__wait_park_timeout(coco_co_t *co, coco__waiter_t *w, uint64_t timeout_m
 }
 
 static inline int wait_one(coco__waitq_t *q, coco_co_t *co, coco__waiter_t *w,
-                           void *in, void **out, uint64_t timeout_ms, bool locked)
+                           void *in, void **out, uint64_t timeout_ms)
 {
     coco__wait_init(w, 1, co);
     w->value = in;
     coco__waitq_push(q, w);
-    int rc = coco__wait_park(co, w, timeout_ms, locked);
+    int rc = coco__wait_park(co, w, timeout_ms);
     if (rc < 0)
         return rc;
     if (out != NULL)
@@ -61,10 +60,10 @@ static inline int wait_one(coco__waitq_t *q, coco_co_t *co, coco__waiter_t *w,
 }
 
 int coco__wait_one_local(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
-                         uint64_t timeout_ms, bool locked)
+                         uint64_t timeout_ms)
 {
     coco__waiter_t w;
-    return wait_one(q, co, &w, in, out, timeout_ms, locked);
+    return wait_one(q, co, &w, in, out, timeout_ms);
 }
 
 /* What a heap record was fired with, once its coroutine runs again; the
@@ -83,9 +82,9 @@ static COCO__NOINLINE int heap_record_result(coco__waiter_t *w, void **out, int 
 }
 
 static COCO__NOINLINE int park_on_heap_record_timed(coco__waiter_t *w, void **out,
-                                                    uint64_t timeout_ms, bool locked)
+                                                    uint64_t timeout_ms)
 {
-    int rc = coco__wait_park_timeout(w->co, w, timeout_ms, locked);
+    int rc = coco__wait_park_timeout(w->co, w, timeout_ms);
     return heap_record_result(w, out, rc);
 }
 
@@ -96,25 +95,25 @@ static COCO__NOINLINE int park_on_heap_record_timed(coco__waiter_t *w, void **ou
  * again through the descriptor, which keeps pointing at it while
  * COCO__WAIT_HEAP is set. */
 static COCO__NOINLINE int park_on_heap_record(coco__waiter_t *w, void **out,
-                                              uint64_t timeout_ms, bool locked)
+                                              uint64_t timeout_ms)
 {
     coco_co_t *co = w->co;
     co->wait_obj = w;
     co->wait_on = COCO__ON_GROUP;
     if (timeout_ms != COCO_INFINITE)
-        return park_on_heap_record_timed(w, out, timeout_ms, locked);
-    coco__park_leave(co->pub.sched, locked);
+        return park_on_heap_record_timed(w, out, timeout_ms);
+    coco__park_leave(co->pub.sched);
     co = coco__tls_sched->current;
     coco__wait_back(co);
     return heap_record_result(co->wait_obj, out, (int)co->wait_result);
 }
 
 int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
-                        uint64_t timeout_ms, bool locked)
+                        uint64_t timeout_ms)
 {
     coco__waiter_t *w = coco__wait_group(co, NULL, 0, 1);
     if (w == NULL) {
-        coco__sect_leave(locked);
+        coco__sect_leave();
         return COCO_ERROR_NOMEM;
     }
     w->value = in;
@@ -123,5 +122,5 @@ int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
     co->wait_obj = w;
     co->wait_on = COCO__ON_GROUP;
     co->flags |= COCO__WAIT_HEAP;
-    return park_on_heap_record(w, out, timeout_ms, locked);
+    return park_on_heap_record(w, out, timeout_ms);
 }

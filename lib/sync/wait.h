@@ -257,22 +257,21 @@ static inline void coco__wait_records_free(coco__waiter_t *w, coco__waiter_t *lo
 }
 
 /* The sections of lib/core/mt.h: every call below that queues records or
- * fires them runs inside one; those that park leave it (locked says how
- * it was entered) and enter a new one only if they must touch an object
+ * fires them runs inside one; those that park leave it and enter a new
+ * one only if they must touch an object
  * again when they run. */
 
 /* coco__wait_park() with a finite timeout. */
-int coco__wait_park_timeout(coco_co_t *co, coco__waiter_t *w, uint64_t timeout_ms,
-                            bool locked);
+int coco__wait_park_timeout(coco_co_t *co, coco__waiter_t *w, uint64_t timeout_ms);
 
 /* Called by a parked coroutine as soon as it runs again, outside any
  * section: takes what it was handed off its object's handed list. */
 static inline void coco__wait_back(coco_co_t *co)
 {
     if (coco__unlikely(co->wait_on == COCO__ON_HANDOFF)) {
-        bool locked = coco__sect_enter_any();
+        coco__sect_enter_any();
         coco__wait_unhand(co)->q = NULL;
-        coco__sect_leave(locked);
+        coco__sect_leave();
     }
 }
 
@@ -281,16 +280,16 @@ static inline void coco__wait_back(coco_co_t *co)
  * COCO_ERROR_TIMEOUT (the group is then unlinked) or COCO_ERROR_NOMEM (no
  * deadline could be set; the group is unlinked too). */
 static inline int coco__wait_park(coco_co_t *co, coco__waiter_t *w,
-                                  uint64_t timeout_ms, bool locked)
+                                  uint64_t timeout_ms)
 {
     co->wait_obj = w;
     co->wait_on = COCO__ON_GROUP;
     if (coco__likely(timeout_ms == COCO_INFINITE)) {
-        coco__park_leave(co->pub.sched, locked);
+        coco__park_leave(co->pub.sched);
         coco__wait_back(co);
         return (int)co->wait_result;
     }
-    return coco__wait_park_timeout(co, w, timeout_ms, locked);
+    return coco__wait_park_timeout(co, w, timeout_ms);
 }
 
 /* coco__wait_park() for the group w from coco__wait_group(): records that
@@ -298,11 +297,11 @@ static inline int coco__wait_park(coco_co_t *co, coco__waiter_t *w,
  * freed if the coroutine is destroyed before it runs again. */
 static inline int coco__wait_park_group(coco_co_t *co, coco__waiter_t *w,
                                         const coco__waiter_t *local,
-                                        uint64_t timeout_ms, bool locked)
+                                        uint64_t timeout_ms)
 {
     if (w != local)
         co->flags |= COCO__WAIT_HEAP;
-    int rc = coco__wait_park(co, w, timeout_ms, locked);
+    int rc = coco__wait_park(co, w, timeout_ms);
     co->flags &= (uint8_t)~COCO__WAIT_HEAP;
     return rc;
 }
@@ -315,30 +314,30 @@ static inline int coco__wait_park_group(coco_co_t *co, coco__waiter_t *w,
  * two functions, so that the frame a shared-stack coroutine leaves while
  * parked holds no record. */
 int coco__wait_one_local(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
-                         uint64_t timeout_ms, bool locked);
+                         uint64_t timeout_ms);
 int coco__wait_one_heap(coco__waitq_t *q, coco_co_t *co, void *in, void **out,
-                        uint64_t timeout_ms, bool locked);
+                        uint64_t timeout_ms);
 
 static inline int coco__wait_one(coco__waitq_t *q, coco_co_t *co, void *in,
-                                 void **out, uint64_t timeout_ms, bool locked)
+                                 void **out, uint64_t timeout_ms)
 {
     if (coco__unlikely(co->flags & COCO__SHARED))
-        return coco__wait_one_heap(q, co, in, out, timeout_ms, locked);
-    return coco__wait_one_local(q, co, in, out, timeout_ms, locked);
+        return coco__wait_one_heap(q, co, in, out, timeout_ms);
+    return coco__wait_one_local(q, co, in, out, timeout_ms);
 }
 
 /* Parks the running coroutine alone on q, for at most timeout_ms, and
  * returns the result it was fired with; COCO_ERROR_WOULDBLOCK outside a
  * coroutine, COCO_ERROR_TIMEOUT when timeout_ms is 0 or runs out.  Leaves
  * the section. */
-static inline int coco__wait_alone(coco__waitq_t *q, uint64_t timeout_ms, bool locked)
+static inline int coco__wait_alone(coco__waitq_t *q, uint64_t timeout_ms)
 {
     coco_co_t *self = coco__current();
     if (self == NULL || timeout_ms == 0) {
-        coco__sect_leave(locked);
+        coco__sect_leave();
         return self == NULL ? COCO_ERROR_WOULDBLOCK : COCO_ERROR_TIMEOUT;
     }
-    return coco__wait_one(q, self, NULL, NULL, timeout_ms, locked);
+    return coco__wait_one(q, self, NULL, NULL, timeout_ms);
 }
 
 /* What the loop layer's operations table calls (lib/sync/wait.c): unlinks

@@ -32,9 +32,9 @@ void coco_waitgroup_destroy(coco_waitgroup_t *wg)
 {
     if (wg == NULL)
         return;
-    bool locked = coco__sect_enter(wg->thr);
+    coco__sect_enter(wg->thr);
     coco__waitq_fire_all(&wg->waiters, COCO_ERROR_INVALID);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     free(wg);
 }
 
@@ -42,7 +42,7 @@ int coco_waitgroup_add(coco_waitgroup_t *wg, int delta)
 {
     if (wg == NULL)
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(wg->thr);
+    coco__sect_enter(wg->thr);
     int rc = COCO_OK;
     /* Going below zero is a bookkeeping bug: refuse it, change nothing. */
     if ((delta < 0 && wg->count < -(long)delta) ||
@@ -53,7 +53,7 @@ int coco_waitgroup_add(coco_waitgroup_t *wg, int delta)
         if (wg->count == 0)
             coco__waitq_fire_all(&wg->waiters, COCO_OK);
     }
-    coco__sect_leave(locked);
+    coco__sect_leave();
     return rc;
 }
 
@@ -66,12 +66,12 @@ int coco_waitgroup_wait_timeout(coco_waitgroup_t *wg, uint64_t timeout_ms)
 {
     if (wg == NULL)
         return COCO_ERROR_INVALID;
-    bool locked = coco__sect_enter(wg->thr);
+    coco__sect_enter(wg->thr);
     if (wg->count == 0) {
-        coco__sect_leave(locked);
+        coco__sect_leave();
         return COCO_OK;
     }
-    return coco__wait_alone(&wg->waiters, timeout_ms, locked);
+    return coco__wait_alone(&wg->waiters, timeout_ms);
 }
 
 int coco_waitgroup_wait(coco_waitgroup_t *wg)

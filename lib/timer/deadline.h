@@ -43,7 +43,7 @@ int coco__park_sleep(coco_sched_t *s, uint64_t timeout_ms);
 /* coco__park_timeout() for a coroutine in a section (lib/core/mt.h),
  * which it leaves as it parks; on COCO_ERROR_NOMEM it has not parked and
  * is still in the section, with nothing unlinked. */
-int coco__park_timeout_leave(coco_sched_t *s, uint64_t timeout_ms, bool locked);
+int coco__park_timeout_leave(coco_sched_t *s, uint64_t timeout_ms);
 /* Disarms and releases co->wait_timer. */
 void coco__tpark_drop(coco_sched_t *s, coco_co_t *co);
 

@@ -47,15 +47,15 @@ static void tp_fire(coco_tnode_t *t)
     coco_sched_t *s = co->pub.sched;
     co->wait_timer = NULL;
     coco__small_free(&s->small, tp, sizeof *tp);
-    bool locked = coco__sect_enter_sched(s);
+    coco__sect_enter_sched(s);
     if (coco__unlikely(co->state == COCO__STATE_INBOX)) {
-        coco__sect_leave(locked);
+        coco__sect_leave();
         return;
     }
     co->flags |= COCO__TIMED_OUT;
     coco__cancel_wait(co);
     coco__wake(s, co);
-    coco__sect_leave(locked);
+    coco__sect_leave();
     coco__prefetch_stack(co);
 }
 
@@ -108,12 +108,12 @@ int coco__park_sleep(coco_sched_t *s, uint64_t timeout_ms)
     return park_deadline(s, timeout_ms, COCO_OK);
 }
 
-int coco__park_timeout_leave(coco_sched_t *s, uint64_t timeout_ms, bool locked)
+int coco__park_timeout_leave(coco_sched_t *s, uint64_t timeout_ms)
 {
     coco_co_t *co = s->current;
     if (timeout_ms != COCO_INFINITE && tp_arm(co, timeout_ms) != COCO_OK)
         return COCO_ERROR_NOMEM; /* still in the section */
-    coco__park_leave(s, locked);
+    coco__park_leave(s);
     if (co->flags & COCO__TIMED_OUT) {
         co->flags &= (uint8_t)~COCO__TIMED_OUT;
         return COCO_ERROR_TIMEOUT;

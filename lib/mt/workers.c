@@ -1,0 +1,454 @@
+/*
+ * workers.c - worker groups: coroutines on several threads at once.
+ *
+ * Each worker is a thread running a scheduler of its own (run queue,
+ * timers, poller), served by the loop (coco__sched_serve) with tasks from
+ * the group: a task is a coroutine not yet created.  A worker keeps the
+ * tasks its coroutines spawn in a deque of its own and starts the newest
+ * first; tasks spawned from outside go to the group's queue.  A worker
+ * with nothing to run takes from its deque, then from the group's queue,
+ * then steals the older half of another worker's deque; with nothing at
+ * all it sleeps in its poller until a spawn, a wake-up from another
+ * thread or its own timers and descriptors wake it.
+ *
+ * Only tasks move between workers.  A coroutine that has started stays
+ * on its worker: code compiled with optimisation may keep the address of
+ * a thread-local variable (errno's, through __errno_location(), which
+ * glibc declares const) in a register or a stack slot across a call that
+ * parks, and on another thread that address would be the old thread's.
+ *
+ * The group's counts of idle workers and its end are under the
+ * process-wide lock (lib/core/mt.h), as are the inboxes they depend on.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "coco_internal.h"
+#include "core/mt.h"
+#include "mt/thread.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+struct task {
+    void (*fn)(void *);
+    void *arg;
+    size_t stack;
+    struct task *next, *prev;
+};
+
+/* Tasks, oldest at the head: the owner pushes and pops at the tail,
+ * thieves take from the head. */
+struct deque {
+    int lock;
+    struct task *head, *tail;
+    size_t n;
+};
+
+struct worker {
+    coco_workers_t *g;
+    size_t idx;
+    coco_sched_t *s;              /* while the group runs */
+    struct deque q;
+    bool idle;                    /* under the lock */
+    unsigned steal_from;          /* where the next theft starts */
+    coco__thread_t th;
+    int rc;                       /* what its loop returned */
+};
+
+struct coco_workers {
+    size_t n;
+    struct worker *w;
+    struct deque global;          /* spawned from outside the group */
+    size_t queued;                /* tasks in all deques (atomic) */
+    size_t idle;                  /* idle workers (atomic, changed under the lock) */
+    int running;                  /* inside coco_workers_run (atomic) */
+    bool over;                    /* set under the lock (atomic) */
+    int result;                   /* under the lock */
+};
+
+static COCO__TLS struct worker *tls_worker;
+
+/* ------------------------------------------------------------- deques */
+
+static void dq_push_tail(struct deque *d, struct task *t)
+{
+    coco__spin_lock(&d->lock);
+    t->next = NULL;
+    t->prev = d->tail;
+    if (d->tail != NULL)
+        d->tail->next = t;
+    else
+        d->head = t;
+    d->tail = t;
+    __atomic_store_n(&d->n, d->n + 1, __ATOMIC_RELAXED);
+    coco__spin_unlock(&d->lock);
+}
+
+static struct task *dq_pop_tail(struct deque *d)
+{
+    if (__atomic_load_n(&d->n, __ATOMIC_RELAXED) == 0)
+        return NULL;
+    coco__spin_lock(&d->lock);
+    struct task *t = d->tail;
+    if (t != NULL) {
+        d->tail = t->prev;
+        if (d->tail != NULL)
+            d->tail->next = NULL;
+        else
+            d->head = NULL;
+        __atomic_store_n(&d->n, d->n - 1, __ATOMIC_RELAXED);
+    }
+    coco__spin_unlock(&d->lock);
+    return t;
+}
+
+/* Takes the older half (at least one) of d's tasks, oldest first. */
+static struct task *dq_take_half(struct deque *d, size_t *count)
+{
+    *count = 0;
+    if (__atomic_load_n(&d->n, __ATOMIC_RELAXED) == 0)
+        return NULL;
+    coco__spin_lock(&d->lock);
+    size_t k = (d->n + 1) / 2;
+    struct task *first = d->head, *last = d->head;
+    for (size_t i = 1; i < k && last != NULL; i++)
+        last = last->next;
+    if (first != NULL) {
+        d->head = last->next;
+        if (d->head != NULL)
+            d->head->prev = NULL;
+        else
+            d->tail = NULL;
+        last->next = NULL;
+        __atomic_store_n(&d->n, d->n - k, __ATOMIC_RELAXED);
+        *count = k;
+    }
+    coco__spin_unlock(&d->lock);
+    return first;
+}
+
+static void dq_free_all(struct deque *d)
+{
+    while (d->head != NULL) {
+        struct task *t = d->head;
+        d->head = t->next;
+        free(t);
+    }
+    d->tail = NULL;
+    __atomic_store_n(&d->n, 0, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------ feeding */
+
+static struct task *steal(struct worker *w)
+{
+    coco_workers_t *g = w->g;
+    for (size_t k = 1; k < g->n; k++) {
+        struct worker *v = &g->w[(w->idx + w->steal_from + k) % g->n];
+        size_t count;
+        struct task *t = dq_take_half(&v->q, &count);
+        if (t == NULL)
+            continue;
+        w->steal_from = (unsigned)((w->steal_from + k) % g->n);
+        /* Keep the newest of them to run now, queue the rest. */
+        struct task *rest = t->next;
+        while (rest != NULL) {
+            struct task *n = rest->next;
+            dq_push_tail(&w->q, rest);
+            rest = n;
+        }
+        return t;
+    }
+    return NULL;
+}
+
+static void feed(void *arg, coco_sched_t *s)
+{
+    struct worker *w = arg;
+    coco_workers_t *g = w->g;
+    if (__atomic_load_n(&g->queued, __ATOMIC_RELAXED) == 0)
+        return;
+    struct task *t = dq_pop_tail(&w->q);
+    if (t == NULL) {
+        size_t count;
+        t = dq_take_half(&g->global, &count);
+        if (t != NULL && t->next != NULL) {
+            /* Take one; the others go back for everyone. */
+            struct task *rest = t->next;
+            t->next = NULL;
+            while (rest != NULL) {
+                struct task *n = rest->next;
+                dq_push_tail(&g->global, rest);
+                rest = n;
+            }
+        }
+    }
+    if (t == NULL)
+        t = steal(w);
+    if (t == NULL)
+        return;
+    __atomic_fetch_sub(&g->queued, 1, __ATOMIC_SEQ_CST);
+    coco_coro_t *co = coco_create(s, t->fn, t->arg, t->stack);
+    if (co == NULL) {
+        /* Out of memory for now: it waits for a later turn. */
+        __atomic_fetch_add(&g->queued, 1, __ATOMIC_SEQ_CST);
+        dq_push_tail(&w->q, t);
+        return;
+    }
+    coco_detach(co);
+    free(t);
+}
+
+/* ------------------------------------------------------ idle and end */
+
+static bool more(void *arg)
+{
+    struct worker *w = arg;
+    return __atomic_load_n(&w->g->queued, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* Under the lock, before sleeping: a task may have come since idle(),
+ * or the group may have ended. */
+static bool over(void *arg)
+{
+    struct worker *w = arg;
+    return more(arg) || __atomic_load_n(&w->g->over, __ATOMIC_ACQUIRE);
+}
+
+/* Under the lock: wakes every sleeping worker (the group is over), or
+ * one (there is a task to take). */
+static void wake_workers(coco_workers_t *g, bool all)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        coco_sched_t *s = g->w[i].s;
+        if (s != NULL && s->sleeping && !s->notified) {
+            s->notified = true;
+            s->ops->notify(s);
+            if (!all)
+                return;
+        }
+    }
+}
+
+/* A worker's scheduler, or one on a worker's thread: none of those can
+ * act while the workers sleep. */
+static bool group_sched(const coco_sched_t *s, void *arg)
+{
+    coco_workers_t *g = arg;
+    for (size_t i = 0; i < g->n; i++)
+        if (g->w[i].s == s || __atomic_load_n(&g->w[i].s->thr, __ATOMIC_RELAXED) ==
+                                  __atomic_load_n(&s->thr, __ATOMIC_RELAXED))
+            return true;
+    return false;
+}
+
+static int idle(void *arg, coco_sched_t *s, int *ms)
+{
+    struct worker *w = arg;
+    coco_workers_t *g = w->g;
+    coco__thr_t *t = coco__thr();
+    (void)s;
+    coco__glock(t);
+    if (!g->over) {
+        w->idle = true;
+        size_t n_idle = __atomic_add_fetch(&g->idle, 1, __ATOMIC_SEQ_CST);
+        if (n_idle == g->n && __atomic_load_n(&g->queued, __ATOMIC_SEQ_CST) == 0) {
+            /* Nobody runs anything: the group is done, or stuck. */
+            size_t alive = 0;
+            bool inbox = false;
+            for (size_t i = 0; i < g->n; i++) {
+                alive += g->w[i].s->alive;
+                inbox |= g->w[i].s->inbox_head != NULL;
+            }
+            if (!inbox) {
+                if (alive == 0) {
+                    g->result = COCO_OK;
+                    __atomic_store_n(&g->over, true, __ATOMIC_RELEASE);
+                } else if (!coco__others_may_act(group_sched, g)) {
+                    g->result = COCO_ERROR_DEADLOCK;
+                    __atomic_store_n(&g->over, true, __ATOMIC_RELEASE);
+                } else {
+                    *ms = 50; /* look again: an outside thread may end it */
+                }
+                if (g->over)
+                    wake_workers(g, true);
+            }
+        }
+    }
+    int rc = !g->over ? COCO_OK : g->result == COCO_OK ? 1 : g->result;
+    coco__gunlock(t);
+    return rc;
+}
+
+static void busy(void *arg, coco_sched_t *s)
+{
+    struct worker *w = arg;
+    coco_workers_t *g = w->g;
+    coco__thr_t *t = coco__thr();
+    (void)s;
+    coco__glock(t);
+    if (w->idle) {
+        w->idle = false;
+        __atomic_sub_fetch(&g->idle, 1, __ATOMIC_SEQ_CST);
+    }
+    coco__gunlock(t);
+}
+
+/* ------------------------------------------------------------ workers */
+
+/* A worker's life: on its own thread (worker 0 on the caller's). */
+static void worker_main(void *arg)
+{
+    struct worker *w = arg;
+    coco_sched_t *s = w->s;
+    tls_worker = w;
+    const struct coco__serve sv = {
+        .arg = w, .feed = feed, .idle = idle, .busy = busy, .more = more,
+        .over = over,
+    };
+    w->rc = coco__sched_serve(s, &sv);
+    tls_worker = NULL;
+}
+
+coco_workers_t *coco_workers_create(size_t nthreads)
+{
+    if (nthreads == 0)
+        nthreads = coco__cpu_count();
+    if (nthreads > 1024) {
+        errno = EINVAL;
+        return NULL;
+    }
+    coco_workers_t *g = calloc(1, sizeof *g);
+    struct worker *w = calloc(nthreads, sizeof *w);
+    if (g == NULL || w == NULL) {
+        free(g);
+        free(w);
+        errno = ENOMEM;
+        return NULL;
+    }
+    g->n = nthreads;
+    g->w = w;
+    for (size_t i = 0; i < nthreads; i++) {
+        w[i].g = g;
+        w[i].idx = i;
+    }
+    (void)coco__thr();
+    return g;
+}
+
+size_t coco_workers_threads(const coco_workers_t *g)
+{
+    return g != NULL ? g->n : 0;
+}
+
+coco_workers_t *coco_workers_self(void)
+{
+    return tls_worker != NULL && coco__current() != NULL ? tls_worker->g : NULL;
+}
+
+int coco_workers_spawn(coco_workers_t *g, void (*entry)(void *), void *arg,
+                       size_t stack_size)
+{
+    if (g == NULL || entry == NULL)
+        return COCO_ERROR_INVALID;
+    struct task *t = malloc(sizeof *t);
+    if (t == NULL)
+        return COCO_ERROR_NOMEM;
+    t->fn = entry;
+    t->arg = arg;
+    t->stack = stack_size;
+    struct worker *w = tls_worker;
+    if (w != NULL && w->g == g)
+        dq_push_tail(&w->q, t);
+    else
+        dq_push_tail(&g->global, t);
+    __atomic_add_fetch(&g->queued, 1, __ATOMIC_SEQ_CST);
+    /* Someone must come for it: wake a sleeping worker. */
+    if (__atomic_load_n(&g->idle, __ATOMIC_SEQ_CST) != 0) {
+        coco__thr_t *th = coco__thr();
+        coco__glock(th);
+        wake_workers(g, false);
+        coco__gunlock(th);
+    }
+    return COCO_OK;
+}
+
+static void worker_thread(void *arg)
+{
+    worker_main(arg);
+}
+
+int coco_workers_run(coco_workers_t *g)
+{
+    if (g == NULL || coco__current() != NULL)
+        return COCO_ERROR_INVALID;
+    int expect = 0;
+    if (!__atomic_compare_exchange_n(&g->running, &expect, 1, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return COCO_ERROR_INVALID;
+    if (g->n > 1)
+        coco__mt_enable(); /* coroutines of several threads share objects */
+    int rc = COCO_OK;
+    size_t made = 0;
+    for (; made < g->n; made++) {
+        coco_sched_t *s = coco_sched_create();
+        if (s == NULL) {
+            rc = COCO_ERROR_NOMEM;
+            break;
+        }
+        coco_sched_set_max_coroutines(s, 0);
+        g->w[made].s = s;
+    }
+    g->over = false;
+    g->result = COCO_OK;
+    __atomic_store_n(&g->idle, 0, __ATOMIC_SEQ_CST);
+    size_t started = 1;
+    if (rc == COCO_OK) {
+        for (; started < g->n; started++) {
+            /* Each worker's scheduler is made here and run there: the
+             * first run hands it over (shared mode is already on). */
+            if (coco__thread_start(&g->w[started].th, worker_thread, &g->w[started]) != 0) {
+                rc = COCO_ERROR_NOMEM;
+                coco__thr_t *t = coco__thr();
+                coco__glock(t);
+                g->result = rc;
+                __atomic_store_n(&g->over, true, __ATOMIC_RELEASE);
+                wake_workers(g, true);
+                coco__gunlock(t);
+                break;
+            }
+        }
+        if (rc == COCO_OK)
+            worker_main(&g->w[0]);
+        else
+            g->w[0].rc = COCO_OK;
+    }
+    for (size_t i = 1; i < started; i++)
+        coco__thread_join(g->w[i].th);
+    if (rc == COCO_OK) {
+        rc = g->result;
+        for (size_t i = 0; i < g->n && rc == COCO_OK; i++)
+            if (g->w[i].rc != COCO_OK)
+                rc = g->w[i].rc;
+    }
+    for (size_t i = 0; i < made; i++) {
+        /* Its coroutines are over, or stuck for good: those go with it. */
+        coco_sched_t *s = g->w[i].s;
+        __atomic_store_n(&s->thr, coco__thr(), __ATOMIC_RELAXED);
+        coco_sched_destroy(s);
+        g->w[i].s = NULL;
+    }
+    __atomic_store_n(&g->running, 0, __ATOMIC_RELEASE);
+    return rc;
+}
+
+void coco_workers_destroy(coco_workers_t *g)
+{
+    if (g == NULL || __atomic_load_n(&g->running, __ATOMIC_ACQUIRE))
+        return;
+    for (size_t i = 0; i < g->n; i++)
+        dq_free_all(&g->w[i].q);
+    dq_free_all(&g->global);
+    free(g->w);
+    free(g);
+}
