@@ -2124,6 +2124,10 @@ static void bad_busy(void *arg)
     SPIN_UNTIL(&b->go_on, 1);
 }
 
+/* Each call on its own, so that one going wrong does not hide another. */
+enum { BAD_RUN, BAD_CREATE, BAD_DESTROY, BAD_JOIN, BAD_DETACH, BAD_SCHED_DESTROY,
+       BAD_SELF, BAD_NCALLS };
+
 START_TEST(test_mt_other_threads_scheduler)
 {
     struct bad b;
@@ -2135,20 +2139,41 @@ START_TEST(test_mt_other_threads_scheduler)
     go(r.sched, bad_busy, &b);
     runner_start(&r);
     ck_assert(spin_until(&b.running, 1));
-    /* r.sched is inside coco_sched_run() on r.thread now. */
-    ck_assert_int_eq(coco_sched_run(r.sched), COCO_ERROR_INVALID);
-    ck_assert_int_eq(coco_sched_run_once(r.sched), COCO_ERROR_INVALID);
-    errno = 0;
-    ck_assert_ptr_null(coco_create(r.sched, bad_parked, &b, 0));
-    ck_assert_int_eq(errno, EPERM);
-    coco_destroy(parked);                        /* nothing happens */
-    ck_assert_ptr_null(coco_join(parked));
-    ck_assert_int_eq(coco_detach(parked), COCO_ERROR_INVALID);
-    coco_sched_destroy(r.sched);                 /* nothing happens */
+    /* r.sched is inside coco_sched_run() on r.thread now, running
+     * bad_busy; this thread made it, and has no coroutine of its own. */
+    switch (_i) {
+    case BAD_RUN:
+        ck_assert_int_eq(coco_sched_run(r.sched), COCO_ERROR_INVALID);
+        ck_assert_int_eq(coco_sched_run_once(r.sched), COCO_ERROR_INVALID);
+        break;
+    case BAD_CREATE:
+        errno = 0;
+        ck_assert_ptr_null(coco_create(r.sched, bad_parked, &b, 0));
+        ck_assert_int_eq(errno, EPERM);
+        break;
+    case BAD_DESTROY:
+        coco_destroy(parked);                    /* nothing happens */
+        break;
+    case BAD_JOIN:
+        ck_assert_ptr_null(coco_join(parked));
+        break;
+    case BAD_DETACH:
+        ck_assert_int_eq(coco_detach(parked), COCO_ERROR_INVALID);
+        break;
+    case BAD_SCHED_DESTROY:
+        coco_sched_destroy(r.sched);             /* nothing happens */
+        break;
+    default:
+        /* Not a coroutine here, whatever the other thread runs. */
+        ck_assert_ptr_null(coco_self());
+        break;
+    }
     STORE(&b.go_on, 1);
     /* The parked coroutine is still there to take this. */
     int rc;
-    while ((rc = coco_channel_try_send(b.ch, (void *)5)) == COCO_ERROR_WOULDBLOCK)
+    uint64_t t0 = now_ms();
+    while ((rc = coco_channel_try_send(b.ch, (void *)5)) == COCO_ERROR_WOULDBLOCK &&
+           now_ms() - t0 < 30000)
         sched_yield();
     ck_assert_int_eq(rc, COCO_OK);
     ck_assert_int_eq(runner_finish(&r), COCO_OK);
@@ -2344,7 +2369,7 @@ int main(void)
     tcase_add_loop_test(tc, test_mt_deadlock_all_stuck, 0, 3);
     tcase_add_test(tc, test_mt_deadlock_not_while_other_works);
     tcase_add_loop_test(tc, test_mt_deadlock_waits_for_unstarted, 0, 3);
-    tcase_add_test(tc, test_mt_other_threads_scheduler);
+    tcase_add_loop_test(tc, test_mt_other_threads_scheduler, 0, BAD_NCALLS);
     tcase_add_loop_test(tc, test_mt_destroy_while_parked, 0, DP_NKINDS);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
