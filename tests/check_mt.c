@@ -31,6 +31,7 @@
 #include "coco.h"
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -2345,6 +2346,163 @@ START_TEST(test_mt_destroy_while_parked)
 }
 END_TEST
 
+/* ------------------------------------------------------- single mode */
+
+/* A program with one scheduler on one thread never switches to shared
+ * mode, however much it uses the objects.  Nothing in the interface says
+ * which mode the process is in; what shows it is that in shared mode a
+ * running scheduler opens a descriptor other threads wake it through (an
+ * eventfd on Linux).  So: no eventfd while the single-threaded program
+ * runs, and (to show the probe sees one when there is one) an eventfd
+ * once a plain thread has used one of its channels. */
+#if defined(__linux__)
+static int count_eventfds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], target[128];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(path, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if (strstr(target, "eventfd") != NULL)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+#else
+static int count_eventfds(void)
+{
+    return -1;
+}
+#endif
+
+struct single {
+    coco_channel_t *ch, *buf;
+    coco_mutex_t *mu;
+    coco_cond_t *cv;
+    coco_sem_t *sem;
+    coco_waitgroup_t *wg;
+    long counter, received;
+    int eventfds_seen;
+};
+
+static void single_worker(void *arg)
+{
+    struct single *g = arg;
+    for (int i = 0; i < 200; i++) {
+        EXPECT_EQ(coco_mutex_lock(g->mu), COCO_OK);
+        g->counter++;
+        if (i % 7 == 0)
+            coco_yield();
+        coco_mutex_unlock(g->mu);
+        EXPECT_EQ(coco_channel_send(i % 2 ? g->ch : g->buf, (void *)1), COCO_OK);
+        EXPECT_EQ(coco_sem_post(g->sem), COCO_OK);
+        if (i % 50 == 0)
+            coco_sleep(1);
+    }
+    EXPECT_EQ(coco_waitgroup_done(g->wg), COCO_OK);
+}
+
+static void single_taker(void *arg)
+{
+    struct single *g = arg;
+    for (int i = 0; i < 200; i++) {
+        coco_select_case_t c[2] = {
+            {g->ch, COCO_SELECT_RECV, NULL, 0},
+            {g->buf, COCO_SELECT_RECV, NULL, 0},
+        };
+        EXPECT(coco_select(c, 2, 1000) >= 0);
+        EXPECT_EQ(coco_sem_wait_timeout(g->sem, 1000), COCO_OK);
+        g->received++;
+    }
+    EXPECT_EQ(coco_mutex_lock(g->mu), COCO_OK);
+    coco_cond_broadcast(g->cv);
+    coco_mutex_unlock(g->mu);
+}
+
+static void single_watch(void *arg)
+{
+    struct single *g = arg;
+    EXPECT_EQ(coco_waitgroup_wait(g->wg), COCO_OK);
+    g->eventfds_seen = count_eventfds();
+}
+
+static void *single_plain(void *arg)
+{
+    struct single *g = arg;
+    EXPECT_EQ(coco_channel_try_send(g->buf, (void *)1), COCO_OK);
+    return NULL;
+}
+
+static void single_recv(void *arg)
+{
+    struct single *g = arg;
+    void *v;
+    EXPECT_EQ(coco_channel_recv_timeout(g->buf, &v, 10000), COCO_OK);
+    g->eventfds_seen = count_eventfds();
+}
+
+START_TEST(test_mt_single_thread_stays_single)
+{
+    const char *fork_mode = getenv("CK_FORK");
+    if ((fork_mode != NULL && strcmp(fork_mode, "no") == 0) || count_eventfds() < 0)
+        return; /* earlier cases shared this process, or nothing to look at */
+    ck_assert_int_eq(count_eventfds(), 0);
+    struct single g;
+    memset(&g, 0, sizeof g);
+    g.ch = coco_channel_create(0);
+    g.buf = coco_channel_create(4);
+    g.mu = coco_mutex_create();
+    g.cv = coco_cond_create();
+    g.sem = coco_sem_create(0);
+    g.wg = coco_waitgroup_create();
+    coco_sched_t *s = new_sched();
+    coco_sched_t *idle = new_sched();   /* a second one, never run */
+    ck_assert_int_eq(coco_waitgroup_add(g.wg, 8), COCO_OK);
+    for (int i = 0; i < 8; i++) {
+        go(s, single_worker, &g);
+        go(s, single_taker, &g);
+    }
+    go(s, single_watch, &g);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ASSERT_EXPECTATIONS();
+    ck_assert_int_eq(g.counter, 8 * 200);
+    ck_assert_int_eq(g.received, 8 * 200);
+    ck_assert_int_eq(g.eventfds_seen, 0);
+    /* The same thread outside coroutines: still single. */
+    ck_assert_int_eq(coco_channel_try_send(g.buf, (void *)1), COCO_OK);
+    void *v;
+    ck_assert_int_eq(coco_channel_try_recv(g.buf, &v), COCO_OK);
+    go(s, single_watch, &g);
+    g.eventfds_seen = -1;
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(g.eventfds_seen, 0);
+    /* A plain thread uses the channel: from now on the process shares. */
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, single_plain, &g), 0);
+    pthread_join(t, NULL);
+    go(s, single_recv, &g);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ASSERT_EXPECTATIONS();
+    ck_assert_int_ge(g.eventfds_seen, 1);
+    coco_sched_destroy(idle);
+    coco_sched_destroy(s);
+    coco_channel_destroy(g.ch);
+    coco_channel_destroy(g.buf);
+    coco_mutex_destroy(g.mu);
+    coco_cond_destroy(g.cv);
+    coco_sem_destroy(g.sem);
+    coco_waitgroup_destroy(g.wg);
+}
+END_TEST
+
 /* -------------------------------------------------------------- main */
 
 int main(void)
@@ -2383,6 +2541,7 @@ int main(void)
     tcase_add_loop_test(tc, test_mt_deadlock_waits_for_unstarted, 0, 3);
     tcase_add_loop_test(tc, test_mt_other_threads_scheduler, 0, BAD_NCALLS);
     tcase_add_loop_test(tc, test_mt_destroy_while_parked, 0, DP_NKINDS);
+    tcase_add_test(tc, test_mt_single_thread_stays_single);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }
