@@ -75,6 +75,14 @@ static void expect_failed(const char *file, int line, const char *what,
         if (!(cond))                                                     \
             expect_failed(__FILE__, __LINE__, #cond, 0, 1);              \
     } while (0)
+/* Before each case: without Check's fork (CK_FORK=no, as under valgrind)
+ * the cases share one process, and one's failures are not the next's. */
+static void reset_expectations(void)
+{
+    STORE(&fails, 0);
+    fail_msg[0] = '\0';
+}
+
 #define ASSERT_EXPECTATIONS()                                            \
     ck_assert_msg(LOAD(&fails) == 0, "%d failed expectation(s); first: %s", \
                   LOAD(&fails), fail_msg)
@@ -2512,6 +2520,7 @@ int main(void)
      * the watchdogs fail stuck cases with a message well before. */
     TCase *tc = tcase_create("objects");
     tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, reset_expectations, NULL);
     tcase_add_loop_test(tc, test_mt_channel_every_pair, 0,
                         (int)(sizeof ring_cases / sizeof ring_cases[0]));
     tcase_add_test(tc, test_mt_select_across_threads);
@@ -2526,16 +2535,19 @@ int main(void)
 
     tc = tcase_create("lost_wakeup");
     tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, reset_expectations, NULL);
     tcase_add_loop_test(tc, test_mt_lost_wakeup, 0, LW_NKINDS);
     suite_add_tcase(su, tc);
 
     tc = tcase_create("stress");
     tcase_set_timeout(tc, 600);
+    tcase_add_checked_fixture(tc, reset_expectations, NULL);
     tcase_add_loop_test(tc, test_mt_stress, 0, ST_CASES);
     suite_add_tcase(su, tc);
 
     tc = tcase_create("rules");
     tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, reset_expectations, NULL);
     tcase_add_loop_test(tc, test_mt_deadlock_all_stuck, 0, 3);
     tcase_add_test(tc, test_mt_deadlock_not_while_other_works);
     tcase_add_loop_test(tc, test_mt_deadlock_waits_for_unstarted, 0, 3);
