@@ -97,11 +97,8 @@ static void reg_leave(void)
     coco__unlock(&reg_lock);
 }
 
-#ifndef _WIN32
-static pthread_key_t thr_key;
-static pthread_once_t thr_key_once = PTHREAD_ONCE_INIT;
-
-/* The thread exits: its record may serve another. */
+/* The thread exits: its record may serve another, and nothing may touch
+ * its thread-locals any more. */
 static void thr_exit(void *p)
 {
     coco__thr_t *t = p;
@@ -109,6 +106,34 @@ static void thr_exit(void *p)
     t->in_op = NULL;
     reg_leave();
 }
+
+#ifdef _WIN32
+/* A fiber-local slot whose callback runs as each thread exits. */
+static DWORD fls_slot = FLS_OUT_OF_INDEXES;
+static int fls_state; /* 0, 1 being made, 2 made */
+
+static VOID WINAPI fls_exit(PVOID p)
+{
+    if (p != NULL)
+        thr_exit(p);
+}
+
+static void thr_exit_hook(coco__thr_t *t)
+{
+    int expect = 0;
+    if (__atomic_compare_exchange_n(&fls_state, &expect, 1, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        fls_slot = FlsAlloc(fls_exit);
+        __atomic_store_n(&fls_state, 2, __ATOMIC_RELEASE);
+    }
+    while (__atomic_load_n(&fls_state, __ATOMIC_ACQUIRE) != 2)
+        SwitchToThread();
+    if (fls_slot != FLS_OUT_OF_INDEXES)
+        FlsSetValue(fls_slot, t);
+}
+#else
+static pthread_key_t thr_key;
+static pthread_once_t thr_key_once = PTHREAD_ONCE_INIT;
 
 static void forget_other_threads(void);
 
@@ -167,7 +192,9 @@ coco__thr_t *coco__thr_slow(void)
                      __atomic_load_n(&coco__mt, __ATOMIC_SEQ_CST) == 0 ? t : NULL,
                      __ATOMIC_RELAXED);
     reg_leave();
-#ifndef _WIN32
+#ifdef _WIN32
+    thr_exit_hook(t);
+#else
     pthread_once(&thr_key_once, thr_key_make);
     (void)pthread_setspecific(thr_key, t);
 #endif
@@ -346,6 +373,7 @@ void coco__inbox_drain_slow(coco_sched_t *s)
 
 static coco_sched_t *all_scheds;
 
+#ifndef _WIN32
 /* In a child of fork(): the schedulers of the other threads are copies
  * nobody runs; they stay for the child to destroy, out of the list. */
 static void forget_other_threads(void)
@@ -366,6 +394,7 @@ static void forget_other_threads(void)
         s = next;
     }
 }
+#endif
 
 void coco__sched_register(coco_sched_t *s)
 {
