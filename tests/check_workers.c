@@ -382,6 +382,16 @@ static void share_task(void *arg)
     add(done, 1);
 }
 
+/* How many workers must have run a share task: all of them, but under
+ * valgrind (which runs one thread at a time) or an emulator (which starts
+ * threads slowly) only that the work was shared at all. */
+static int share_min_workers(void)
+{
+    if (getenv("COCO_TEST_UNDER_VALGRIND") != NULL || getenv("COCO_TEST_EXEC") != NULL)
+        return 2;
+    return SHARE_WORKERS;
+}
+
 START_TEST(test_workers_every_worker_gets_work)
 {
     seen_init(&share_seen);
@@ -392,7 +402,7 @@ START_TEST(test_workers_every_worker_gets_work)
         ck_assert_int_eq(coco_workers_spawn(wk, share_task, &done, 0), COCO_OK);
     ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
     ck_assert_int_eq(load(&done), SHARE_TASKS);
-    ck_assert_int_eq(seen_count(&share_seen), SHARE_WORKERS);
+    ck_assert_int_ge(seen_count(&share_seen), share_min_workers());
     coco_workers_destroy(wk);
     pthread_mutex_destroy(&share_seen.lock);
 }
@@ -416,7 +426,7 @@ START_TEST(test_workers_idle_workers_steal)
     ck_assert_int_eq(coco_workers_spawn(wk, share_spawner, &done, 0), COCO_OK);
     ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
     ck_assert_int_eq(load(&done), SHARE_TASKS);
-    ck_assert_int_eq(seen_count(&share_seen), SHARE_WORKERS);
+    ck_assert_int_ge(seen_count(&share_seen), share_min_workers());
     coco_workers_destroy(wk);
     pthread_mutex_destroy(&share_seen.lock);
 }
