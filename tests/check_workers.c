@@ -634,12 +634,12 @@ static void early_receiver(void *arg)
 {
     void *v = NULL;
     if (coco_channel_recv(arg, &v) == COCO_OK)
-        late_got = (long)(intptr_t)v;
+        __atomic_store_n(&late_got, (long)(intptr_t)v, __ATOMIC_SEQ_CST);
 }
 
 START_TEST(test_workers_wait_is_no_deadlock_while_another_sleeps)
 {
-    late_got = 0;
+    __atomic_store_n(&late_got, 0, __ATOMIC_SEQ_CST);
     coco_channel_t *ch = coco_channel_create(0);
     ck_assert_ptr_nonnull(ch);
     coco_workers_t *wk = coco_workers_create(2);
@@ -649,7 +649,7 @@ START_TEST(test_workers_wait_is_no_deadlock_while_another_sleeps)
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(coco_workers_spawn(wk, late_sender, ch, 0), COCO_OK);
     ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
-    ck_assert_int_eq(late_got, 7);
+    ck_assert_int_eq(__atomic_load_n(&late_got, __ATOMIC_SEQ_CST), 7);
     coco_workers_destroy(wk);
     coco_channel_destroy(ch);
 }
