@@ -36,6 +36,7 @@
  */
 #include "coco_internal.h"
 #include "core/mt.h"
+#include "timer/timer.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -76,8 +77,6 @@ static bool pool_wait(pool_cond_t *c, pool_mutex_t *m, uint64_t ms)
            GetLastError() != ERROR_TIMEOUT;
 }
 
-static uint64_t pool_now_ms(void) { return GetTickCount64(); }
-
 static unsigned __stdcall pool_thread_win(void *arg);
 
 static bool pool_start_thread(void)
@@ -113,13 +112,6 @@ static bool pool_wait(pool_cond_t *c, pool_mutex_t *m, uint64_t ms)
         ts.tv_nsec -= 1000000000L;
     }
     return pthread_cond_timedwait(c, m, &ts) != ETIMEDOUT;
-}
-
-static uint64_t pool_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void *pool_thread(void *arg);
@@ -239,13 +231,13 @@ static void pool_grow_locked(void)
 static void pool_serve(void)
 {
     pool_lock(&pool.lock);
-    uint64_t idle_since = pool_now_ms();
+    uint64_t idle_since = coco__clock_ms();
     for (;;) {
         struct coco__job *j = pool.head;
         if (pool.threads > pool.max)
             break;               /* the limit went down: one thread less */
         if (j == NULL) {
-            uint64_t idle = pool_now_ms() - idle_since;
+            uint64_t idle = coco__clock_ms() - idle_since;
             if (idle >= COCO__POOL_IDLE_MS)
                 break;
             pool.idle++;
@@ -272,7 +264,7 @@ static void pool_serve(void)
             free(j);
             pool_lock(&pool.lock);
         }
-        idle_since = pool_now_ms();
+        idle_since = coco__clock_ms();
     }
     pool.threads--;
     /* Leaving over the limit, this thread may have taken the wake-up
