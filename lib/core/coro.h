@@ -266,7 +266,9 @@ struct coco_sched {
     bool sleeping;               /* its loop waits in the poller */
     bool notified;               /* ... and was woken through notify */
     bool remote_armed;           /* has a wake descriptor (one io_waiting) */
-    bool in_run;                 /* inside coco_sched_run/run_once */
+    int in_run;                  /* inside coco_sched_run/run_once (atomic,
+                                  * a word: byte compare-and-swap needs
+                                  * libatomic on some targets) */
     bool stuck;                  /* waits for other threads only */
     bool deadlocked;             /* told so by the last one stuck */
     bool grace;                  /* found alone, waits a moment ... */

@@ -389,7 +389,7 @@ static void forget_other_threads(void)
             if (s->all_next != NULL)
                 s->all_next->all_prev = s->all_prev;
             s->all_prev = s->all_next = s;
-            __atomic_store_n(&s->in_run, false, __ATOMIC_RELAXED);
+            __atomic_store_n(&s->in_run, 0, __ATOMIC_RELAXED);
         }
         s = next;
     }

@@ -237,8 +237,8 @@ static int enter(coco_sched_t *s, bool chain)
     if (coco__sched_foreign(s) || coco__tls_running != NULL)
         return COCO_ERROR_INVALID;
     /* Two threads starting the same scheduler at once: one wins. */
-    bool idle = false;
-    if (!__atomic_compare_exchange_n(&s->in_run, &idle, true, false, __ATOMIC_ACQ_REL,
+    int idle = 0;
+    if (!__atomic_compare_exchange_n(&s->in_run, &idle, 1, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE))
         return COCO_ERROR_INVALID;
     coco__thr_t *t = coco__thr();
@@ -256,7 +256,7 @@ static int enter(coco_sched_t *s, bool chain)
 
 static void leave(coco_sched_t *s)
 {
-    __atomic_store_n(&s->in_run, false, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->in_run, 0, __ATOMIC_RELEASE);
     s->running = false;
     s->chain = true;
     coco__tls_running = NULL;
