@@ -441,6 +441,170 @@ START_TEST(test_workers_idle_workers_steal)
 }
 END_TEST
 
+/* ------------------------------------------------------ thefts in a row */
+
+#define THEFT_ROUNDS 20
+#define THEFT_LIMIT_NS (10 * 1000000000ull)
+
+struct theft {
+    long ran[THEFT_ROUNDS];
+    long rounds_done;
+    long timed_out;
+};
+
+static struct theft theft;
+
+static void theft_marker(void *arg)
+{
+    add(arg, 1);
+}
+
+/* Spawns one task at a time and keeps its worker busy without yielding
+ * until the task has run: each one can only run on the other worker,
+ * which has to steal it, again and again from the same worker. */
+static void theft_root(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < THEFT_ROUNDS; i++) {
+        if (coco_workers_spawn(coco_workers_self(), theft_marker, &theft.ran[i], 0) !=
+            COCO_OK)
+            return;
+        uint64_t limit = now_ns() + THEFT_LIMIT_NS;
+        while (load(&theft.ran[i]) == 0 && now_ns() < limit)
+            ;
+        if (load(&theft.ran[i]) == 0) {
+            add(&theft.timed_out, 1);
+            /* Let the task run here, or the group never ends. */
+            while (load(&theft.ran[i]) == 0)
+                coco_yield();
+            return;
+        }
+        add(&theft.rounds_done, 1);
+    }
+}
+
+START_TEST(test_workers_thief_steals_again_and_again)
+{
+    memset(&theft, 0, sizeof theft);
+    coco_workers_t *wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    ck_assert_int_eq(coco_workers_spawn(wk, theft_root, NULL, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&theft.timed_out), 0);
+    ck_assert_int_eq(load(&theft.rounds_done), THEFT_ROUNDS);
+    for (int i = 0; i < THEFT_ROUNDS; i++)
+        ck_assert_int_eq(load(&theft.ran[i]), 1);
+    coco_workers_destroy(wk);
+}
+END_TEST
+
+/* ------------------------------------------- a pair spawned together */
+
+#define PAIR_ROUNDS 20
+#define PAIR_TRIPS 2000
+
+struct pair {
+    coco_channel_t *ping, *pong;
+    pthread_t a, b;
+    long trips;
+};
+
+static void pair_pinger(void *arg)
+{
+    struct pair *p = arg;
+    p->a = thread_of_caller();
+    void *v;
+    for (long i = 0; i < PAIR_TRIPS; i++) {
+        if (coco_channel_send(p->ping, (void *)i) != COCO_OK ||
+            coco_channel_recv(p->pong, &v) != COCO_OK || (long)v != i)
+            break;
+        p->trips++;
+    }
+    coco_channel_close(p->ping);
+}
+
+static void pair_ponger(void *arg)
+{
+    struct pair *p = arg;
+    p->b = thread_of_caller();
+    void *v;
+    while (coco_channel_recv(p->ping, &v) == COCO_OK)
+        coco_channel_send(p->pong, v);
+}
+
+/* Whether timing may be trusted: not under valgrind, an emulator or
+ * ThreadSanitizer, where a thread may stall for a long while. */
+static bool timing_is_native(void)
+{
+#if defined(__SANITIZE_THREAD__)
+    return false;
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+    return false;
+#  endif
+#endif
+    return !under_valgrind() && getenv("COCO_TEST_EXEC") == NULL;
+}
+
+/* The pinger spawns its partner itself, works for a moment (40 us: the
+ * other worker has time to wake up), then plays its part. */
+static void pair_parent(void *arg)
+{
+    struct pair *p = arg;
+    if (coco_workers_spawn(coco_workers_self(), pair_ponger, p, 0) != COCO_OK)
+        return;
+    uint64_t until = now_ns() + 40000;
+    while (now_ns() < until)
+        ;
+    pair_pinger(p);
+}
+
+/* Two coroutines that talk only to each other, started the two usual
+ * ways: spawned together from outside, or one spawning the other and
+ * then waiting for it.  The group starts them on one worker, where they
+ * need no other thread, unless that worker stalls (then the other one
+ * takes the waiting task).  Every round must complete; natively, most
+ * rounds must have kept the pair together. */
+static void nothing(void *arg)
+{
+    (void)arg;
+}
+
+START_TEST(test_workers_pair_starts_together)
+{
+    /* A group run first, so that the C library has a thread stack at
+     * hand and the second worker starts about as fast as the first. */
+    coco_workers_t *warm = coco_workers_create(2);
+    ck_assert_ptr_nonnull(warm);
+    ck_assert_int_eq(coco_workers_spawn(warm, nothing, NULL, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(warm), COCO_OK);
+    coco_workers_destroy(warm);
+    int together = 0;
+    for (int r = 0; r < PAIR_ROUNDS; r++) {
+        struct pair p;
+        memset(&p, 0, sizeof p);
+        p.ping = coco_channel_create(0);
+        p.pong = coco_channel_create(0);
+        coco_workers_t *wk = coco_workers_create(2);
+        ck_assert_ptr_nonnull(wk);
+        if (r % 2 == 0) {
+            ck_assert_int_eq(coco_workers_spawn(wk, pair_pinger, &p, 0), COCO_OK);
+            ck_assert_int_eq(coco_workers_spawn(wk, pair_ponger, &p, 0), COCO_OK);
+        } else {
+            ck_assert_int_eq(coco_workers_spawn(wk, pair_parent, &p, 0), COCO_OK);
+        }
+        ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+        ck_assert_int_eq(p.trips, PAIR_TRIPS);
+        together += pthread_equal(p.a, p.b) != 0;
+        coco_workers_destroy(wk);
+        coco_channel_destroy(p.ping);
+        coco_channel_destroy(p.pong);
+    }
+    if (timing_is_native())
+        ck_assert_int_ge(together, PAIR_ROUNDS / 2);
+}
+END_TEST
+
 /* ------------------------------------- a started coroutine stays on its thread */
 
 #define STAY_PAIRS 100
@@ -847,6 +1011,8 @@ int main(void)
     tcase_add_test(tc, test_workers_sleep_timers_pipes);
     tcase_add_test(tc, test_workers_every_worker_gets_work);
     tcase_add_test(tc, test_workers_idle_workers_steal);
+    tcase_add_test(tc, test_workers_thief_steals_again_and_again);
+    tcase_add_test(tc, test_workers_pair_starts_together);
     tcase_add_test(tc, test_workers_started_coroutine_stays_on_its_thread);
     tcase_add_test(tc, test_workers_coco_create_on_worker_scheduler);
     tcase_add_test(tc, test_workers_deadlock);

@@ -116,8 +116,10 @@ static bool spin_remote(coco_sched_t *s, bool (*more)(void *), void *arg)
     if (coco__mt_mode() == 0)
         return false;
     for (unsigned i = 0; i < COCO__SPIN_TURNS; i++) {
+        /* more() reads what other threads write: not on every turn, or a
+         * loop waiting for work would keep their cache lines from them. */
         if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 ||
-            (more != NULL && more(arg)))
+            ((i & 15) == 15 && more != NULL && more(arg)))
             return true;
         coco__cpu_relax();
     }

@@ -6,10 +6,20 @@
  * the group: a task is a coroutine not yet created.  A worker keeps the
  * tasks its coroutines spawn in a deque of its own and starts the newest
  * first; tasks spawned from outside go to the group's queue.  A worker
- * with nothing to run takes from its deque, then from the group's queue,
- * then steals the older half of another worker's deque; with nothing at
- * all it sleeps in its poller until a spawn, a wake-up from another
- * thread or its own timers and descriptors wake it.
+ * with nothing to run takes from its deque, then a share of the group's
+ * queue, then steals the older half of another worker's deque; with
+ * nothing at all it sleeps in its poller until a spawn, a wake-up from
+ * another thread or its own timers and descriptors wake it.
+ *
+ * Coroutines that talk to each other are cheapest on one worker, and
+ * the usual way to start such a pair is for one coroutine to spawn its
+ * partner and then wait for it, or for a program to spawn both from
+ * outside.  So a worker takes more than one task from the group's queue
+ * when there are enough for every worker (n / workers + 1), and the
+ * newest task of a worker's deque, the one its owner starts next, is left
+ * to the owner for STEAL_GRACE_US while the owner keeps starting tasks;
+ * only a worker that has not started any for that long (it runs a long
+ * coroutine) loses it.
  *
  * Only tasks move between workers.  A coroutine that has started stays
  * on its worker: code compiled with optimisation may keep the address of
@@ -25,6 +35,7 @@
 #include "coco_internal.h"
 #include "core/mt.h"
 #include "mt/thread.h"
+#include "timer/timer.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -41,25 +52,44 @@ struct task {
 struct deque {
     int lock;
     struct task *head, *tail;
-    size_t n;
+    size_t n;                     /* atomic: read without the lock */
 };
 
+/* How long a thief leaves a worker's last queued task to its owner. */
+#ifndef STEAL_GRACE_US
+#  define STEAL_GRACE_US 100u
+#endif
+
+/* Apart enough that what one thread writes often never shares a cache
+ * line with what another one does, whatever the allocator's alignment. */
+#define LINE_GAP 64
+
 struct worker {
+    /* Written by the owner all the time, read by thieves. */
+    struct deque q;
+    unsigned long started;        /* tasks it took (atomic) */
+    char gap1[LINE_GAP];
     coco_workers_t *g;
     size_t idx;
     coco_sched_t *s;              /* while the group runs */
-    struct deque q;
     bool idle;                    /* under the lock */
-    unsigned steal_from;          /* where the next theft starts */
+    unsigned steal_from;          /* where the next theft starts (0 is the
+                                     next worker, n - 2 the previous) */
+    /* A thief's watch on a victim whose last task it leaves alone. */
+    struct worker *watch;
+    unsigned long watch_started;
+    uint64_t watch_since;         /* coco__clock_us() */
     coco__thread_t th;
     int rc;                       /* what its loop returned */
+    char gap2[LINE_GAP];
 };
 
 struct coco_workers {
     size_t n;
     struct worker *w;
+    char gap1[LINE_GAP];
     struct deque global;          /* spawned from outside the group */
-    size_t queued;                /* tasks in all deques (atomic) */
+    char gap2[LINE_GAP];
     size_t idle;                  /* idle workers (atomic, changed under the lock) */
     int running;                  /* inside coco_workers_run (atomic) */
     bool over;                    /* set under the lock (atomic) */
@@ -80,7 +110,10 @@ static void dq_push_tail(struct deque *d, struct task *t)
     else
         d->head = t;
     d->tail = t;
-    __atomic_store_n(&d->n, d->n + 1, __ATOMIC_RELAXED);
+    /* Sequentially consistent, as is the reading of the idle count after
+     * it (coco_workers_spawn): a worker going idle either sees this task
+     * or is seen idle. */
+    __atomic_store_n(&d->n, d->n + 1, __ATOMIC_SEQ_CST);
     coco__spin_unlock(&d->lock);
 }
 
@@ -102,15 +135,20 @@ static struct task *dq_pop_tail(struct deque *d)
     return t;
 }
 
-/* Takes the older half (at least one) of d's tasks, oldest first. */
-static struct task *dq_take_half(struct deque *d, size_t *count)
+/* Takes d's oldest tasks, oldest first: the older half (rounded up) when
+ * share is 0, else n / share + 1 of the n.  With keep_newest, never the
+ * newest one. */
+static struct task *dq_take(struct deque *d, size_t share, bool keep_newest,
+                            size_t *count)
 {
     *count = 0;
-    if (__atomic_load_n(&d->n, __ATOMIC_RELAXED) == 0)
+    if (__atomic_load_n(&d->n, __ATOMIC_RELAXED) <= (size_t)keep_newest)
         return NULL;
     coco__spin_lock(&d->lock);
-    size_t k = (d->n + 1) / 2;
-    struct task *first = d->head, *last = d->head;
+    size_t k = share == 0 ? (d->n + 1) / 2 : d->n / share + 1;
+    if (k > d->n - (keep_newest && d->n != 0))
+        k = d->n - (keep_newest && d->n != 0);
+    struct task *first = k != 0 ? d->head : NULL, *last = first;
     for (size_t i = 1; i < k && last != NULL; i++)
         last = last->next;
     if (first != NULL) {
@@ -140,58 +178,102 @@ static void dq_free_all(struct deque *d)
 
 /* ------------------------------------------------------------ feeding */
 
+/* Whether v, whose deque holds one task, has started none of its own
+ * for STEAL_GRACE_US, as far as w has watched it. */
+static bool stalled(struct worker *w, struct worker *v)
+{
+    unsigned long started = __atomic_load_n(&v->started, __ATOMIC_RELAXED);
+    uint64_t now = coco__clock_us();
+    if (w->watch != v || w->watch_started != started) {
+        w->watch = v;
+        w->watch_started = started;
+        w->watch_since = now;
+        return false;
+    }
+    return now - w->watch_since >= STEAL_GRACE_US;
+}
+
+/* Queues tasks (a list through next) on w's deque so that w starts them
+ * in list order. */
+static void queue_in_order(struct worker *w, struct task *list)
+{
+    struct task *rev = NULL;
+    while (list != NULL) {
+        struct task *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    while (rev != NULL) {
+        struct task *n = rev->next;
+        dq_push_tail(&w->q, rev);
+        rev = n;
+    }
+}
+
 static struct task *steal(struct worker *w)
 {
     coco_workers_t *g = w->g;
-    for (size_t k = 1; k < g->n; k++) {
-        struct worker *v = &g->w[(w->idx + w->steal_from + k) % g->n];
-        size_t count;
-        struct task *t = dq_take_half(&v->q, &count);
+    struct worker *last_one = NULL;
+    /* Every other worker once, starting with the last one robbed. */
+    for (size_t k = 0; k + 1 < g->n; k++) {
+        size_t off = 1 + (w->steal_from + k) % (g->n - 1);
+        struct worker *v = &g->w[(w->idx + off) % g->n];
+        size_t n = __atomic_load_n(&v->q.n, __ATOMIC_RELAXED), count;
+        if (n == 1 && last_one == NULL)
+            last_one = v;
+        struct task *t = dq_take(&v->q, 0, true, &count);
+        if (t == NULL && v == last_one && stalled(w, v))
+            t = dq_take(&v->q, 0, false, &count);
         if (t == NULL)
             continue;
-        w->steal_from = (unsigned)((w->steal_from + k) % g->n);
-        /* Keep the newest of them to run now, queue the rest. */
-        struct task *rest = t->next;
-        while (rest != NULL) {
-            struct task *n = rest->next;
-            dq_push_tail(&w->q, rest);
-            rest = n;
-        }
+        w->steal_from = (unsigned)((w->steal_from + k) % (g->n - 1));
+        w->watch = NULL;
+        /* Start the oldest now, queue the rest. */
+        queue_in_order(w, t->next);
+        t->next = NULL;
         return t;
     }
     return NULL;
+}
+
+/* Whether any task is queued anywhere in the group (sequentially
+ * consistent: see dq_push_tail). */
+static bool queued(coco_workers_t *g)
+{
+    if (__atomic_load_n(&g->global.n, __ATOMIC_SEQ_CST) != 0)
+        return true;
+    for (size_t i = 0; i < g->n; i++)
+        if (__atomic_load_n(&g->w[i].q.n, __ATOMIC_SEQ_CST) != 0)
+            return true;
+    return false;
 }
 
 static void feed(void *arg, coco_sched_t *s)
 {
     struct worker *w = arg;
     coco_workers_t *g = w->g;
-    if (__atomic_load_n(&g->queued, __ATOMIC_RELAXED) == 0)
-        return;
     struct task *t = dq_pop_tail(&w->q);
     if (t == NULL) {
+        /* A share of the group's queue: with one task per worker or
+         * more, more than one, so that tasks spawned together from
+         * outside mostly start together. */
         size_t count;
-        t = dq_take_half(&g->global, &count);
-        if (t != NULL && t->next != NULL) {
-            /* Take one; the others go back for everyone. */
-            struct task *rest = t->next;
+        t = dq_take(&g->global, g->n, false, &count);
+        if (t != NULL) {
+            queue_in_order(w, t->next);
             t->next = NULL;
-            while (rest != NULL) {
-                struct task *n = rest->next;
-                dq_push_tail(&g->global, rest);
-                rest = n;
-            }
         }
     }
     if (t == NULL)
         t = steal(w);
     if (t == NULL)
         return;
-    __atomic_fetch_sub(&g->queued, 1, __ATOMIC_SEQ_CST);
+    /* Seen by thieves waiting for the last task of w's deque. */
+    __atomic_store_n(&w->started, w->started + 1, __ATOMIC_RELAXED);
     coco_coro_t *co = coco_create(s, t->fn, t->arg, t->stack);
     if (co == NULL) {
         /* Out of memory for now: it waits for a later turn. */
-        __atomic_fetch_add(&g->queued, 1, __ATOMIC_SEQ_CST);
         dq_push_tail(&w->q, t);
         return;
     }
@@ -204,7 +286,7 @@ static void feed(void *arg, coco_sched_t *s)
 static bool more(void *arg)
 {
     struct worker *w = arg;
-    return __atomic_load_n(&w->g->queued, __ATOMIC_SEQ_CST) != 0;
+    return queued(w->g);
 }
 
 /* Under the lock, before sleeping: a task may have come since idle(),
@@ -252,7 +334,7 @@ static int idle(void *arg, coco_sched_t *s, int *ms)
     if (!g->over) {
         w->idle = true;
         size_t n_idle = __atomic_add_fetch(&g->idle, 1, __ATOMIC_SEQ_CST);
-        if (n_idle == g->n && __atomic_load_n(&g->queued, __ATOMIC_SEQ_CST) == 0) {
+        if (n_idle == g->n && !queued(g)) {
             /* Nobody runs anything: the group is done, or stuck. */
             size_t alive = 0;
             bool inbox = false;
@@ -362,7 +444,6 @@ int coco_workers_spawn(coco_workers_t *g, void (*entry)(void *), void *arg,
         dq_push_tail(&w->q, t);
     else
         dq_push_tail(&g->global, t);
-    __atomic_add_fetch(&g->queued, 1, __ATOMIC_SEQ_CST);
     /* Someone must come for it: wake a sleeping worker. */
     if (__atomic_load_n(&g->idle, __ATOMIC_SEQ_CST) != 0) {
         coco__thr_t *th = coco__thr();

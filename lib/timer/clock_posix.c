@@ -1,5 +1,6 @@
 /*
- * clock_posix.c - the timer layer's clock: CLOCK_MONOTONIC in milliseconds.
+ * clock_posix.c - the timer layer's clock: CLOCK_MONOTONIC in milliseconds
+ * (and microseconds).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -12,4 +13,11 @@ uint64_t coco__clock_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t coco__clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

@@ -10,7 +10,7 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 
-uint64_t coco__clock_ms(void)
+static uint64_t clock_scaled(uint64_t per_s)
 {
     /* The frequency is fixed at boot; reading it twice is harmless. */
     static volatile LONGLONG freq;
@@ -22,5 +22,15 @@ uint64_t coco__clock_ms(void)
     QueryPerformanceCounter(&now);
     uint64_t c = (uint64_t)now.QuadPart, hz = (uint64_t)freq;
     /* Split so that the product cannot overflow for centuries of uptime. */
-    return c / hz * 1000u + c % hz * 1000u / hz;
+    return c / hz * per_s + c % hz * per_s / hz;
+}
+
+uint64_t coco__clock_ms(void)
+{
+    return clock_scaled(1000u);
+}
+
+uint64_t coco__clock_us(void)
+{
+    return clock_scaled(1000000u);
 }

@@ -16,6 +16,8 @@
 /* Milliseconds on the system's monotonic clock: clock_posix.c or
  * clock_win32.c, whichever the build links. */
 uint64_t coco__clock_ms(void);
+/* The same clock in microseconds, for waits shorter than the timers'. */
+uint64_t coco__clock_us(void);
 
 struct coco_timer_slot;
 struct coco_tpark;
