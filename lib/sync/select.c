@@ -31,16 +31,26 @@ static bool case_try(coco_select_case_t *c)
 }
 
 /* Checks the cases; the number of them with a channel, or -1 if one is
- * malformed. */
-static long check_cases(const coco_select_case_t *cases, size_t n)
+ * malformed.  *owner is the thread that made every channel of cases, or
+ * coco__no_owner when they are not all one thread's (lib/core/mt.h). */
+static COCO__ALWAYS_INLINE long check_cases(const coco_select_case_t *cases, size_t n,
+                        const coco__thr_t **owner)
 {
     long active = 0;
+    const coco__thr_t *own = NULL;
+    bool mixed = false;
     for (size_t i = 0; i < n; i++) {
         if (cases[i].op != COCO_SELECT_SEND && cases[i].op != COCO_SELECT_RECV)
             return -1;
-        if (cases[i].ch != NULL)
-            active++;
+        coco_channel_t *ch = cases[i].ch;
+        if (ch != NULL) {
+            if (active++ == 0)
+                own = ch->thr;
+            else
+                mixed |= ch->thr != own;
+        }
     }
+    *owner = mixed ? &coco__no_owner : own != NULL ? own : coco__thr();
     return active;
 }
 
@@ -76,7 +86,7 @@ static size_t random_start(coco_select_case_t *cases, size_t n)
 }
 
 /* Completes one ready case, chosen fairly; its index, or -1 if none. */
-static int poll_cases(coco_select_case_t *cases, size_t n)
+static COCO__ALWAYS_INLINE int poll_cases(coco_select_case_t *cases, size_t n)
 {
     size_t i = random_start(cases, n);
     for (size_t k = 0; k < n; k++) {
@@ -87,17 +97,6 @@ static int poll_cases(coco_select_case_t *cases, size_t n)
             i = 0;
     }
     return -1;
-}
-
-/* The thread that made every channel of cases, or coco__no_owner when
- * they were not all made by the calling thread (lib/core/mt.h). */
-static const coco__thr_t *cases_owner(const coco_select_case_t *cases, size_t n)
-{
-    const coco__thr_t *t = coco__thr();
-    for (size_t i = 0; i < n; i++)
-        if (cases[i].ch != NULL && cases[i].ch->thr != t)
-            return &coco__no_owner;
-    return t;
 }
 
 static int select_wait(coco_co_t *co, coco_select_case_t *cases, size_t n,
@@ -132,11 +131,12 @@ int coco_select(coco_select_case_t *cases, size_t n, uint64_t timeout_ms)
 {
     if (cases == NULL || n == 0 || n > INT32_MAX)
         return COCO_ERROR_INVALID;
-    long active = check_cases(cases, n);
+    const coco__thr_t *owner;
+    long active = check_cases(cases, n, &owner);
     if (active < 0)
         return COCO_ERROR_INVALID;
     check_send_values(cases, n);
-    coco__sect_enter(cases_owner(cases, n));
+    coco__sect_enter(owner);
     int i = poll_cases(cases, n);
     coco_co_t *co = coco__current();
     int rc;
@@ -156,9 +156,10 @@ int coco_select(coco_select_case_t *cases, size_t n, uint64_t timeout_ms)
 
 int coco_select_try(coco_select_case_t *cases, size_t n)
 {
-    if (cases == NULL || n == 0 || n > INT32_MAX || check_cases(cases, n) < 0)
+    const coco__thr_t *owner;
+    if (cases == NULL || n == 0 || n > INT32_MAX || check_cases(cases, n, &owner) < 0)
         return COCO_ERROR_INVALID;
-    coco__sect_enter(cases_owner(cases, n));
+    coco__sect_enter(owner);
     int i = poll_cases(cases, n);
     coco__sect_leave();
     return i >= 0 ? i : COCO_ERROR_WOULDBLOCK;
