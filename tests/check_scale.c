@@ -354,11 +354,15 @@ START_TEST(test_shared_join)
 END_TEST
 
 static int wake_order[8], wake_n;
+/* Milliseconds of sleep per unit: under an emulator or valgrind the six
+ * sleepers start whole milliseconds apart, so their deadlines, 5 units
+ * apart, are spread wider there. */
+static int time_unit;
 static void timed_sleeper(void *arg)
 {
-    int ms = (int)(intptr_t)arg;
-    ck_assert_int_eq(coco_sleep((uint64_t)ms), COCO_OK);
-    wake_order[wake_n++] = ms;
+    int units = (int)(intptr_t)arg;
+    ck_assert_int_eq(coco_sleep((uint64_t)(units * time_unit)), COCO_OK);
+    wake_order[wake_n++] = units;
 }
 
 static coco_channel_t *to_ch;
@@ -381,6 +385,8 @@ START_TEST(test_shared_timers)
     coco_sched_t *s = coco_sched_create();
     to_ch = coco_channel_create(0);
     wake_n = 0;
+    time_unit = getenv("COCO_TEST_EXEC") != NULL ||
+                getenv("COCO_TEST_UNDER_VALGRIND") != NULL ? 10 : 1;
     int ms[6] = { 30, 10, 50, 20, 40, 5 };
     for (int i = 0; i < 6; i++)
         spawn_shared(s, timed_sleeper, (void *)(intptr_t)ms[i]);
