@@ -1,6 +1,6 @@
 /*
  * mt.c - what crosses threads: thread records, the switch to shared mode,
- * the process-wide lock, scheduler inboxes, remote wake-ups, and the
+ * the locks of sections, scheduler inboxes, remote wake-ups, and the
  * bookkeeping behind the deadlock rule for several threads.
  *
  * SPDX-License-Identifier: MIT

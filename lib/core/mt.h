@@ -1,7 +1,8 @@
 /*
- * core/mt.h - what crosses threads (lib/core/mt.c): the process-wide lock
- * that guards shared objects once more than one thread uses them, the
- * sections every operation on a shared object runs in, the inbox through
+ * core/mt.h - what crosses threads (lib/core/mt.c): the locks that guard
+ * shared objects once more than one thread uses them (one per thread
+ * that creates objects, and a process-wide one), the sections every
+ * operation on a shared object runs in, the inbox through
  * which a coroutine is woken from another thread, and one-shot remote
  * wake-ups for helper threads.
  *
@@ -12,7 +13,7 @@
  * (coco__mt_enable): it raises coco__mt, makes every other thread see it
  * (an expedited process-wide memory barrier), and waits until no thread
  * is still inside an unlocked operation.  From then on every operation
- * on a shared object holds the lock.
+ * on a shared object holds the lock of the thread that created it.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -316,7 +317,7 @@ bool coco__remote_signal(struct coco__remote *r);
  * of date as soon as it is given; false stays false.  For work that is
  * not worth starting once nobody waits for it. */
 bool coco__remote_waiting(struct coco__remote *r);
-/* With the lock held, from the core: co, parked in coco__remote_wait(),
+/* With coco__g held, from the core: co, parked in coco__remote_wait(),
  * gives up (deadline, destroy). */
 void coco__remote_cancel(coco_co_t *co);
 
@@ -342,7 +343,7 @@ static inline coco_sched_t *coco__sched_here(void)
     return s;
 }
 
-/* Schedulers, for the deadlock rule (all under the lock). */
+/* Schedulers, for the deadlock rule (all under coco__g). */
 void coco__sched_register(coco_sched_t *s);
 void coco__sched_unregister(coco_sched_t *s);
 /* s has nothing to do but wait for other threads: 0 while a scheduler of
