@@ -516,6 +516,8 @@ static void forget_other_threads(void)
                 s->all_next->all_prev = s->all_prev;
             s->all_prev = s->all_next = s;
             __atomic_store_n(&s->in_run, 0, __ATOMIC_RELAXED);
+            /* Its loop may have been draining its inbox. */
+            __atomic_store_n(&s->inbox_lock, 0, __ATOMIC_RELAXED);
         }
         s = next;
     }
