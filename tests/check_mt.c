@@ -517,6 +517,214 @@ START_TEST(test_mt_select_across_threads)
 }
 END_TEST
 
+/* Objects of two threads in one wait: coroutines of two schedulers
+ * select over a channel made by one thread and a channel made by another,
+ * with deadlines that keep firing while values arrive, and wait on a
+ * condition variable made by one thread with a mutex made by the other.
+ * Whoever wakes such a waiter, and the waiter's own scheduler when its
+ * deadline passes, must exclude each other although neither object alone
+ * decides who may touch the waiter: a wrong choice of lock shows as a
+ * lost or doubled value, a wait that never ends, or a crash. */
+#define MO_SENDS 2 /* senders per thread */
+
+struct mo {
+    coco_channel_t *ch[2];   /* ch[i] made by maker i */
+    coco_mutex_t *mu;        /* made by maker 0 */
+    coco_cond_t *cv;         /* made by maker 1 */
+    pthread_barrier_t made;  /* keeps both makers alive at once */
+    long per_sender;         /* values per sender, for each part */
+    long total;              /* values in each part */
+    long sel_got, cond_got;  /* values taken (atomic) */
+    long sel_sum, cond_sum;  /* their sum (atomic) */
+    long sel_timeouts, cond_timeouts;
+    unsigned char *sel_seen, *cond_seen;
+    long queue[64];          /* under mu */
+    int q_len;
+};
+
+struct mo_maker {
+    struct mo *m;
+    int id;
+};
+
+static void *mo_make(void *arg)
+{
+    struct mo_maker *mk = arg;
+    struct mo *m = mk->m;
+    m->ch[mk->id] = coco_channel_create(mk->id == 0 ? 0 : 2);
+    if (mk->id == 0)
+        m->mu = coco_mutex_create();
+    else
+        m->cv = coco_cond_create();
+    pthread_barrier_wait(&m->made);
+    return NULL;
+}
+
+struct mo_end {
+    struct mo *m;
+    int id; /* 0 .. 2 * MO_SENDS - 1 for senders, thread for the others */
+};
+
+static void mo_select_send(void *arg)
+{
+    struct mo_end *e = arg;
+    struct mo *m = e->m;
+    for (long i = 0; i < m->per_sender; i++) {
+        long v = e->id * m->per_sender + i + 1;
+        EXPECT_EQ(coco_channel_send(m->ch[(i + e->id) % 2], (void *)(intptr_t)v), COCO_OK);
+        if (i % 37 == 36)
+            coco_sleep(2); /* long enough for the selects' deadlines */
+        else
+            pause_a_little((unsigned)(i + (long)e->id));
+    }
+}
+
+static void mo_select_recv(void *arg)
+{
+    struct mo_end *e = arg;
+    struct mo *m = e->m;
+    while (LOAD(&m->sel_got) < m->total) {
+        coco_select_case_t c[2] = {
+            {m->ch[e->id], COCO_SELECT_RECV, NULL, 0},
+            {m->ch[1 - e->id], COCO_SELECT_RECV, NULL, 0},
+        };
+        int k = coco_select(c, 2, 1);
+        if (k == COCO_ERROR_TIMEOUT) {
+            ADD(&m->sel_timeouts, 1);
+            continue;
+        }
+        EXPECT(k == 0 || k == 1);
+        if (k != 0 && k != 1)
+            return;
+        EXPECT_EQ(c[k].result, COCO_OK);
+        long v = (long)(intptr_t)c[k].value;
+        EXPECT(v >= 1 && v <= m->total);
+        if (v >= 1 && v <= m->total)
+            __atomic_fetch_add(&m->sel_seen[v - 1], 1, __ATOMIC_RELAXED);
+        ADD(&m->sel_sum, v);
+        ADD(&m->sel_got, 1);
+    }
+}
+
+static void mo_cond_produce(void *arg)
+{
+    struct mo_end *e = arg;
+    struct mo *m = e->m;
+    for (long i = 0; i < m->per_sender; i++) {
+        long v = e->id * m->per_sender + i + 1;
+        for (;;) {
+            EXPECT_EQ(coco_mutex_lock(m->mu), COCO_OK);
+            if (m->q_len < 64)
+                break;
+            EXPECT_EQ(coco_mutex_unlock(m->mu), COCO_OK);
+            coco_yield();
+        }
+        m->queue[m->q_len++] = v;
+        EXPECT_EQ(coco_cond_signal(m->cv), COCO_OK);
+        EXPECT_EQ(coco_mutex_unlock(m->mu), COCO_OK);
+        if (i % 41 == 40)
+            coco_sleep(2);
+        else
+            pause_a_little((unsigned)(i * 5 + (long)e->id));
+    }
+}
+
+static void mo_cond_consume(void *arg)
+{
+    struct mo_end *e = arg;
+    struct mo *m = e->m;
+    for (;;) {
+        EXPECT_EQ(coco_mutex_lock(m->mu), COCO_OK);
+        while (m->q_len == 0 && LOAD(&m->cond_got) < m->total) {
+            int rc = coco_cond_wait_timeout(m->cv, m->mu, 1);
+            if (rc == COCO_ERROR_TIMEOUT)
+                ADD(&m->cond_timeouts, 1);
+            else
+                EXPECT_EQ(rc, COCO_OK);
+        }
+        if (m->q_len == 0) { /* all taken */
+            EXPECT_EQ(coco_mutex_unlock(m->mu), COCO_OK);
+            return;
+        }
+        long v = m->queue[--m->q_len];
+        EXPECT_EQ(coco_mutex_unlock(m->mu), COCO_OK);
+        EXPECT(v >= 1 && v <= m->total);
+        if (v >= 1 && v <= m->total)
+            __atomic_fetch_add(&m->cond_seen[v - 1], 1, __ATOMIC_RELAXED);
+        ADD(&m->cond_sum, v);
+        ADD(&m->cond_got, 1);
+    }
+}
+
+START_TEST(test_mt_objects_of_two_threads)
+{
+    static struct mo m;
+    memset(&m, 0, sizeof m);
+    m.per_sender = scaled(2000);
+    m.total = 2 * MO_SENDS * m.per_sender;
+    m.sel_seen = calloc((size_t)m.total, 1);
+    m.cond_seen = calloc((size_t)m.total, 1);
+    ck_assert_ptr_nonnull(m.sel_seen);
+    ck_assert_ptr_nonnull(m.cond_seen);
+    ck_assert_int_eq(pthread_barrier_init(&m.made, NULL, 2), 0);
+    pthread_t maker[2];
+    struct mo_maker mk[2] = {{&m, 0}, {&m, 1}};
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&maker[i], NULL, mo_make, &mk[i]), 0);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_join(maker[i], NULL), 0);
+    pthread_barrier_destroy(&m.made);
+    ck_assert_ptr_nonnull(m.ch[0]);
+    ck_assert_ptr_nonnull(m.ch[1]);
+    ck_assert_ptr_nonnull(m.mu);
+    ck_assert_ptr_nonnull(m.cv);
+
+    struct runner run[2];
+    memset(run, 0, sizeof run);
+    struct mo_end snd[2 * MO_SENDS], prd[2 * MO_SENDS], oth[2];
+    for (int t = 0; t < 2; t++) {
+        run[t].sched = new_sched();
+        oth[t] = (struct mo_end){&m, t};
+        go(run[t].sched, mo_select_recv, &oth[t]);
+        go(run[t].sched, mo_cond_consume, &oth[t]);
+    }
+    for (int i = 0; i < 2 * MO_SENDS; i++) {
+        snd[i] = (struct mo_end){&m, i};
+        prd[i] = (struct mo_end){&m, i};
+        go(run[i % 2].sched, mo_select_send, &snd[i]);
+        go(run[(i + 1) % 2].sched, mo_cond_produce, &prd[i]);
+    }
+    struct watchdog wd;
+    watchdog_start(&wd, 120, "objects of two threads", &m.sel_got, &m.total);
+    for (int t = 0; t < 2; t++)
+        runner_start(&run[t]);
+    for (int t = 0; t < 2; t++)
+        ck_assert_int_eq(runner_finish(&run[t]), COCO_OK);
+    watchdog_stop(&wd);
+    ASSERT_EXPECTATIONS();
+    long want = m.total * (m.total + 1) / 2;
+    ck_assert_int_eq(m.sel_got, m.total);
+    ck_assert_int_eq(m.sel_sum, want);
+    ck_assert_int_eq(m.cond_got, m.total);
+    ck_assert_int_eq(m.cond_sum, want);
+    long wrong = first_not_once(m.sel_seen, m.total);
+    ck_assert_msg(wrong < 0, "select: value %ld received %d times", wrong + 1,
+                  wrong < 0 ? 1 : m.sel_seen[wrong]);
+    wrong = first_not_once(m.cond_seen, m.total);
+    ck_assert_msg(wrong < 0, "cond: value %ld taken %d times", wrong + 1,
+                  wrong < 0 ? 1 : m.cond_seen[wrong]);
+    /* The deadlines did fire, in both kinds of wait. */
+    ck_assert_int_gt(m.sel_timeouts, 0);
+    ck_assert_int_gt(m.cond_timeouts, 0);
+    coco_cond_destroy(m.cv);
+    coco_mutex_destroy(m.mu);
+    coco_channel_destroy(m.ch[0]);
+    coco_channel_destroy(m.ch[1]);
+    free(m.sel_seen);
+    free(m.cond_seen);
+}
+END_TEST
+
 /* ------------------------------------------------------------- mutex */
 
 #define MU_THREADS 4
@@ -2527,6 +2735,7 @@ int main(void)
     tcase_add_loop_test(tc, test_mt_channel_every_pair, 0,
                         (int)(sizeof ring_cases / sizeof ring_cases[0]));
     tcase_add_test(tc, test_mt_select_across_threads);
+    tcase_add_test(tc, test_mt_objects_of_two_threads);
     tcase_add_test(tc, test_mt_mutex_contended);
     tcase_add_test(tc, test_mt_cond_queue);
     tcase_add_test(tc, test_mt_cond_broadcast);

@@ -382,8 +382,9 @@ void coco_destroy(coco_coro_t *coro)
         co_finish(s, co, NULL);
     }
     /* Its state is read in the section: a thread waking it
-     * (coco__wake_remote) writes it under the lock. */
-    coco__sect_enter_sched(s);
+     * (coco__wake_remote) writes it under the lock that guards its wait,
+     * which the section holds. */
+    coco__sect_enter_guard(co);
     if (finished(co)) {
         coco__sect_leave();
         co_free(s, co);

@@ -37,7 +37,11 @@ enum {
      * parking layer frees when the coroutine runs again, and
      * coco__unpark() frees if it never does. */
     COCO__WAIT_HEAP = 1u << 3,
-    COCO__HAS_CB = 1u << 4     /* has an entry in the scheduler's error_cbs */
+    COCO__HAS_CB = 1u << 4,    /* has an entry in the scheduler's error_cbs */
+    /* It has parked on waiter records in a locked section at least once
+     * (lib/core/mt.c): from then on every such park is locked, and its
+     * records say which lock guards the wait. */
+    COCO__GUARDED = 1u << 5
 };
 
 /* What a parked coroutine waits on: how coco__cancel_wait() takes it
@@ -211,7 +215,7 @@ struct coco_sched_ops {
      * the next waiter, or back to its object (lib/sync). */
     void (*give_back)(coco_co_t *co);
     /* Wakes s's loop from its poller (another thread put something in
-     * its inbox); called with the process-wide lock held. */
+     * its inbox); called with s's inbox lock held. */
     void (*notify)(coco_sched_t *s);
     /* Makes s wakeable from other threads (its wake descriptor):
      * COCO_OK or COCO_ERROR. */
@@ -259,17 +263,22 @@ struct coco_sched {
     unsigned io_streak;          /* ... and how many in a row */
     struct coco__stats stats;    /* counters (lib/debug/stats.h) */
     struct coco__tracer *trace;  /* the trace being written, or NULL */
-    /* Threads (lib/core/mt.c).  The inbox, sleeping and the deadlock
-     * fields are under the process-wide lock. */
-    coco_co_t *inbox_head, *inbox_tail; /* woken by other threads */
+    /* Threads (lib/core/mt.c).  The inbox and the sleep flags are under
+     * inbox_lock, on cache lines of their own: other threads write them
+     * on every wake-up they send.  The deadlock fields are under the
+     * process-wide lock (stuck is atomic: a wake-up clears it without). */
+    char inbox_pad0[64];
+    int inbox_lock;
     int inbox_n;                 /* inbox not empty (atomic) */
+    coco_co_t *inbox_head, *inbox_tail; /* woken by other threads */
     bool sleeping;               /* its loop waits in the poller */
     bool notified;               /* ... and was woken through notify */
+    char inbox_pad1[64];
     bool remote_armed;           /* has a wake descriptor (one io_waiting) */
     int in_run;                  /* inside coco_sched_run/run_once (atomic,
                                   * a word: byte compare-and-swap needs
                                   * libatomic on some targets) */
-    bool stuck;                  /* waits for other threads only */
+    int stuck;                   /* waits for other threads only (atomic) */
     bool deadlocked;             /* told so by the last one stuck */
     bool grace;                  /* found alone, waits a moment ... */
     uint64_t grace_since;        /* ... from then (coco__clock_ms) */

@@ -1,6 +1,6 @@
 /*
  * mt.c - what crosses threads: thread records, the switch to shared mode,
- * the process-wide lock, scheduler inboxes, remote wake-ups, and the
+ * the locks of sections, scheduler inboxes, remote wake-ups, and the
  * bookkeeping behind the deadlock rule for several threads.
  *
  * SPDX-License-Identifier: MIT
@@ -29,8 +29,10 @@ COCO__TLS coco__thr_t *coco__tls_thr;
 COCO__TLS int coco__tls_sect;
 COCO__TLS coco__thr_t *coco__tls_key;
 const coco__thr_t coco__no_owner;
+COCO__TLS int *coco__tls_held;
 int coco__mt;
 int coco__g;
+int coco__all_locks;
 
 /* ------------------------------------------------------------- the lock */
 
@@ -142,20 +144,26 @@ static void forget_other_threads(void);
 static void fork_prepare(void)
 {
     coco__lock(&reg_lock);
+    for (coco__thr_t *t = thr_list; t != NULL; t = t->next)
+        coco__lock(&t->lock);
     coco__lock(&coco__g);
 }
 
 static void fork_parent(void)
 {
     coco__unlock(&coco__g);
+    for (coco__thr_t *t = thr_list; t != NULL; t = t->next)
+        coco__unlock(&t->lock);
     coco__unlock(&reg_lock);
 }
 
 static void fork_child(void)
 {
-    for (coco__thr_t *t = thr_list; t != NULL; t = t->next)
+    for (coco__thr_t *t = thr_list; t != NULL; t = t->next) {
         if (t != coco__tls_thr)
             t->in_op = NULL; /* free for the child's next thread */
+        __atomic_store_n(&t->lock, 0, __ATOMIC_RELAXED);
+    }
     forget_other_threads();
     __atomic_store_n(&coco__g, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&reg_lock, 0, __ATOMIC_RELAXED);
@@ -175,14 +183,20 @@ coco__thr_t *coco__thr_slow(void)
     while (t != NULL && t->in_op != NULL)
         t = t->next;
     if (t == NULL) {
-        t = calloc(1, sizeof *t);
-        if (t == NULL) {
+        /* Aligned by hand (records are never freed): its lock must not
+         * share a cache line with anything another thread writes. */
+        char *p = calloc(1, sizeof *t + _Alignof(coco__thr_t));
+        if (p == NULL) {
             reg_leave();
             /* Nothing sensible is left to do: every later call would fail. */
             abort();
         }
+        uintptr_t a = _Alignof(coco__thr_t);
+        t = (coco__thr_t *)(void *)(p + ((a - (uintptr_t)p % a) % a));
         t->next = thr_list;
-        thr_list = t;
+        /* Published for lock takers that walk the list without the
+         * registry lock (coco__lock_all). */
+        __atomic_store_n(&thr_list, t, __ATOMIC_RELEASE);
     }
     t->in_op = &coco__tls_sect;
     t->key = &coco__tls_key;
@@ -276,11 +290,42 @@ void coco__mt_enable(void)
     __atomic_store_n(&coco__mt, 2, __ATOMIC_SEQ_CST);
 }
 
-static void enter_locked(void)
+static void mt_on(void)
 {
     if (__atomic_load_n(&coco__mt, __ATOMIC_ACQUIRE) != 2)
         coco__mt_enable();
-    coco__glock(NULL);
+}
+
+/* The thread's snapshot of the record list while it holds every lock: a
+ * record made since owns no object this section touches (its thread had
+ * none when the section began), and is not locked. */
+static COCO__TLS coco__thr_t *all_from;
+
+void coco__lock_all(void)
+{
+    coco__thr_t *head = __atomic_load_n(&thr_list, __ATOMIC_ACQUIRE);
+    all_from = head;
+    for (coco__thr_t *t = head; t != NULL; t = t->next)
+        coco__lock(&t->lock);
+    coco__lock(&coco__g);
+    coco__tls_held = &coco__all_locks;
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_LOCKED, __ATOMIC_RELAXED);
+}
+
+void coco__unlock_all(void)
+{
+    coco__unlock(&coco__g);
+    for (coco__thr_t *t = all_from; t != NULL; t = t->next)
+        coco__unlock(&t->lock);
+}
+
+static void enter_locked(const coco__thr_t *owner)
+{
+    mt_on();
+    if (owner == &coco__no_owner)
+        coco__lock_all();
+    else
+        coco__sect_lock(&((coco__thr_t *)owner)->lock);
 }
 
 /* A thread on its first section has no key yet: it tries again once it
@@ -299,7 +344,27 @@ void coco__sect_enter_slow(const coco__thr_t *owner)
 {
     if (coco__tls_thr == NULL && coco__thr() == owner && enter_open())
         return;
-    enter_locked();
+    enter_locked(owner);
+}
+
+void coco__sect_enter_ref_slow(const coco__thr_t *const *owner_ref)
+{
+    const coco__thr_t *owner = __atomic_load_n(owner_ref, __ATOMIC_RELAXED);
+    if (coco__tls_thr == NULL && coco__thr() == owner && enter_open())
+        return;
+    mt_on();
+    for (;;) {
+        owner = __atomic_load_n(owner_ref, __ATOMIC_RELAXED);
+        if (owner == &coco__no_owner) {
+            coco__lock_all();
+            return;
+        }
+        coco__sect_lock(&((coco__thr_t *)owner)->lock);
+        /* The owner changes only under every lock, and only once. */
+        if (__atomic_load_n(owner_ref, __ATOMIC_RELAXED) == owner)
+            return;
+        coco__sect_unlock();
+    }
 }
 
 void coco__sect_enter_any_slow(void)
@@ -309,7 +374,59 @@ void coco__sect_enter_any_slow(void)
         if (enter_open())
             return;
     }
-    enter_locked();
+    mt_on();
+    coco__lock_all();
+}
+
+/* ------------------------------------------------------ guarded waits */
+
+void coco__park_unlock(coco_co_t *co)
+{
+    if (co->wait_on == COCO__ON_GROUP) {
+        *(int **)co->wait_obj = coco__tls_held;
+        co->flags |= COCO__GUARDED;
+    }
+    coco__sect_unlock();
+}
+
+/* The lock whose holder may touch the parked co (wake it, hand it
+ * something, forget what it was handed): &coco__all_locks when unknown,
+ * NULL when only this thread may.  Read without a lock, while such a
+ * holder may change wait_on (to COCO__ON_HANDOFF or, in the inbox, to
+ * COCO__ON_NOTHING): either value leads to a lock that covers what is
+ * left to do, and the caller reads the state again under it.  wait_obj
+ * and flags are only written by this thread, or by others while the
+ * coroutine waits on nothing. */
+static int *guard_of(const coco_co_t *co)
+{
+    switch (__atomic_load_n(&co->wait_on, __ATOMIC_ACQUIRE)) {
+    case COCO__ON_REMOTE:
+        return &coco__g;
+    case COCO__ON_GROUP:
+    case COCO__ON_HANDOFF:
+        /* Not marked: it parked in single mode, on objects of the thread
+         * that ran its scheduler then (which may have changed since). */
+        if (co->flags & COCO__GUARDED)
+            return *(int *const *)co->wait_obj;
+        return &coco__all_locks;
+    default:
+        /* Waits on nothing another thread touches (a sleep, I/O, a join),
+         * or was woken through the inbox (whose own lock guards that). */
+        return NULL;
+    }
+}
+
+void coco__sect_enter_guard(coco_co_t *co)
+{
+    int *l = guard_of(co);
+    if (l == &coco__g)
+        coco__sect_lock(l); /* helper threads take it in any mode */
+    else if (l == NULL)
+        coco__sect_enter(coco__thr());
+    else if (l == &coco__all_locks)
+        coco__sect_enter_any();
+    else
+        coco__sect_lock(l); /* set in shared mode only */
 }
 
 /* --------------------------------------------------------- the inboxes */
@@ -317,9 +434,7 @@ void coco__sect_enter_any_slow(void)
 void coco__wake_remote(coco_co_t *co)
 {
     coco_sched_t *s = co->pub.sched;
-    co->wait_on = COCO__ON_NOTHING;
-    if (!(co->flags & COCO__WAIT_HEAP))
-        co->wait_obj = NULL;
+    coco__inbox_lock(s);
     co->state = COCO__STATE_INBOX;
     co->next = NULL;
     co->prev = s->inbox_tail;
@@ -328,16 +443,24 @@ void coco__wake_remote(coco_co_t *co)
     else
         s->inbox_head = co;
     s->inbox_tail = co;
+    /* After the state: its scheduler, seeing COCO__ON_NOTHING without a
+     * lock (guard_of), reads the state next.  wait_obj stays: only its
+     * own scheduler writes that while others may read it. */
+    if (co->wait_on != COCO__ON_HANDOFF)
+        __atomic_store_n(&co->wait_on, COCO__ON_NOTHING, __ATOMIC_RELEASE);
     __atomic_store_n(&s->inbox_n, 1, __ATOMIC_RELEASE);
-    s->stuck = false; /* it has something to do now */
+    /* It has something to do now (the deadlock rule: mt.c). */
+    __atomic_store_n(&s->stuck, 0, __ATOMIC_SEQ_CST);
     if (s->sleeping && !s->notified) {
         s->notified = true;
         s->ops->notify(s);
     }
+    coco__inbox_unlock(s);
 }
 
 void coco__inbox_remove(coco_sched_t *s, coco_co_t *co)
 {
+    coco__inbox_lock(s);
     if (co->prev != NULL)
         co->prev->next = co->next;
     else
@@ -348,25 +471,28 @@ void coco__inbox_remove(coco_sched_t *s, coco_co_t *co)
         s->inbox_tail = co->prev;
     if (s->inbox_head == NULL)
         __atomic_store_n(&s->inbox_n, 0, __ATOMIC_RELAXED);
+    coco__inbox_unlock(s);
     co->state = COCO_STATE_WAITING;
 }
 
 void coco__inbox_drain_slow(coco_sched_t *s)
 {
-    coco__thr_t *t = coco__thr();
-    coco__glock(t);
+    coco__inbox_lock(s);
     coco_co_t *co = s->inbox_head;
     s->inbox_head = s->inbox_tail = NULL;
-    s->grace = false;
     __atomic_store_n(&s->inbox_n, 0, __ATOMIC_RELAXED);
+    coco__inbox_unlock(s);
+    s->grace = false;
     /* Off the list, the coroutines are this thread's alone: nothing but
-     * their own scheduler touches a coroutine in the inbox. */
+     * their own scheduler touches a coroutine in the inbox, and whoever
+     * woke it had finished with it before it was put there. */
     while (co != NULL) {
         coco_co_t *next = co->next;
+        if (!(co->flags & COCO__WAIT_HEAP) && co->wait_on != COCO__ON_HANDOFF)
+            co->wait_obj = NULL;
         coco__wake_inboxed(s, co);
         co = next;
     }
-    coco__gunlock(t);
 }
 
 /* --------------------------------------------------- the deadlock rule */
@@ -390,6 +516,8 @@ static void forget_other_threads(void)
                 s->all_next->all_prev = s->all_prev;
             s->all_prev = s->all_next = s;
             __atomic_store_n(&s->in_run, 0, __ATOMIC_RELAXED);
+            /* Its loop may have been draining its inbox. */
+            __atomic_store_n(&s->inbox_lock, 0, __ATOMIC_RELAXED);
         }
         s = next;
     }
@@ -425,11 +553,23 @@ void coco__sched_unregister(coco_sched_t *s)
     coco__sched_recheck();
 }
 
-/* Under the lock: can s still make progress by itself, or wake others? */
+/* Under the lock: can s still make progress by itself, or wake others?
+ *
+ * Wake-ups do not take this lock: a waker fills s's inbox, then clears
+ * s->stuck, under s's inbox lock only.  A wake-up in flight is not missed
+ * for all that.  Whoever sends one is either a plain thread, which the
+ * rule does not count (as before: a thread that is not running a
+ * scheduler is outside it), or a coroutine of a scheduler that is
+ * running, not stuck: its stuck flag is clear (cleared under this lock
+ * when it left its last sleep) until it calls coco__sched_stuck() again,
+ * under this lock, after its wake-up is in the inbox (it sent it before
+ * going back to its loop).  So any decision taken under this lock sees
+ * either the sender still able to act, or the inbox already filled. */
 static bool may_act(const coco_sched_t *s)
 {
-    return !(__atomic_load_n(&s->in_run, __ATOMIC_ACQUIRE) && s->stuck) ||
-           s->inbox_head != NULL;
+    return !(__atomic_load_n(&s->in_run, __ATOMIC_ACQUIRE) &&
+             __atomic_load_n(&s->stuck, __ATOMIC_SEQ_CST)) ||
+           __atomic_load_n(&s->inbox_n, __ATOMIC_SEQ_CST) != 0;
 }
 
 /* Under the lock: nothing that may act is left on another thread. */
@@ -453,10 +593,12 @@ static bool tell_stuck(void)
         if (alone(s)) {
             s->deadlocked = true;
             told = true;
+            coco__inbox_lock(s);
             if (s->sleeping && !s->notified) {
                 s->notified = true;
                 s->ops->notify(s);
             }
+            coco__inbox_unlock(s);
         }
     }
     return told;
@@ -466,7 +608,7 @@ int coco__sched_stuck(coco_sched_t *s, bool tell)
 {
     coco__thr_t *t = coco__thr();
     coco__glock(t);
-    s->stuck = true;
+    __atomic_store_n(&s->stuck, 1, __ATOMIC_SEQ_CST);
     int rc = alone(s) ? 1 : 0;
     if (rc != 0 && tell)
         (void)tell_stuck();

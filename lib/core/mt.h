@@ -1,7 +1,8 @@
 /*
- * core/mt.h - what crosses threads (lib/core/mt.c): the process-wide lock
- * that guards shared objects once more than one thread uses them, the
- * sections every operation on a shared object runs in, the inbox through
+ * core/mt.h - what crosses threads (lib/core/mt.c): the locks that guard
+ * shared objects once more than one thread uses them (one per thread
+ * that creates objects, and a process-wide one), the sections every
+ * operation on a shared object runs in, the inbox through
  * which a coroutine is woken from another thread, and one-shot remote
  * wake-ups for helper threads.
  *
@@ -12,7 +13,7 @@
  * (coco__mt_enable): it raises coco__mt, makes every other thread see it
  * (an expedited process-wide memory barrier), and waits until no thread
  * is still inside an unlocked operation.  From then on every operation
- * on a shared object holds the lock.
+ * on a shared object holds the lock of the thread that created it.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -23,13 +24,19 @@
 
 /* A thread that uses Coco: one record each, found through a
  * thread-local pointer, listed so that the switch to shared mode can
- * wait for threads inside an unlocked operation. */
+ * wait for threads inside an unlocked operation.  Records are never
+ * freed, and the list only grows at its head, so every record keeps its
+ * place in it for good.  Aligned so that its lock has a cache line of
+ * its own. */
 typedef struct coco__thr {
+    /* Guards, in shared mode, every object the thread created (and what
+     * those link: waiter records, handed lists).  A coco__lock(). */
+    int lock;
     int *in_op;                  /* its coco__tls_sect, NULL once it exited
                                     (under the registry lock) */
     struct coco__thr **key;      /* its coco__tls_key */
     struct coco__thr *next;      /* every record, live or free for reuse */
-} coco__thr_t;
+} __attribute__((aligned(64))) coco__thr_t;
 
 extern COCO__TLS coco__thr_t *coco__tls_thr;
 /* The thread's record in single mode, NULL in shared mode (the switch
@@ -95,32 +102,77 @@ static COCO__ALWAYS_INLINE void coco__unlock(int *l)
         coco__unlock_wake(l);
 }
 
-/* The process-wide lock. */
+/* The locks, and the order they are taken in (no thread ever waits for
+ * a lock earlier in this order than one it holds):
+ *
+ *   1. object locks: the lock of the thread record that owns an object
+ *      (coco__thr_t.lock).  A section holds either one of them, or every
+ *      one ("all": a section over objects of several threads), taken in
+ *      the order of the record list.  A thread that holds one never takes
+ *      another.
+ *   2. coco__g, the process-wide lock: the scheduler registry and the
+ *      deadlock rule, worker groups, the remote wake-ups of
+ *      coco__remote_wait().  Whoever holds it takes no object lock; a
+ *      section over "all" takes it last.
+ *   3. a scheduler's inbox lock (coco_sched.inbox_lock): its inbox and
+ *      sleep flags.  A leaf: nothing is taken while it is held.
+ */
 extern int coco__g;
+/* Not a lock: stands, where a lock is named, for "every object lock and
+ * coco__g" (a section over objects of several threads). */
+extern int coco__all_locks;
+/* The lock (or &coco__all_locks) the thread's section holds, while
+ * coco__tls_sect is COCO__SECT_LOCKED. */
+extern COCO__TLS int *coco__tls_held;
+
+/* Takes every object lock, then coco__g, and marks the section locked. */
+void coco__lock_all(void);
+void coco__unlock_all(void);
+
+static COCO__ALWAYS_INLINE void coco__sect_lock(int *l)
+{
+    coco__lock(l);
+    coco__tls_held = l;
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_LOCKED, __ATOMIC_RELAXED);
+}
+
+/* Releases what the locked section holds. */
+static COCO__ALWAYS_INLINE void coco__sect_unlock(void)
+{
+    int *l = coco__tls_held;
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_NONE, __ATOMIC_RELAXED);
+    if (coco__unlikely(l == &coco__all_locks))
+        coco__unlock_all();
+    else
+        coco__unlock(l);
+}
+
+/* A section under the process-wide lock. */
 static COCO__ALWAYS_INLINE void coco__glock(coco__thr_t *t)
 {
     (void)t;
-    coco__lock(&coco__g);
-    __atomic_store_n(&coco__tls_sect, COCO__SECT_LOCKED, __ATOMIC_RELAXED);
+    coco__sect_lock(&coco__g);
 }
 static COCO__ALWAYS_INLINE void coco__gunlock(coco__thr_t *t)
 {
     (void)t;
-    __atomic_store_n(&coco__tls_sect, COCO__SECT_NONE, __ATOMIC_RELAXED);
-    coco__unlock(&coco__g);
+    coco__sect_unlock();
 }
 
 /* Sections: every operation on a shared object (and on what it links:
  * waiter records, handed lists) runs in one; coco__tls_sect says whether
- * it holds the lock.  Sections do not nest. */
+ * it holds a lock, and coco__tls_held which.  Sections do not nest. */
 
 /* The other halves of entering: the thread is new, the mode is shared,
  * or the object is another thread's. */
 void coco__sect_enter_slow(const coco__thr_t *owner);
 void coco__sect_enter_any_slow(void);
+void coco__sect_enter_ref_slow(const coco__thr_t *const *owner_ref);
 
-/* For an operation on an object made by the thread owner.  In single
- * mode on the thread's own object: a store, a load and a comparison. */
+/* For an operation on an object made by the thread owner (&coco__no_owner:
+ * objects of several threads).  In single mode on the thread's own
+ * object: a store, a load and a comparison; in shared mode it holds
+ * owner's lock (every lock for &coco__no_owner). */
 static COCO__ALWAYS_INLINE void coco__sect_enter(const coco__thr_t *owner)
 {
     __atomic_store_n(&coco__tls_sect, COCO__SECT_OPEN, __ATOMIC_RELAXED);
@@ -134,8 +186,22 @@ static COCO__ALWAYS_INLINE void coco__sect_enter(const coco__thr_t *owner)
     coco__sect_enter_slow(owner);
 }
 
-/* For a section on objects this thread already used in a section before
- * (a parked coroutine running again, a deadline, a destroy). */
+/* coco__sect_enter() for an object whose owner may change, under every
+ * lock, to &coco__no_owner (a channel a select over several threads'
+ * channels waited on): *owner_ref is read again once its lock is held. */
+static COCO__ALWAYS_INLINE void coco__sect_enter_ref(const coco__thr_t *const *owner_ref)
+{
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_OPEN, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (coco__likely(__atomic_load_n(owner_ref, __ATOMIC_RELAXED) ==
+                     __atomic_load_n(&coco__tls_key, __ATOMIC_RELAXED)))
+        return;
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_NONE, __ATOMIC_RELEASE);
+    coco__sect_enter_ref_slow(owner_ref);
+}
+
+/* For a section on objects this thread already used in a section before,
+ * of whatever owner: in shared mode it holds every lock. */
 static COCO__ALWAYS_INLINE void coco__sect_enter_any(void)
 {
     __atomic_store_n(&coco__tls_sect, COCO__SECT_OPEN, __ATOMIC_RELAXED);
@@ -146,24 +212,44 @@ static COCO__ALWAYS_INLINE void coco__sect_enter_any(void)
     coco__sect_enter_any_slow();
 }
 
-/* For the owner of s, acting on one of its parked coroutines (a deadline,
- * a destroy): while one of them waits in coco__remote_wait(), a helper
- * thread may touch it whatever the mode, so the lock is taken. */
+/* For the owner of s, acting on any of its coroutines (an overflow, the
+ * scheduler's end): while one of them waits in coco__remote_wait(), a
+ * helper thread may touch it whatever the mode, so every lock is taken. */
 static inline void coco__sect_enter_sched(coco_sched_t *s)
 {
     if (coco__unlikely(s->remote_waits != 0))
-        coco__glock(coco__thr());
+        coco__lock_all();
     else
         coco__sect_enter_any();
 }
+
+/* For the thread running co's scheduler, acting on co, parked or woken
+ * but not run yet (its deadline, its destroy, taking what it was handed):
+ * the section holds the lock that guarded its wait, which whoever wakes
+ * it holds (coco__park_leave() records it). */
+void coco__sect_enter_guard(coco_co_t *co);
 
 static COCO__ALWAYS_INLINE void coco__sect_leave(void)
 {
     if (coco__unlikely(__atomic_load_n(&coco__tls_sect, __ATOMIC_RELAXED) ==
                        COCO__SECT_LOCKED))
-        coco__gunlock(NULL);
+        coco__sect_unlock();
     else
         __atomic_store_n(&coco__tls_sect, COCO__SECT_NONE, __ATOMIC_RELEASE);
+}
+
+/* Leaves the locked section for coco__park_leave(), recording in co's
+ * wait what it held. */
+void coco__park_unlock(coco_co_t *co);
+
+/* A scheduler's inbox lock (the leaf of the order above). */
+static COCO__ALWAYS_INLINE void coco__inbox_lock(coco_sched_t *s)
+{
+    coco__lock(&s->inbox_lock);
+}
+static COCO__ALWAYS_INLINE void coco__inbox_unlock(coco_sched_t *s)
+{
+    coco__unlock(&s->inbox_lock);
 }
 
 /* Inside a locked section: true when co must be woken through its
@@ -175,13 +261,19 @@ static COCO__ALWAYS_INLINE bool coco__wake_is_remote(const coco_co_t *co)
            co->pub.sched != coco__tls_running;
 }
 
-/* With the lock held: makes the parked co, whose wait was satisfied,
- * runnable on its own scheduler, which takes it from its inbox. */
+/* In a locked section (the one guarding co's wait): makes the parked co,
+ * whose wait was satisfied, runnable on its own scheduler, which takes it
+ * from its inbox.  A hand-off is recorded (coco__wait_handed()) before,
+ * not after: once co is in the inbox, its scheduler may run it. */
 void coco__wake_remote(coco_co_t *co);
 
 /* Parks the running coroutine, whose wait_on and wait_obj are set and
  * whose records are queued, leaving the section it is in (the lock is
- * released only once it is WAITING).  Entering a section again after it
+ * released only once it is WAITING).  For a wait on waiter records
+ * (COCO__ON_GROUP, wait_obj the group's first record, whose first member
+ * is a lock pointer) in a locked section, the lock held is stored there
+ * and the coroutine marked COCO__GUARDED: coco__sect_enter_guard() takes
+ * the same.  Entering a section again after it
  * runs is the caller's business (lib/core/sched.c). */
 void coco__park_leave(coco_sched_t *s);
 
@@ -225,7 +317,7 @@ bool coco__remote_signal(struct coco__remote *r);
  * of date as soon as it is given; false stays false.  For work that is
  * not worth starting once nobody waits for it. */
 bool coco__remote_waiting(struct coco__remote *r);
-/* With the lock held, from the core: co, parked in coco__remote_wait(),
+/* With coco__g held, from the core: co, parked in coco__remote_wait(),
  * gives up (deadline, destroy). */
 void coco__remote_cancel(coco_co_t *co);
 
@@ -251,7 +343,7 @@ static inline coco_sched_t *coco__sched_here(void)
     return s;
 }
 
-/* Schedulers, for the deadlock rule (all under the lock). */
+/* Schedulers, for the deadlock rule (all under coco__g). */
 void coco__sched_register(coco_sched_t *s);
 void coco__sched_unregister(coco_sched_t *s);
 /* s has nothing to do but wait for other threads: 0 while a scheduler of

@@ -217,7 +217,11 @@ void coco__park_leave(coco_sched_t *s)
     coco_co_t *co = s->current;
     co->state = COCO_STATE_WAITING;
     s->stats.parks++;
-    coco__sect_leave();
+    if (coco__unlikely(__atomic_load_n(&coco__tls_sect, __ATOMIC_RELAXED) ==
+                       COCO__SECT_LOCKED))
+        coco__park_unlock(co); /* records what guards the wait */
+    else
+        __atomic_store_n(&coco__tls_sect, COCO__SECT_NONE, __ATOMIC_RELEASE);
     switch_away(s, co, COCO__TR_PARK);
 }
 

@@ -135,19 +135,26 @@ static int sleep_remote(coco_sched_t *s, int timeout_ms, bool (*more)(void *),
                         void *arg)
 {
     coco__thr_t *t = coco__thr();
+    /* The process-wide lock for deadlocked and more(arg), the inbox
+     * lock for the inbox and the sleep flags (lib/core/mt.h). */
     coco__glock(t);
+    coco__inbox_lock(s);
     if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 || s->deadlocked ||
         (more != NULL && more(arg)))
         timeout_ms = 0;
     else
         s->sleeping = true;
+    coco__inbox_unlock(s);
     coco__gunlock(t);
     int rc = loop_poll(s, timeout_ms);
     coco__glock(t);
+    coco__inbox_lock(s);
     s->sleeping = false;
-    s->stuck = false;
-    bool notified = s->notified, dead = s->deadlocked;
+    bool notified = s->notified;
     s->notified = false;
+    coco__inbox_unlock(s);
+    __atomic_store_n(&s->stuck, 0, __ATOMIC_SEQ_CST);
+    bool dead = s->deadlocked;
     s->deadlocked = false;
     coco__gunlock(t);
     if (notified)

@@ -28,7 +28,8 @@
  * parks, and on another thread that address would be the old thread's.
  *
  * The group's counts of idle workers and its end are under the
- * process-wide lock (lib/core/mt.h), as are the inboxes they depend on.
+ * process-wide lock (lib/core/mt.h); the inboxes they depend on, under
+ * each scheduler's inbox lock, taken inside it.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -303,12 +304,17 @@ static void wake_workers(coco_workers_t *g, bool all)
 {
     for (size_t i = 0; i < g->n; i++) {
         coco_sched_t *s = g->w[i].s;
-        if (s != NULL && s->sleeping && !s->notified) {
+        if (s == NULL)
+            continue;
+        coco__inbox_lock(s);
+        bool woke = s->sleeping && !s->notified;
+        if (woke) {
             s->notified = true;
             s->ops->notify(s);
-            if (!all)
-                return;
         }
+        coco__inbox_unlock(s);
+        if (woke && !all)
+            return;
     }
 }
 
@@ -340,7 +346,7 @@ static int idle(void *arg, coco_sched_t *s, int *ms)
             bool inbox = false;
             for (size_t i = 0; i < g->n; i++) {
                 alive += g->w[i].s->alive;
-                inbox |= g->w[i].s->inbox_head != NULL;
+                inbox |= __atomic_load_n(&g->w[i].s->inbox_n, __ATOMIC_SEQ_CST) != 0;
             }
             if (!inbox) {
                 if (alive == 0) {

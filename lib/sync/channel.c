@@ -71,7 +71,7 @@ void coco_channel_close(coco_channel_t *ch)
 {
     if (ch == NULL)
         return;
-    coco__sect_enter(ch->thr);
+    coco__sect_enter_ref(&ch->thr);
     chan_close(ch);
     coco__sect_leave();
 }
@@ -82,7 +82,7 @@ void coco_channel_destroy(coco_channel_t *ch)
         return;
     /* Parked coroutines leave the queues before the memory goes; they
      * resume with COCO_ERROR_CHANNEL_CLOSED and never look at ch again. */
-    coco__sect_enter(ch->thr);
+    coco__sect_enter_ref(&ch->thr);
     chan_close(ch);
     coco__waitq_forget_handed(&ch->recvq);
     coco__sect_leave();
@@ -240,7 +240,7 @@ static inline int chan_send(coco_channel_t *ch, void *value, uint64_t timeout_ms
     if (coco__unlikely(ch == NULL))
         return COCO_ERROR_INVALID;
     coco__sstack_check_ptr(value, "coco_channel_send");
-    coco__sect_enter(ch->thr);
+    coco__sect_enter_ref(&ch->thr);
     int rc = send_now(ch, value);
     if (rc != COCO_ERROR_WOULDBLOCK) {
         coco__sect_leave();
@@ -264,7 +264,7 @@ int coco_channel_try_send(coco_channel_t *ch, void *value)
     if (ch == NULL)
         return COCO_ERROR_INVALID;
     coco__sstack_check_ptr(value, "coco_channel_try_send");
-    coco__sect_enter(ch->thr);
+    coco__sect_enter_ref(&ch->thr);
     int rc = send_now(ch, value);
     coco__sect_leave();
     return rc;
@@ -286,7 +286,7 @@ static inline int chan_recv(coco_channel_t *ch, void **value, uint64_t timeout_m
 {
     if (coco__unlikely(ch == NULL || value == NULL))
         return COCO_ERROR_INVALID;
-    coco__sect_enter(ch->thr);
+    coco__sect_enter_ref(&ch->thr);
     int rc = recv_now(ch, value);
     if (rc != COCO_ERROR_WOULDBLOCK) {
         coco__sect_leave();
@@ -309,7 +309,7 @@ int coco_channel_try_recv(coco_channel_t *ch, void **value)
 {
     if (ch == NULL || value == NULL)
         return COCO_ERROR_INVALID;
-    coco__sect_enter(ch->thr);
+    coco__sect_enter_ref(&ch->thr);
     int rc = recv_now(ch, value);
     coco__sect_leave();
     return rc;
@@ -321,7 +321,7 @@ size_t coco_channel_len(const coco_channel_t *ch)
 {
     if (ch == NULL)
         return 0;
-    coco__sect_enter(ch->thr);
+    coco__sect_enter_ref(&ch->thr);
     size_t n = ch->len + ch->nback;
     coco__sect_leave();
     return n;

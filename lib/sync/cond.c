@@ -55,8 +55,8 @@ int coco_cond_wait_timeout(coco_cond_t *cv, coco_mutex_t *mu, uint64_t timeout_m
     coco_co_t *self = coco__current();
     if (cv == NULL || mu == NULL)
         return COCO_ERROR_INVALID;
-    const coco__thr_t *t = coco__thr();
-    coco__sect_enter(cv->thr == t && mu->thr == t ? t : &coco__no_owner);
+    /* Both objects, or all of them (lib/core/mt.h). */
+    coco__sect_enter(cv->thr == mu->thr ? cv->thr : &coco__no_owner);
     int rc = COCO_OK;
     coco__waiter_t local, *w = NULL;
     if (!coco__mutex_held_by(mu, self))

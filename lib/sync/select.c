@@ -44,10 +44,12 @@ static COCO__ALWAYS_INLINE long check_cases(const coco_select_case_t *cases, siz
             return -1;
         coco_channel_t *ch = cases[i].ch;
         if (ch != NULL) {
+            /* Atomic: it may change to coco__no_owner (select_enter). */
+            const coco__thr_t *o = __atomic_load_n(&ch->thr, __ATOMIC_RELAXED);
             if (active++ == 0)
-                own = ch->thr;
+                own = o;
             else
-                mixed |= ch->thr != own;
+                mixed |= o != own;
         }
     }
     *owner = mixed ? &coco__no_owner : own != NULL ? own : coco__thr();
@@ -99,6 +101,61 @@ static COCO__ALWAYS_INLINE int poll_cases(coco_select_case_t *cases, size_t n)
     return -1;
 }
 
+/* The owner of every channel of cases as it is now: see check_cases(). */
+static const coco__thr_t *cases_owner(const coco_select_case_t *cases, size_t n)
+{
+    const coco__thr_t *t = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (cases[i].ch == NULL)
+            continue;
+        const coco__thr_t *o = __atomic_load_n(&cases[i].ch->thr, __ATOMIC_RELAXED);
+        if (t == NULL)
+            t = o;
+        else if (o != t)
+            return &coco__no_owner;
+    }
+    return t != NULL ? t : coco__thr();
+}
+
+/* A select over channels of several threads: whoever fires one of its
+ * records unlinks the whole group, from all of them, so from now on every
+ * section on those channels holds every lock.  Under every lock. */
+static void cases_share(const coco_select_case_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cases[i].ch != NULL)
+            __atomic_store_n(&cases[i].ch->thr, &coco__no_owner, __ATOMIC_RELAXED);
+}
+
+static COCO__NOINLINE void select_enter_slow(const coco_select_case_t *cases, size_t n,
+                                             const coco__thr_t *t)
+{
+    coco__sect_enter_slow(t);
+    if (__atomic_load_n(&coco__tls_sect, __ATOMIC_RELAXED) != COCO__SECT_LOCKED)
+        return;
+    /* An owner read before its lock was held may have changed since (to
+     * coco__no_owner, under every lock): then every lock it is. */
+    if (t != &coco__no_owner && cases_owner(cases, n) != t) {
+        coco__sect_leave();
+        coco__sect_enter_slow(t = &coco__no_owner);
+    }
+    if (t == &coco__no_owner)
+        cases_share(cases, n);
+}
+
+/* The section over the channels of cases, whose owner is t (from
+ * check_cases()): coco__sect_enter(t), and what several owners need. */
+static COCO__ALWAYS_INLINE void select_enter(const coco_select_case_t *cases, size_t n,
+                                             const coco__thr_t *t)
+{
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_OPEN, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (coco__likely(t == __atomic_load_n(&coco__tls_key, __ATOMIC_RELAXED)))
+        return;
+    __atomic_store_n(&coco__tls_sect, COCO__SECT_NONE, __ATOMIC_RELEASE);
+    select_enter_slow(cases, n, t);
+}
+
 static int select_wait(coco_co_t *co, coco_select_case_t *cases, size_t n,
                        uint64_t timeout_ms)
 {
@@ -136,7 +193,7 @@ int coco_select(coco_select_case_t *cases, size_t n, uint64_t timeout_ms)
     if (active < 0)
         return COCO_ERROR_INVALID;
     check_send_values(cases, n);
-    coco__sect_enter(owner);
+    select_enter(cases, n, owner);
     int i = poll_cases(cases, n);
     coco_co_t *co = coco__current();
     int rc;
@@ -159,7 +216,7 @@ int coco_select_try(coco_select_case_t *cases, size_t n)
     const coco__thr_t *owner;
     if (cases == NULL || n == 0 || n > INT32_MAX || check_cases(cases, n, &owner) < 0)
         return COCO_ERROR_INVALID;
-    coco__sect_enter(owner);
+    select_enter(cases, n, owner);
     int i = poll_cases(cases, n);
     coco__sect_leave();
     return i >= 0 ? i : COCO_ERROR_WOULDBLOCK;

@@ -26,6 +26,9 @@
 typedef struct coco__waitq coco__waitq_t;
 
 typedef struct coco__waiter {
+    /* First member: in the group's first record, the lock that guarded
+     * the park, once it parked in a locked section (coco__park_leave). */
+    int *guard;
     struct coco__waiter *next, *prev;
     coco__waitq_t *q;        /* the queue it is linked in, NULL once out */
     coco_co_t *co;
@@ -149,14 +152,19 @@ static inline void coco__waitq_fire_head(coco__waitq_t *q, int result)
 static inline void coco__wait_handed(coco__waitq_t *q, coco__waiter_t *w)
 {
     coco_co_t *co = w->co;
+    coco__waiter_t *first = w - coco__wait_index(w);
     w->q = q;
     w->prev = NULL;
     w->next = q->handed;
     if (q->handed != NULL)
         q->handed->prev = w;
     q->handed = w;
-    co->wait_on = COCO__ON_HANDOFF;
-    co->wait_obj = w - coco__wait_index(w);
+    /* Its scheduler may read wait_on at the same time, without a lock
+     * (lib/core/mt.c), and wait_obj: it points at the group already,
+     * unless a wake on this thread cleared it. */
+    __atomic_store_n(&co->wait_on, COCO__ON_HANDOFF, __ATOMIC_RELAXED);
+    if (co->wait_obj != first)
+        co->wait_obj = first;
 }
 
 /* Takes co's handed record off its queue's list: co has taken what it was
@@ -181,10 +189,8 @@ static inline coco__waiter_t *coco__wait_unhand(coco_co_t *co)
 static inline void coco__waitq_forget_handed(coco__waitq_t *q)
 {
     for (coco__waiter_t *w = q->handed; w != NULL; w = w->next) {
-        coco_co_t *co = w->co;
-        co->wait_on = COCO__ON_NOTHING;
-        if (!(co->flags & COCO__WAIT_HEAP))
-            co->wait_obj = NULL;
+        /* wait_obj stays: its scheduler may be reading it (mt.c). */
+        __atomic_store_n(&w->co->wait_on, COCO__ON_NOTHING, __ATOMIC_RELAXED);
         w->q = NULL;
     }
     q->handed = NULL;
@@ -195,8 +201,27 @@ static inline void coco__waitq_forget_handed(coco__waitq_t *q)
 static inline void coco__waitq_hand_head(coco__waitq_t *q)
 {
     coco__waiter_t *w = q->head;
-    coco__waitq_fire_head(q, COCO_OK);
-    coco__wait_handed(q, w);
+    coco_co_t *co = w->co;
+    if (coco__likely(coco__wait_alone_in_group(w))) {
+        q->head = w->next;
+        if (q->head != NULL)
+            q->head->prev = NULL;
+        else
+            q->tail = NULL;
+        w->q = NULL;
+    } else {
+        coco__wait_unlink_group(w);
+    }
+    w->result = COCO_OK;
+    co->wait_result = (int32_t)coco__wait_index(w);
+    if (coco__wake_is_remote(co)) {
+        /* Recorded first: once in its inbox, it may run at once. */
+        coco__wait_handed(q, w);
+        coco__wake_remote(co);
+    } else {
+        coco__wake(co->pub.sched, co);
+        coco__wait_handed(q, w);
+    }
 }
 
 /* Fires every waiter of q with result (close, destroy, broadcast). */
@@ -269,7 +294,7 @@ int coco__wait_park_timeout(coco_co_t *co, coco__waiter_t *w, uint64_t timeout_m
 static inline void coco__wait_back(coco_co_t *co)
 {
     if (coco__unlikely(co->wait_on == COCO__ON_HANDOFF)) {
-        coco__sect_enter_any();
+        coco__sect_enter_guard(co);
         coco__wait_unhand(co)->q = NULL;
         coco__sect_leave();
     }

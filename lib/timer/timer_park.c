@@ -47,7 +47,7 @@ static void tp_fire(coco_tnode_t *t)
     coco_sched_t *s = co->pub.sched;
     co->wait_timer = NULL;
     coco__small_free(&s->small, tp, sizeof *tp);
-    coco__sect_enter_sched(s);
+    coco__sect_enter_guard(co);
     if (coco__unlikely(co->state == COCO__STATE_INBOX)) {
         coco__sect_leave();
         return;
