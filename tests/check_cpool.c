@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <stdint.h>
+#ifndef _WIN32
+#include <pthread.h>
+#endif
 
 static int cur, max_seen, done;
 static uint64_t sum;
@@ -214,6 +217,58 @@ START_TEST(test_submit_from_other_sched)
 }
 END_TEST
 
+#ifndef _WIN32
+/* While the pool's scheduler runs, a coroutine of a scheduler on another
+ * thread may not submit: the pool's coroutines would be made on a
+ * scheduler that thread does not run. */
+static int foreign_rc, foreign_done;
+
+static void foreign_submitter(void *arg)
+{
+    (void)arg;
+    __atomic_store_n(&foreign_rc, coco_pool_submit(g_pool, work, NULL, COCO_INFINITE),
+                     __ATOMIC_RELAXED);
+}
+
+static void *foreign_thread(void *arg)
+{
+    (void)arg;
+    coco_sched_t *t = coco_sched_create();
+    coco_create(t, foreign_submitter, NULL, 0);
+    coco_sched_run(t);
+    coco_sched_destroy(t);
+    __atomic_store_n(&foreign_done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void foreign_host(void *arg)
+{
+    (void)arg;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, foreign_thread, NULL), 0);
+    while (!__atomic_load_n(&foreign_done, __ATOMIC_ACQUIRE))
+        coco_sleep(1);
+    pthread_join(th, NULL);
+}
+
+START_TEST(test_submit_from_other_thread)
+{
+    coco_sched_t *s = coco_sched_create();
+    g_pool = coco_pool_create(s, 2, 0);
+    reset();
+    foreign_rc = 12345;
+    foreign_done = 0;
+    coco_create(s, foreign_host, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(foreign_rc, COCO_ERROR_INVALID);
+    /* Refused, the submission gave its place back. */
+    ck_assert_int_eq(coco_pool_destroy(g_pool), COCO_OK);
+    ck_assert_int_eq(done, 0);
+    coco_sched_destroy(s);
+}
+END_TEST
+#endif
+
 int main(void)
 {
     Suite *su = suite_create("cpool");
@@ -225,6 +280,9 @@ int main(void)
     tcase_add_test(tc, test_many_submitters);
     tcase_add_test(tc, test_waits_timeouts_destroy);
     tcase_add_test(tc, test_submit_from_other_sched);
+#ifndef _WIN32
+    tcase_add_test(tc, test_submit_from_other_thread);
+#endif
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }
