@@ -234,6 +234,43 @@ COCO_API int coco_waitgroup_done(coco_waitgroup_t *wg);
 COCO_API int coco_waitgroup_wait(coco_waitgroup_t *wg);
 COCO_API int coco_waitgroup_wait_timeout(coco_waitgroup_t *wg, uint64_t timeout_ms);
 
+/* Publish-subscribe: every subscriber receives every message published
+ * after it subscribed, through a backlog of its own of at most backlog
+ * messages.  When a subscriber's backlog is full, COCO_PUBSUB_BLOCK parks
+ * the publisher until every subscriber has room (up to its timeout);
+ * COCO_PUBSUB_DROP_OLDEST drops that subscriber's oldest message and
+ * counts it (coco_sub_dropped()), and publishing never waits.  Destroying
+ * the pub-sub frees its subscriptions and wakes the coroutines parked on
+ * it with COCO_ERROR_CHANNEL_CLOSED. */
+typedef struct coco_pubsub coco_pubsub_t;
+typedef struct coco_sub coco_sub_t;
+#define COCO_PUBSUB_BLOCK       0
+#define COCO_PUBSUB_DROP_OLDEST 1
+COCO_API coco_pubsub_t *coco_pubsub_create(size_t backlog, int policy);
+COCO_API void coco_pubsub_destroy(coco_pubsub_t *ps);
+COCO_API coco_sub_t *coco_pubsub_subscribe(coco_pubsub_t *ps);
+COCO_API void coco_pubsub_unsubscribe(coco_sub_t *sub);
+COCO_API int coco_pubsub_publish(coco_pubsub_t *ps, void *msg, uint64_t timeout_ms);
+COCO_API int coco_sub_recv(coco_sub_t *sub, void **msg, uint64_t timeout_ms);
+COCO_API size_t coco_sub_dropped(const coco_sub_t *sub);
+COCO_API size_t coco_sub_len(const coco_sub_t *sub);
+
+/* A bounded coroutine pool: each submitted fn(arg) runs in a detached
+ * coroutine of its own on sched, at most max at once; a submission beyond
+ * that parks its caller until one finishes (up to timeout_ms).  Unlike
+ * coco_blocking_call(), nothing runs on another thread.  Use a pool from
+ * the thread of its scheduler.  coco_pool_destroy() frees nothing and
+ * returns COCO_ERROR_WOULDBLOCK while work is unfinished or a call of the
+ * pool is parked. */
+typedef struct coco_pool coco_pool_t;
+COCO_API coco_pool_t *coco_pool_create(coco_sched_t *sched, size_t max,
+                                       size_t stack_size);
+COCO_API int coco_pool_submit(coco_pool_t *pool, void (*fn)(void *), void *arg,
+                              uint64_t timeout_ms);
+COCO_API int coco_pool_wait(coco_pool_t *pool, uint64_t timeout_ms);
+COCO_API size_t coco_pool_running(const coco_pool_t *pool);
+COCO_API int coco_pool_destroy(coco_pool_t *pool);
+
 /* Threads (lib/mt) */
 
 /* A worker group: coroutines run on nthreads threads (0: as many as the
