@@ -90,6 +90,50 @@ static int count_fds(void)
     return n - 1; /* the directory's own */
 }
 
+/* Makes the scheduler's poller (made on its first wait on a descriptor),
+ * so that counts of descriptors taken after it do not see it come. */
+static void make_poller(void *arg)
+{
+    (void)arg;
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    errno = 0;
+    ck_assert_int_eq(coco_wait_fd(p[0], COCO_READABLE, 1), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void warm_up(coco_sched_t *s)
+{
+    coco_create(s, make_poller, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+}
+
+/* Lists the open descriptors on stderr, for a count that differs. */
+static void show_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char path[300], target[256];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        fprintf(stderr, "# fd %s -> %s\n", e->d_name, target);
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
+static void fds_are(int want)
+{
+    int n = count_fds();
+    if (n != want)
+        show_fds();
+    ck_assert_int_eq(n, want);
+}
+
 /* ---------------------------------------------------- exit codes, deaths */
 
 struct wait_job {
@@ -385,13 +429,8 @@ struct sig_job {
 static void destroyed_waiters(bool whole_sched)
 {
     block_usr();
-    /* The scheduler's poller is made on its first wait; count after. */
     coco_sched_t *s = coco_sched_create();
-    char *t[] = { (char *)"/bin/true", NULL };
-    struct wait_job warm = { .pid = spawn(t), .timeout = 5000 };
-    coco_create(s, waiter, &warm, 0);
-    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
-    ck_assert_int_eq(warm.rc, warm.pid);
+    warm_up(s);
     int before = count_fds();
 
     char *sl[] = { (char *)"/bin/sleep", (char *)"5", NULL };
@@ -408,7 +447,7 @@ static void destroyed_waiters(bool whole_sched)
     ck_assert_int_eq(coco_get_state(a), COCO_STATE_WAITING);
     ck_assert_int_eq(coco_get_state(b), COCO_STATE_WAITING);
     ck_assert(!j.done && !sj.done);
-    ck_assert_int_eq(count_fds(), before + 2); /* a pidfd and a signalfd */
+    fds_are(before + 2); /* a pidfd and a signalfd */
     if (whole_sched) {
         coco_sched_destroy(s);
         s = NULL;
@@ -416,7 +455,7 @@ static void destroyed_waiters(bool whole_sched)
         coco_destroy(a);
         coco_destroy(b);
     }
-    ck_assert_int_eq(count_fds(), before - (whole_sched ? 1 : 0) /* epoll */);
+    fds_are(before - (whole_sched ? 1 : 0)); /* and the epoll */
     /* The child was not reaped by the destroyed waiter. */
     ck_assert_int_eq(waitpid(j.pid, NULL, WNOHANG), 0);
     kill(j.pid, SIGKILL);
@@ -718,11 +757,7 @@ static void many_children(void)
     struct many m;
     memset(&m, 0, sizeof m);
     coco_sched_t *s = coco_sched_create();
-    /* A first round so that the poller exists before counting. */
-    char *t[] = { (char *)"/bin/true", NULL };
-    struct wait_job warm = { .pid = spawn(t), .timeout = 5000 };
-    coco_create(s, waiter, &warm, 0);
-    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    warm_up(s);
     int before = count_fds();
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < MANY; i++) {
@@ -751,7 +786,7 @@ static void many_children(void)
                 coco_destroy(m.co[i]);
             }
         }
-        ck_assert_int_eq(count_fds(), before);
+        fds_are(before);
     }
     coco_sched_destroy(s);
 }

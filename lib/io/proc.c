@@ -186,7 +186,8 @@ static int take_pending(const sigset_t *set)
 
 #ifdef __linux__
 /* Parks on a signalfd for set: the signal's number, 0 when another waiter
- * took it first, or -1 with errno (ETIMEDOUT, ENOSYS without signalfd). */
+ * took it first, or -1 with errno (ETIMEDOUT; ENOSYS when no signalfd
+ * could be made). */
 static int signalfd_wait(coco_sched_t *s, const sigset_t *set, uint64_t left)
 {
     if (forced_fallback()) {
@@ -194,8 +195,10 @@ static int signalfd_wait(coco_sched_t *s, const sigset_t *set, uint64_t left)
         return -1;
     }
     int fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+        errno = ENOSYS; /* refused, whatever the reason: poll instead */
         return -1;
+    }
     s->io_streak = 0;
     int rc = coco__io_wait_owned(s, fd, left);
     int e = errno;
@@ -250,7 +253,7 @@ int coco_signal_wait(const sigset_t *set, uint64_t timeout_ms)
                 return sig;
             if (sig == 0 || errno == ETIMEDOUT)
                 continue; /* taken by another waiter, or out of time */
-            if (errno != ENOSYS && errno != EINVAL)
+            if (errno != ENOSYS)
                 return -1;
             use_fd = false;
         }
