@@ -404,10 +404,11 @@ static void others_run(void)
     ck_assert_int_eq(u.job.rc, u.job.pid);
     ck_assert(WIFEXITED(u.job.status) && WEXITSTATUS(u.job.status) == 5);
     ck_assert_int_eq(u.ticks_at_start, 0);
-    /* 400 ms of 5 ms sleeps: well over 10 on a loaded machine, 0 if the
-     * wait had blocked the thread. */
-    ck_assert_uint_ge(took, 350);
-    ck_assert_int_ge(t.ticks, 10);
+    /* Some 400 ms of 5 ms sleeps (the child may have started its sleep
+     * before the run): dozens of ticks, 0 if the wait had blocked the
+     * thread. */
+    ck_assert_uint_ge(took, 200);
+    ck_assert_int_ge(t.ticks, 5);
 }
 
 START_TEST(test_others_run) { others_run(); }
@@ -762,7 +763,12 @@ static void many_children(void)
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < MANY; i++) {
             char script[64];
-            snprintf(script, sizeof script, "sleep 0.%d; exit %d", 2 + i % 3, i + 20);
+            /* The ones to be destroyed outlive the round, however slow
+             * forking is (under sanitizers); the others end at once. */
+            if (i % 4 == 0)
+                snprintf(script, sizeof script, "sleep 5; exit %d", i + 20);
+            else
+                snprintf(script, sizeof script, "sleep 0.%d; exit %d", 2 + i % 3, i + 20);
             m.j[i].pid = spawn_sh(script);
             m.j[i].timeout = 10000;
             m.j[i].done = false;
@@ -776,8 +782,10 @@ static void many_children(void)
                 /* Destroyed: never returned, the child left for us. */
                 ck_assert(!m.j[i].done);
                 int st;
+                ck_assert_int_eq(waitpid(m.j[i].pid, &st, WNOHANG), 0);
+                ck_assert_int_eq(kill(m.j[i].pid, SIGKILL), 0);
                 ck_assert_int_eq(waitpid(m.j[i].pid, &st, 0), m.j[i].pid);
-                ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == i + 20);
+                ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
             } else {
                 ck_assert(m.j[i].done);
                 ck_assert_int_eq(m.j[i].rc, m.j[i].pid);
