@@ -341,6 +341,20 @@ COCO_API int coco_wait_fd(int fd, int events, uint64_t timeout_ms);
 /* Wakes any coroutine waiting on fd (errno EBADF), then closes it. */
 COCO_API int coco_close(int fd);
 
+/* Child processes and signals (lib/io/proc.c); POSIX only.  <sys/select.h>
+ * is where POSIX defines sigset_t for strict C as well. */
+#ifndef _WIN32
+#include <sys/types.h>
+#include <sys/select.h>
+/* Parks until the child pid (> 0) ends, reaps it and stores its status
+ * like waitpid(2); returns pid, or -1 with errno (ECHILD, ETIMEDOUT,
+ * EINVAL; EAGAIN outside a coroutine when it has not ended yet). */
+COCO_API int coco_waitpid(pid_t pid, int *status, uint64_t timeout_ms);
+/* Parks until a signal of set, blocked in every thread, is pending, takes
+ * it and returns its number; -1 with errno (ETIMEDOUT, EINVAL, EAGAIN). */
+COCO_API int coco_signal_wait(const sigset_t *set, uint64_t timeout_ms);
+#endif
+
 #ifdef __cplusplus
 }
 #endif

@@ -40,6 +40,9 @@ static inline unsigned coco__io_tag_events(const void *tag)
 /* What the table knows about one descriptor number: a socket, a pipe
  * that takes a per-call non-blocking flag (RWF_NOWAIT), or anything else. */
 enum { COCO__FD_UNKNOWN = 0, COCO__FD_SOCKET, COCO__FD_FIFO, COCO__FD_OTHER };
+/* A descriptor the io layer's own calls made for one wait (a pidfd, a
+ * signalfd, lib/io/proc.c): nobody does I/O on it through the table. */
+enum { COCO__FD_OWNED = COCO__FD_OTHER + 1 };
 /* Whether a short read on the descriptor proves its queue empty. */
 enum { COCO__SHORT_UNKNOWN = 0, COCO__SHORT_DRAINS, COCO__SHORT_UNSURE };
 
@@ -88,8 +91,18 @@ void coco__io_freed(coco_sched_t *s);
  * descriptor was closed with coco_close() meanwhile, EBUSY when another
  * coroutine already waits on that side, ENOMEM. */
 int coco__io_wait(coco_sched_t *s, int fd, unsigned events, uint64_t timeout_ms);
-/* Unlinks a coroutine parked on a descriptor (wait_on COCO__ON_IO). */
+/* Unlinks a coroutine parked on a descriptor (wait_on COCO__ON_IO).  A
+ * descriptor of coco__io_wait_owned() is closed here when the coroutine
+ * will not run again to close it (destroyed, with its scheduler or not). */
 void coco__io_cancel(coco_co_t *co);
+#ifndef _WIN32
+/* coco__io_wait() for reading on fd, a descriptor the caller made for this
+ * wait alone.  The caller closes it with coco__io_owned_close() once the
+ * coroutine runs again, whatever the result; if the coroutine is destroyed
+ * while parked, the io layer closes it. */
+int coco__io_wait_owned(coco_sched_t *s, int fd, uint64_t timeout_ms);
+void coco__io_owned_close(coco_sched_t *s, int fd);
+#endif
 /* Waits up to timeout_ms (-1: no limit) for readiness and wakes whoever it
  * releases; when nothing waits on I/O, just sleeps that long.  COCO_OK or
  * COCO_ERROR. */

@@ -17,6 +17,7 @@
 #include <string.h>
 #ifndef _WIN32
 #  include <pthread.h>
+#  include <unistd.h>
 #endif
 
 /* ------------------------------------------------------------- fork */
@@ -121,9 +122,32 @@ static void io_unlink(coco_sched_t *s, coco_co_t *co)
     coco__poller_want(io, fd, ent, parked_events(ent));
 }
 
+#ifndef _WIN32
+/* Forgets and closes a descriptor of coco__io_wait_owned(). */
+static void owned_release(struct coco_io *io, int fd)
+{
+    coco_fd_t *ent = &io->fds[fd];
+    coco__poller_forget(io, fd, ent);
+    ent->kind = COCO__FD_UNKNOWN;
+    ent->short_read = COCO__SHORT_UNKNOWN;
+    ent->drained = 0;
+    close(fd);
+}
+#endif
+
 void coco__io_cancel(coco_co_t *co)
 {
-    io_unlink(co->pub.sched, co);
+    coco_sched_t *s = co->pub.sched;
+    io_unlink(s, co);
+#ifndef _WIN32
+    /* Parked, and not woken by its deadline: the coroutine is destroyed
+     * (alone or with its scheduler) and never closes what it waited on.
+     * A deadline sets COCO__TIMED_OUT before it cancels the wait. */
+    int fd = coco__io_tag_fd(co->wait_obj);
+    if (s->io->fds[fd].kind == COCO__FD_OWNED &&
+        co->state == COCO_STATE_WAITING && !(co->flags & COCO__TIMED_OUT))
+        owned_release(s->io, fd);
+#endif
 }
 
 static void io_wake(coco_sched_t *s, coco_co_t *co, intptr_t result)
@@ -200,6 +224,33 @@ int coco__io_wait(coco_sched_t *s, int fd, unsigned events, uint64_t timeout_ms)
     }
     return (int)co->wait_result;
 }
+
+#ifndef _WIN32
+int coco__io_wait_owned(coco_sched_t *s, int fd, uint64_t timeout_ms)
+{
+    struct coco_io *io = coco__io(s);
+    coco_fd_t *ent = io != NULL ? coco__fd(io, fd) : NULL;
+    if (ent == NULL) {
+        if (io != NULL)
+            errno = ENOMEM;
+        return -1;
+    }
+    ent->kind = COCO__FD_OWNED;
+    return coco__io_wait(s, fd, COCO__EV_READ, timeout_ms);
+}
+
+void coco__io_owned_close(coco_sched_t *s, int fd)
+{
+    struct coco_io *io = s != NULL ? s->io : NULL;
+    if (fd < 0)
+        return;
+    if (io == NULL || (size_t)fd >= io->nfds)
+        close(fd); /* the table never had it */
+    else if (io->fds[fd].kind == COCO__FD_OWNED)
+        owned_release(io, fd);
+    /* else someone closed it with coco_close() meanwhile */
+}
+#endif
 
 void coco__io_ready(struct coco_io *io, int fd, unsigned events)
 {
