@@ -136,6 +136,79 @@ COCO_SYM(coco__ctx_jump):
 	COCO_SIZE(coco__ctx_jump)
 
 /*
+ * uintptr_t coco__ctx_switch_ret(coco_ctx_t *from, coco_ctx_t *to,
+ *                                int *flag, int value, uintptr_t ret)
+ *
+ * The switch of generators (lib/loop/gen.c): like coco__ctx_switch, then
+ * *flag = value once from is saved (from may be resumed by another thread
+ * as soon as it reads the flag: x86 keeps the stores in order, and nothing
+ * of from's stack or of to is touched after it), and the context
+ * resumed returns ret from its own call of this function.  A generator's
+ * resume and yield tail-call it with nothing left to do after it, so each
+ * side comes back straight to its caller through the indirect jump below,
+ * which the branch predictor learns, instead of through a return the
+ * return-stack predictor would get wrong every time (the calls on the two
+ * stacks do not nest).
+ */
+	.globl	COCO_SYM(coco__ctx_switch_ret)
+	COCO_HIDDEN(coco__ctx_switch_ret)
+	COCO_TYPE_FUNCTION(coco__ctx_switch_ret)
+	/* The same function declared to return an int (eax), so that a
+	 * caller returning an int can tail-call it. */
+	.globl	COCO_SYM(coco__ctx_switch_rc)
+	COCO_HIDDEN(coco__ctx_switch_rc)
+	COCO_TYPE_FUNCTION(coco__ctx_switch_rc)
+	.p2align 4
+COCO_SYM(coco__ctx_switch_rc):
+COCO_SYM(coco__ctx_switch_ret):
+	.cfi_startproc
+	COCO_ENDBR
+	pushq	%rbp
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbp, 0
+	pushq	%rbx
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbx, 0
+	pushq	%r12
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r12, 0
+	pushq	%r13
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r13, 0
+	pushq	%r14
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r14, 0
+	pushq	%r15
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r15, 0
+	subq	$8, %rsp
+	.cfi_adjust_cfa_offset 8
+	stmxcsr	(%rsp)
+	fnstcw	4(%rsp)
+	movl	(%rsp), %r9d
+	movzwl	4(%rsp), %r10d
+	/* Read to before the flag is set: from then on another thread may
+	 * resume from, and its resume writes a new to. */
+	movq	(%rsi), %r11
+	movq	%rsp, (%rdi)
+	movl	%ecx, (%rdx)
+	movq	%r11, %rsp
+	movq	%r8, %rax
+	/* The modes are compared without MXCSR's six exception flags, which
+	 * are sticky: once the resumer has done one inexact division its
+	 * flags differ from the generator's for good, and every switch would
+	 * take the slow loads.  The flags stay those of the thread. */
+	movl	(%rsp), %ecx
+	xorl	%r9d, %ecx
+	testl	$0xffc0, %ecx
+	jnz	COCO_LOCAL(restore)
+	cmpw	4(%rsp), %r10w
+	jne	COCO_LOCAL(restore)
+	jmp	COCO_LOCAL(same_modes)
+	.cfi_endproc
+	COCO_SIZE(coco__ctx_switch_ret)
+
+/*
  * First code of every new context: r12 holds the argument and r13 the
  * function (placed there by coco__ctx_init), and the stack pointer is the
  * 16-byte aligned top of the stack, so both calls enter their callee with

@@ -55,16 +55,25 @@ static void pool_unlock(void)
     __atomic_clear(&gen_pool_lock, __ATOMIC_RELEASE);
 }
 
-/* The first frame of every generator: runs fn, then leaves for good. */
+/* The first frame of every generator: runs fn, then leaves for good.
+ * Its stack stays until coco_gen_destroy(): in direct mode nothing runs
+ * after the switch that could release it. */
 static COCO__NORETURN void gen_main(void *p)
 {
     coco_gen_t *g = p;
     coco__fiber_arrive(&g->ctx);
     void *result = g->fn(g, g->arg);
-    g->xfer = result;
     g->done = true;
+#if COCO__GEN_DIRECT
+    coco__gen_leave(g, result);
+    coco__ctx_switch_ret(&g->ctx, &g->caller, &g->state, COCO__GEN_DEAD,
+                         (uintptr_t)COCO_GEN_DONE);
+    __builtin_unreachable();
+#else
+    g->xfer = result;
     coco__fiber_exit(&g->ctx, &g->caller);
     coco__ctx_jump(&g->caller);
+#endif
 }
 
 coco_gen_t *coco_gen_create(void *(*fn)(coco_gen_t *g, void *arg), void *arg,
@@ -115,32 +124,30 @@ int coco_gen_resume(coco_gen_t *g, void *in, void **out)
         return COCO_ERROR_INVALID; /* running, or finished */
     if (coco__unlikely(!gen_armed))
         arm_thread();
-    g->xfer = in;
+    g->out = out;
     g->saved_running = coco__tls_running;
     g->outer = coco__tls_gen;
     coco__tls_running = NULL;
     coco__tls_gen = g;
+#if COCO__GEN_DIRECT
+    /* The generator's side stores *out and the state before it switches
+     * back, and hands over what this returns. */
+    return coco__ctx_switch_rc(&g->caller, &g->ctx, &g->state,
+                               COCO__GEN_RUNNING, (uintptr_t)in);
+#else
+    g->xfer = in;
     coco__fiber_leave(&g->caller, &g->ctx);
     coco__ctx_switch(&g->caller, &g->ctx);
     coco__fiber_arrive(&g->caller);
-    coco__tls_gen = g->outer;
-    coco__tls_running = g->saved_running;
-    void *v = g->xfer;
+    coco__gen_leave(g, g->xfer);
     int rc = COCO_OK;
-    if (coco__unlikely(g->done)) {
+    if (coco__unlikely(g->done))
         rc = g->overflowed ? COCO_ERROR_STACK_OVERFLOW : COCO_GEN_DONE;
-        /* Nothing runs on the stack any more: it goes back now. */
-        coco__fiber_fini(&g->ctx, g->stack.lo, g->stack.size);
-        pool_lock();
-        coco__stack_put(&gen_pool, &g->stack);
-        pool_unlock();
-    }
-    if (out != NULL)
-        *out = v;
     /* Last: from here another thread may resume or destroy it. */
     __atomic_store_n(&g->state, g->done ? COCO__GEN_DEAD : COCO__GEN_SUSPENDED,
                      __ATOMIC_RELEASE);
     return rc;
+#endif
 }
 
 void *coco_gen_yield(coco_gen_t *g, void *value)
@@ -149,11 +156,17 @@ void *coco_gen_yield(coco_gen_t *g, void *value)
         errno = EINVAL; /* not from inside g's function */
         return NULL;
     }
+#if COCO__GEN_DIRECT
+    coco__gen_leave(g, value);
+    return (void *)coco__ctx_switch_ret(&g->ctx, &g->caller, &g->state,
+                                        COCO__GEN_SUSPENDED, (uintptr_t)COCO_OK);
+#else
     g->xfer = value;
     coco__fiber_leave(&g->ctx, &g->caller);
     coco__ctx_switch(&g->ctx, &g->caller);
     coco__fiber_arrive(&g->ctx);
     return g->xfer;
+#endif
 }
 
 int coco_gen_destroy(coco_gen_t *g)
