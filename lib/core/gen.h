@@ -34,8 +34,9 @@ enum {
 #if defined(__x86_64__) && !defined(_WIN64) && !COCO_USE_UCONTEXT && \
     !defined(COCO__ASAN) && !defined(COCO__TSAN)
 #  define COCO__GEN_DIRECT 1
-/* coco__ctx_switch(from, to), then *flag = value once from is saved; the
- * context resumed returns ret from its own call of this function. */
+/* lib/arch/switch_gen_x86_64_sysv.S: coco__ctx_switch(from, to), then
+ * *flag = value once from is saved; the context resumed returns ret from
+ * its own call of this function. */
 uintptr_t coco__ctx_switch_ret(coco_ctx_t *from, coco_ctx_t *to, int *flag,
                                int value, uintptr_t ret);
 /* The same, for a caller that returns an int (the other side passes one
