@@ -192,16 +192,25 @@ END_TEST
 
 /* -------------------------------------------------------------- nesting */
 
-/* Yields the squares of what count_to yields, doubling its return; also
- * tries to yield for its inner generator, which must fail. */
+/* Yields the squares of what count_to yields, doubling its return.  Its
+ * inner generator is kept where the owner can see it: destroying a
+ * suspended generator abandons its frames, so whoever destroys it early
+ * destroys the inner one too. */
+struct squares_arg {
+    intptr_t n;
+    coco_gen_t *inner;
+};
+
 static void *squares(coco_gen_t *g, void *arg)
 {
-    coco_gen_t *inner = coco_gen_create(count_to, arg, 0);
+    struct squares_arg *sa = arg;
+    sa->inner = coco_gen_create(count_to, V(sa->n), 0);
     void *v;
     int rc;
-    while ((rc = coco_gen_resume(inner, NULL, &v)) == COCO_OK)
+    while ((rc = coco_gen_resume(sa->inner, NULL, &v)) == COCO_OK)
         coco_gen_yield(g, V(I(v) * I(v)));
-    coco_gen_destroy(inner);
+    coco_gen_destroy(sa->inner);
+    sa->inner = NULL;
     return rc == COCO_GEN_DONE ? V(I(v) * 2) : V(-1);
 }
 
@@ -227,7 +236,8 @@ static void *outer_of_wrong(coco_gen_t *g, void *arg)
 
 START_TEST(test_gen_nested)
 {
-    coco_gen_t *g = coco_gen_create(squares, V(20), 0);
+    struct squares_arg sa = { 20, NULL };
+    coco_gen_t *g = coco_gen_create(squares, &sa, 0);
     void *out;
     intptr_t i = 0;
     int rc;
@@ -238,6 +248,7 @@ START_TEST(test_gen_nested)
     ck_assert_int_eq(rc, COCO_GEN_DONE);
     ck_assert_int_eq(i, 20);
     ck_assert_int_eq(I(out), 400);
+    ck_assert_ptr_null(sa.inner);
     coco_gen_destroy(g);
 
     g = coco_gen_create(outer_of_wrong, NULL, 0);
@@ -374,7 +385,8 @@ static void puller(void *arg)
 {
     intptr_t n = I(arg);
     coco_gen_t *a = coco_gen_create(count_to, V(n), 0);
-    coco_gen_t *b = coco_gen_create(squares, V(n), 0);
+    struct squares_arg sa = { n, NULL };
+    coco_gen_t *b = coco_gen_create(squares, &sa, 0);
     void *va, *vb;
     long sum = 0;
     for (intptr_t i = 0; i < n; i++) {
@@ -385,8 +397,10 @@ static void puller(void *arg)
                 return;
             sum += I(vb);
         } else if (i == n / 2) {
-            coco_gen_destroy(b); /* suspended, with an inner one alive */
-            b = NULL;
+            /* Suspended, with its inner one alive and suspended too. */
+            if (coco_gen_destroy(b) != COCO_OK || sa.inner == NULL ||
+                coco_gen_destroy(sa.inner) != COCO_OK)
+                return;
         }
         sum += I(va);
         coco_yield();
