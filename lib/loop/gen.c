@@ -5,7 +5,12 @@
  * A generator owns a context and a guarded stack; coco_gen_resume() saves
  * the caller's context in the generator and switches to the generator's,
  * coco_gen_yield() switches back.  One context switch each way and no
- * system call: the resume and the yield are the whole cost.
+ * system call: the resume and the yield are the whole cost.  On x86-64
+ * (lib/core/gen.h, direct mode) each side does the other's bookkeeping
+ * before it switches and tail-calls the switch, so that both return to
+ * their callers through a predicted jump; a generator's stack therefore
+ * stays until coco_gen_destroy(), since nothing runs after its last
+ * switch that could give it back.
  *
  * While a generator runs, its thread runs no scheduler as far as the rest
  * of the library can tell (coco__tls_running is NULL, put back when it
@@ -17,6 +22,8 @@
  * from one pool of the process, under a spin lock held for the pool's few
  * list operations (and the rare mapping of a new slab).  The pool keeps a
  * few stacks warm for the next generators; the rest go back to the system.
+ * A generator may be resumed from inside another one, or from a coroutine:
+ * the resume saves and restores what it changes in the thread's state.
  *
  * A stack overflow inside the generator is caught by the library's fault
  * handler (lib/signal), which finds the faulting generator through
@@ -55,9 +62,7 @@ static void pool_unlock(void)
     __atomic_clear(&gen_pool_lock, __ATOMIC_RELEASE);
 }
 
-/* The first frame of every generator: runs fn, then leaves for good.
- * Its stack stays until coco_gen_destroy(): in direct mode nothing runs
- * after the switch that could release it. */
+/* The first frame of every generator: runs fn, then leaves for good. */
 static COCO__NORETURN void gen_main(void *p)
 {
     coco_gen_t *g = p;
