@@ -17,9 +17,11 @@
 #include "mem/stack.h"
 #include "core/coro.h"
 
-/* Its state, read and changed with atomics: a resume takes it from
- * SUSPENDED to RUNNING with a compare-and-swap, so that two resumes (two
- * threads, or the generator resuming itself) cannot both run it. */
+/* Its state, read and written with atomics: a resume takes it from
+ * SUSPENDED to RUNNING (a load and a store: a resume from inside the
+ * generator, or one while another thread is seen to run it, is refused),
+ * the switch away from it sets it back once its context is saved, and a
+ * destroy takes it from SUSPENDED to DEAD with a compare-and-swap. */
 enum {
     COCO__GEN_SUSPENDED, /* not started, or stopped in coco_gen_yield() */
     COCO__GEN_RUNNING,   /* some coco_gen_resume() is running it */

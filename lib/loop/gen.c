@@ -123,10 +123,13 @@ int coco_gen_resume(coco_gen_t *g, void *in, void **out)
         *out = NULL;
     if (g == NULL)
         return COCO_ERROR_INVALID;
-    int st = COCO__GEN_SUSPENDED;
-    if (!__atomic_compare_exchange_n(&g->state, &st, COCO__GEN_RUNNING, false,
-                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    /* A load and a store, not a compare-and-swap: a locked instruction
+     * would cost as much as the rest of a step.  It refuses a resume from
+     * inside the generator and one made while another thread is seen to
+     * run it; two resumes at the same instant are the caller's bug. */
+    if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) != COCO__GEN_SUSPENDED)
         return COCO_ERROR_INVALID; /* running, or finished */
+    __atomic_store_n(&g->state, COCO__GEN_RUNNING, __ATOMIC_RELAXED);
     if (coco__unlikely(!gen_armed))
         arm_thread();
     g->out = out;
