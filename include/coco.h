@@ -355,6 +355,29 @@ COCO_API int coco_waitpid(pid_t pid, int *status, uint64_t timeout_ms);
 COCO_API int coco_signal_wait(const sigset_t *set, uint64_t timeout_ms);
 #endif
 
+/* Generators (lib/loop/gen.c): coroutines resumed explicitly by their
+ * caller, each resume running fn until it yields a value or returns.  No
+ * scheduler is involved: a generator may be resumed from plain code or
+ * from a coroutine (it then runs nested, on that coroutine's thread), from
+ * any thread, but by one at a time.  fn must not park: coco_sleep(),
+ * channel waits and the I/O calls fail in it as they do outside a
+ * coroutine.  See coco_gen_create(3). */
+typedef struct coco_gen coco_gen_t;
+
+/* What coco_gen_resume() returns when fn has returned (not an error). */
+#define COCO_GEN_DONE 1
+
+COCO_API coco_gen_t *coco_gen_create(void *(*fn)(coco_gen_t *g, void *arg), void *arg,
+                                     size_t stack_size);
+/* COCO_OK with *out the value yielded, COCO_GEN_DONE with *out what fn
+ * returned, or COCO_ERROR_INVALID (finished, running, NULL) or
+ * COCO_ERROR_STACK_OVERFLOW. */
+COCO_API int coco_gen_resume(coco_gen_t *g, void *in, void **out);
+/* From inside g's fn only: returns the in of the next resume. */
+COCO_API void *coco_gen_yield(coco_gen_t *g, void *value);
+/* COCO_OK, or COCO_ERROR_INVALID on a running generator (left alone). */
+COCO_API int coco_gen_destroy(coco_gen_t *g);
+
 #ifdef __cplusplus
 }
 #endif

@@ -345,3 +345,6 @@ int coco__dispatch(coco_sched_t *s)
 #endif
     return COCO_OK;
 }
+
+/* The generator this thread runs now (lib/core/gen.h). */
+COCO__TLS struct coco_gen *coco__tls_gen;

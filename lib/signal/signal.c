@@ -28,6 +28,7 @@
 #  define _GNU_SOURCE 1 /* the register names of ucontext_t */
 #endif
 #include "signal/signal.h"
+#include "core/gen.h"
 
 #if COCO_HAVE_OVERFLOW_DETECT
 
@@ -92,8 +93,31 @@ static bool in_guard(const coco_co_t *co, const char *addr)
     return guard != NULL && addr >= guard && addr < co->stack.lo;
 }
 
+/* Leaving the handler by a switch, never by a return: the kernel does
+ * not unblock the signal for us. */
+static void unblock_faults(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    sigaddset(&set, SIGBUS);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
+    /* A generator runs (lib/loop/gen.c): the fault is its overflow, or
+     * nothing of ours (the coroutine that resumed it, if any, is not
+     * current while it runs). */
+    struct coco_gen *g = coco__tls_gen;
+    if (g != NULL) {
+        if (si == NULL || si->si_code <= 0 || !coco__gen_in_guard(g, si->si_addr)) {
+            chain(sig, si, uc);
+            return;
+        }
+        unblock_faults();
+        coco__gen_overflow(g);
+    }
     coco_sched_t *s = coco__tls_running;
     if (s == NULL || !s->running || si == NULL || si->si_code <= 0) {
         chain(sig, si, uc);
@@ -115,13 +139,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
             coco__switch_undo(s, co);
         co = left;
     }
-    /* We leave the handler by switching away, never by returning, so the
-     * kernel does not unblock the signal for us. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGSEGV);
-    sigaddset(&set, SIGBUS);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    unblock_faults();
     s->overflowed = co;
     s->current = NULL;
 #if COCO__ASAN
