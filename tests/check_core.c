@@ -403,6 +403,38 @@ START_TEST(test_fp_modes_per_coroutine)
 }
 END_TEST
 
+static volatile double fp_operand = 1.0;
+
+/* As changes_modes, and raises MXCSR's sticky inexact flag on the way. */
+static void changes_modes_inexact(void *arg)
+{
+    (void)arg;
+    set_modes(0x6000u, 0x0C00u);
+    fp_operand = fp_operand / 3.0;
+    for (int i = 0; i < 3; i++) {
+        coco_yield();
+        modes_seen[0][i] = current_modes();
+    }
+}
+
+/* The sticky exception flags differ between the two coroutines; the
+ * modes must still follow each one. */
+START_TEST(test_fp_modes_with_exception_flags)
+{
+    memset(modes_seen, 0xff, sizeof modes_seen);
+    coco_sched_t *s = coco_sched_create();
+    coco_create(s, changes_modes_inexact, NULL, 0);
+    coco_create(s, keeps_modes, NULL, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_uint_eq(modes_seen[0][i], 0x6000u | 0x0C00u);
+        ck_assert_uint_eq(modes_seen[1][i], 0);
+    }
+    ck_assert_uint_eq(current_modes(), 0);
+    coco_sched_destroy(s);
+}
+END_TEST
+
 static unsigned modes_at_start;
 static void records_modes(void *arg)
 {
@@ -917,6 +949,7 @@ int main(void)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(_WIN32)
     tcase_add_test(tc, test_fp_modes_per_coroutine);
     tcase_add_test(tc, test_fp_modes_inherited);
+    tcase_add_test(tc, test_fp_modes_with_exception_flags);
 #endif
     tcase_add_test(tc, test_many_coroutines);
     suite_add_tcase(su, tc);

@@ -7,8 +7,9 @@
  * builds the same frame for a context that has never run.
  *
  * MXCSR and the control word are saved on every switch but loaded only
- * when the resumed context's differ from the current ones: the loads are
- * slow, and contexts nearly always run with the same modes.
+ * when the resumed context's modes differ from the current ones (MXCSR's
+ * exception flags aside): the loads are slow, and contexts nearly always
+ * run with the same modes.
  *
  * The switch ends in pop + indirect jmp rather than ret: the return stack
  * predictor would guess the caller of the *other* side's switch and
@@ -81,8 +82,13 @@ COCO_SYM(coco__ctx_switch):
 	/* The other side's stack has the same frame, so the CFI above also
 	 * describes it: a debugger stopped here unwinds into that context. */
 	movq	(%rsi), %rsp
-	cmpl	(%rsp), %eax
-	jne	COCO_LOCAL(restore)
+	/* Only MXCSR's control bits decide: its low six are sticky exception
+	 * flags, which the first inexact operation sets and which the ABI
+	 * does not preserve across calls. */
+	movl	(%rsp), %ecx
+	xorl	%eax, %ecx
+	testl	$0xffc0, %ecx
+	jnz	COCO_LOCAL(restore)
 	cmpw	4(%rsp), %dx
 	je	COCO_LOCAL(same_modes)
 	/* A debugger that sets the stack pointer to a parked context's saved

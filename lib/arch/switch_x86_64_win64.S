@@ -69,9 +69,12 @@ coco__ctx_switch:
 	movq	(%rdx), %rsp
 	/* MXCSR and the control word are loaded only when they differ from
 	 * the current ones: the loads are slow, and contexts nearly always
-	 * run with the same modes. */
-	cmpl	(%rsp), %r8d
-	jne	.Lrestore
+	 * run with the same modes.  MXCSR's low six bits, sticky exception
+	 * flags that the first inexact operation sets, do not count. */
+	movl	(%rsp), %r10d
+	xorl	%r8d, %r10d
+	testl	$0xffc0, %r10d
+	jnz	.Lrestore
 	cmpw	4(%rsp), %r9w
 	je	.Lsame_modes
 .Lrestore:
