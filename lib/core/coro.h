@@ -282,6 +282,8 @@ struct coco_sched {
     bool deadlocked;             /* told so by the last one stuck */
     bool grace;                  /* found alone, waits a moment ... */
     uint64_t grace_since;        /* ... from then (coco__clock_ms) */
+    unsigned polls_since_remote; /* blocking polls since its inbox last had
+                                    something (its own thread's) */
     size_t remote_waits;         /* coroutines in coco__remote_wait() */
     struct coco__thr *thr;       /* the thread that created or last ran it */
     coco_sched_t *all_prev, *all_next; /* every scheduler of the process */

@@ -477,6 +477,7 @@ void coco__inbox_remove(coco_sched_t *s, coco_co_t *co)
 
 void coco__inbox_drain_slow(coco_sched_t *s)
 {
+    s->polls_since_remote = 0;
     coco__inbox_lock(s);
     coco_co_t *co = s->inbox_head;
     s->inbox_head = s->inbox_tail = NULL;

@@ -105,6 +105,9 @@ static inline bool only_others(const coco_sched_t *s)
 #ifndef COCO__SPIN_TURNS
 #  define COCO__SPIN_TURNS 1000u
 #endif
+/* A loop spins before a poll only while its inbox had something within
+ * this many polls. */
+#define SPIN_AFTER_REMOTE_POLLS 16u
 
 /* A wake-up through the descriptor costs both sides a system call and the
  * sleeper a trip through the kernel's scheduler, some tens of
@@ -175,8 +178,14 @@ static int sleep_remote(coco_sched_t *s, int timeout_ms, bool (*more)(void *),
  * (lib/core/mt.c). */
 static COCO__NOINLINE int poll_remote(coco_sched_t *s, int timeout_ms)
 {
-    if (spin_remote(s, NULL, NULL))
-        return loop_poll(s, 0);
+    /* Spinning pays for a loop that other threads keep waking; one that
+     * waits for its descriptors and timers only would burn the processor
+     * before every poll. */
+    if (s->polls_since_remote < SPIN_AFTER_REMOTE_POLLS) {
+        s->polls_since_remote++;
+        if (spin_remote(s, NULL, NULL))
+            return loop_poll(s, 0);
+    }
     if (timeout_ms < 0 && only_others(s)) {
         if (coco__mt_mode() == 0)
             return COCO_ERROR_DEADLOCK;
