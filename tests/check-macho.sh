@@ -66,6 +66,9 @@ insns() {
         if (insn ~ /^nop/) next
         if (insn ~ /^(jmp|b|callq?|bl)$/ && ops !~ /\*/) ops = ""
         gsub(/0x[0-9a-f]+ <[^>]*>/, "", ops)
+        # The comment giving an immediate in hex starts with # on ELF, ##
+        # on Mach-O.
+        sub(/[ \t]*##? imm = 0x[0-9A-Fa-f]+$/, "", ops)
         print insn " " ops }'
 }
 
