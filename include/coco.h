@@ -157,8 +157,18 @@ typedef struct coco_attr {
  * part is copied out while the coroutine is parked.  A pointer to one of
  * its locals is valid for other coroutines only while it runs. */
 #define COCO_ATTR_SHARED_STACK 0x1u
+/* Urgent from the start: see coco_set_urgent(). */
+#define COCO_ATTR_URGENT 0x2u
 
 COCO_API int coco_attr_init(coco_attr_t *attr);
+/* An urgent coroutine, whenever it is ready, runs before every ready
+ * coroutine of its scheduler that is not urgent (urgent ones run in the
+ * order they became ready).  For control-plane work; ordinary coroutines
+ * do not run while urgent ones keep being ready.  COCO_OK, or
+ * COCO_ERROR_INVALID (NULL, finished, or another thread's running
+ * scheduler).  coco_is_urgent(): 1 or 0 (0 for NULL). */
+COCO_API int coco_set_urgent(coco_coro_t *co, int urgent);
+COCO_API int coco_is_urgent(const coco_coro_t *co);
 COCO_API coco_coro_t *coco_create_attr(coco_sched_t *sched, void (*entry)(void *),
                                        void *arg, const coco_attr_t *attr);
 

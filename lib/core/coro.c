@@ -201,7 +201,7 @@ int coco_attr_init(coco_attr_t *attr)
 
 static bool attr_valid(const coco_attr_t *attr)
 {
-    if (attr->flags & ~COCO_ATTR_SHARED_STACK || attr->reserved_u != 0)
+    if (attr->flags & ~(COCO_ATTR_SHARED_STACK | COCO_ATTR_URGENT) || attr->reserved_u != 0)
         return false;
     for (size_t i = 0; i < sizeof attr->reserved / sizeof attr->reserved[0]; i++)
         if (attr->reserved[i] != NULL)
@@ -218,7 +218,8 @@ coco_coro_t *coco_create_attr(coco_sched_t *s, void (*entry)(void *), void *arg,
         errno = EINVAL;
         return NULL;
     }
-    unsigned flags = attr->flags & COCO_ATTR_SHARED_STACK ? COCO__SHARED : 0;
+    unsigned flags = (attr->flags & COCO_ATTR_SHARED_STACK ? COCO__SHARED : 0) |
+                     (attr->flags & COCO_ATTR_URGENT ? COCO__URGENT : 0);
     return create(s, entry, arg, attr->stack_size, flags,
                   COCO__CALLER);
 }
@@ -475,7 +476,7 @@ void coco__co_destroy_all(coco_sched_t *s)
         free(ch);
     }
     s->free_co = NULL;
-    s->rq_head = s->rq_tail = NULL;
+    s->rq_head = s->rq_tail = s->rq_urgent = NULL;
     s->rq_len = 0;
     s->alive = 0;
 }
@@ -495,6 +496,30 @@ coco_state_t coco_get_state(coco_coro_t *coro)
         return COCO_STATE_DEAD;
     unsigned st = __atomic_load_n(&co->state, __ATOMIC_RELAXED);
     return st == COCO__STATE_INBOX ? COCO_STATE_READY : (coco_state_t)st;
+}
+
+int coco_set_urgent(coco_coro_t *coro, int urgent)
+{
+    coco_co_t *co = coco__co(coro);
+    if (!coco__valid(co) || finished(co) || coco__sched_foreign(co->pub.sched))
+        return COCO_ERROR_INVALID;
+    if (((co->flags & COCO__URGENT) != 0) == (urgent != 0))
+        return COCO_OK;
+    /* Queued: it takes its new place in the run queue. */
+    coco_sched_t *s = co->pub.sched;
+    bool queued = co->state == COCO_STATE_CREATED || co->state == COCO_STATE_READY;
+    if (queued)
+        coco__rq_remove(s, co);
+    co->flags ^= COCO__URGENT;
+    if (queued)
+        coco__enqueue(s, co);
+    return COCO_OK;
+}
+
+int coco_is_urgent(const coco_coro_t *coro)
+{
+    coco_co_t *co = coco__co((coco_coro_t *)coro);
+    return coco__valid(co) && (co->flags & COCO__URGENT) != 0;
 }
 
 uint64_t coco_get_id(coco_coro_t *coro)

@@ -41,7 +41,9 @@ enum {
     /* It has parked on waiter records in a locked section at least once
      * (lib/core/mt.c): from then on every such park is locked, and its
      * records say which lock guards the wait. */
-    COCO__GUARDED = 1u << 5
+    COCO__GUARDED = 1u << 5,
+    /* Runs before every coroutine without it (coco_set_urgent()). */
+    COCO__URGENT = 1u << 6
 };
 
 /* What a parked coroutine waits on: how coco__cancel_wait() takes it
@@ -227,6 +229,8 @@ struct coco__thr;
 struct coco_sched {
     coco_co_t *current;          /* running coroutine, or NULL */
     coco_co_t *rq_head, *rq_tail;/* run queue, FIFO */
+    coco_co_t *rq_urgent;        /* the last urgent coroutine in it: the
+                                    urgent ones come first, NULL if none */
     size_t rq_len;
     unsigned budget;             /* direct switches left before polling */
     coco_ctx_t main_ctx;         /* the thread that called run/run_once */

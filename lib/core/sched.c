@@ -21,8 +21,32 @@ COCO__TLS coco_sched_t *coco__tls_running;
 
 /* ------------------------------------------------------------ run queue */
 
+/* An urgent coroutine goes behind the urgent ones already queued, ahead
+ * of all the others. */
+static COCO__NOINLINE void rq_push_urgent(coco_sched_t *s, coco_co_t *co)
+{
+    coco_co_t *before = s->rq_urgent;
+    coco_co_t *after = before != NULL ? before->next : s->rq_head;
+    co->prev = before;
+    co->next = after;
+    if (before != NULL)
+        before->next = co;
+    else
+        s->rq_head = co;
+    if (after != NULL)
+        after->prev = co;
+    else
+        s->rq_tail = co;
+    s->rq_urgent = co;
+    s->rq_len++;
+}
+
 static inline void rq_push(coco_sched_t *s, coco_co_t *co)
 {
+    if (coco__unlikely(co->flags & COCO__URGENT)) {
+        rq_push_urgent(s, co);
+        return;
+    }
     co->next = NULL;
     co->prev = s->rq_tail;
     if (s->rq_tail != NULL)
@@ -41,6 +65,8 @@ static inline coco_co_t *rq_pop(coco_sched_t *s)
         s->rq_head->prev = NULL;
     else
         s->rq_tail = NULL;
+    if (coco__unlikely(co == s->rq_urgent))
+        s->rq_urgent = NULL;
     s->rq_len--;
     return co;
 }
@@ -55,6 +81,8 @@ void coco__rq_remove(coco_sched_t *s, coco_co_t *co)
 {
     if (co->state != COCO_STATE_CREATED && co->state != COCO_STATE_READY)
         return;
+    if (co == s->rq_urgent)
+        s->rq_urgent = co->prev; /* urgent too, or NULL */
     if (co->prev != NULL)
         co->prev->next = co->next;
     else
@@ -69,6 +97,14 @@ void coco__rq_remove(coco_sched_t *s, coco_co_t *co)
 void coco__switch_undo(coco_sched_t *s, coco_co_t *next)
 {
     next->state = COCO_STATE_READY;
+    if (s->rq_urgent != NULL && !(next->flags & COCO__URGENT)) {
+        /* Urgent ones were queued meanwhile: they stay first. */
+        rq_push_urgent(s, next);
+        s->rq_urgent = next->prev;
+        return;
+    }
+    if (next->flags & COCO__URGENT && s->rq_urgent == NULL)
+        s->rq_urgent = next;
     next->prev = NULL;
     next->next = s->rq_head;
     if (s->rq_head != NULL)
@@ -177,8 +213,11 @@ void coco_yield(void)
     if (co == NULL)
         return;
     coco_co_t *next = s->rq_head;
+    /* Urgent ones come first in the queue: when neither co nor the head
+     * is urgent, none is queued, and co goes to the end. */
     if (coco__likely(next != NULL && chain_unmetered(s) &&
-                     chain_allowed(co, next) && UNTRACED(s))) {
+                     !((co->flags | next->flags) & (COCO__SHARED | COCO__URGENT)) &&
+                     UNTRACED(s))) {
         /* The common case, kept lean: the next coroutine takes over and we
          * queue up behind the others.  The queue's length is unchanged. */
         coco_co_t *after = next->next;
