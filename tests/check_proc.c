@@ -448,7 +448,14 @@ static void destroyed_waiters(bool whole_sched)
     ck_assert_int_eq(coco_get_state(a), COCO_STATE_WAITING);
     ck_assert_int_eq(coco_get_state(b), COCO_STATE_WAITING);
     ck_assert(!j.done && !sj.done);
-    fds_are(before + 2); /* a pidfd and a signalfd */
+    /* A pidfd and a signalfd; valgrind knows neither system call, and
+     * there both waits poll instead. */
+    if (getenv("COCO_TEST_UNDER_VALGRIND") != NULL) {
+        int opened = count_fds() - before;
+        ck_assert(opened == 0 || opened == 2);
+    } else {
+        fds_are(before + 2);
+    }
     if (whole_sched) {
         coco_sched_destroy(s);
         s = NULL;
