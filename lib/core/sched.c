@@ -21,11 +21,9 @@ COCO__TLS coco_sched_t *coco__tls_running;
 
 /* ------------------------------------------------------------ run queue */
 
-/* An urgent coroutine goes behind the urgent ones already queued, ahead
- * of all the others. */
-static COCO__NOINLINE void rq_push_urgent(coco_sched_t *s, coco_co_t *co)
+/* Puts co in the run queue right after before (at the head when NULL). */
+static void rq_insert_after(coco_sched_t *s, coco_co_t *before, coco_co_t *co)
 {
-    coco_co_t *before = s->rq_urgent;
     coco_co_t *after = before != NULL ? before->next : s->rq_head;
     co->prev = before;
     co->next = after;
@@ -37,8 +35,15 @@ static COCO__NOINLINE void rq_push_urgent(coco_sched_t *s, coco_co_t *co)
         after->prev = co;
     else
         s->rq_tail = co;
-    s->rq_urgent = co;
     s->rq_len++;
+}
+
+/* An urgent coroutine goes behind the urgent ones already queued, ahead
+ * of all the others. */
+static COCO__NOINLINE void rq_push_urgent(coco_sched_t *s, coco_co_t *co)
+{
+    rq_insert_after(s, s->rq_urgent, co);
+    s->rq_urgent = co;
 }
 
 static inline void rq_push(coco_sched_t *s, coco_co_t *co)
@@ -97,22 +102,12 @@ void coco__rq_remove(coco_sched_t *s, coco_co_t *co)
 void coco__switch_undo(coco_sched_t *s, coco_co_t *next)
 {
     next->state = COCO_STATE_READY;
-    if (s->rq_urgent != NULL && !(next->flags & COCO__URGENT)) {
-        /* Urgent ones were queued meanwhile: they stay first. */
-        rq_push_urgent(s, next);
-        s->rq_urgent = next->prev;
-        return;
-    }
-    if (next->flags & COCO__URGENT && s->rq_urgent == NULL)
+    /* Back at the head, but behind urgent ones queued meanwhile when it
+     * is not urgent itself. */
+    bool urgent = (next->flags & COCO__URGENT) != 0;
+    rq_insert_after(s, urgent ? NULL : s->rq_urgent, next);
+    if (urgent && s->rq_urgent == NULL)
         s->rq_urgent = next;
-    next->prev = NULL;
-    next->next = s->rq_head;
-    if (s->rq_head != NULL)
-        s->rq_head->prev = next;
-    else
-        s->rq_tail = next;
-    s->rq_head = next;
-    s->rq_len++;
 }
 
 /* ------------------------------------------------------- switching */

@@ -122,10 +122,9 @@ static inline void coco__wait_fire(coco__waiter_t *w, int result)
     coco__wait_wake(w, result);
 }
 
-/* coco__wait_fire() on the head of a non-empty queue: the hand-off path. */
-static inline void coco__waitq_fire_head(coco__waitq_t *q, int result)
+/* Takes w, the head of q, off q (and its group off every queue). */
+static COCO__ALWAYS_INLINE void coco__waitq_unlink_head(coco__waitq_t *q, coco__waiter_t *w)
 {
-    coco__waiter_t *w = q->head;
     if (coco__likely(coco__wait_alone_in_group(w))) {
         q->head = w->next;
         if (q->head != NULL)
@@ -136,6 +135,13 @@ static inline void coco__waitq_fire_head(coco__waitq_t *q, int result)
     } else {
         coco__wait_unlink_group(w);
     }
+}
+
+/* coco__wait_fire() on the head of a non-empty queue: the hand-off path. */
+static inline void coco__waitq_fire_head(coco__waitq_t *q, int result)
+{
+    coco__waiter_t *w = q->head;
+    coco__waitq_unlink_head(q, w);
     coco__wait_wake(w, result);
 }
 
@@ -202,16 +208,7 @@ static inline void coco__waitq_hand_head(coco__waitq_t *q)
 {
     coco__waiter_t *w = q->head;
     coco_co_t *co = w->co;
-    if (coco__likely(coco__wait_alone_in_group(w))) {
-        q->head = w->next;
-        if (q->head != NULL)
-            q->head->prev = NULL;
-        else
-            q->tail = NULL;
-        w->q = NULL;
-    } else {
-        coco__wait_unlink_group(w);
-    }
+    coco__waitq_unlink_head(q, w);
     w->result = COCO_OK;
     co->wait_result = (int32_t)coco__wait_index(w);
     if (coco__wake_is_remote(co)) {
