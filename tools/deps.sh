@@ -23,6 +23,12 @@ case "${1:-}" in
     --bench) want="$build $bench" ;;
     --test)  want="$build $fuzz $cross $windows $macos" ;;
 esac
+# Real client libraries and their servers, for the tests of the hook
+# library against them (mk/hookreal.am) and bench/bench_hook_redis.
+hookreal="redis-server libhiredis-dev postgresql libpq-dev libcurl4-openssl-dev libevent-dev"
+case "${1:-}" in
+    --test|--bench) want="$want $hookreal" ;;
+esac
 
 missing=
 for p in $want; do
