@@ -29,11 +29,13 @@ if test -z "$hook"; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/coco-bench-redis.XXXXXX") || exit 1
+rpid=
 cleanup() {
-  if test -s "$tmp/redis.pid"; then
-    kill "$(cat "$tmp/redis.pid")" 2>/dev/null
+  test -n "$rpid" || rpid=$(cat "$tmp/redis.pid" 2>/dev/null)
+  if test -n "$rpid"; then
+    kill "$rpid" 2>/dev/null
     i=0
-    while kill -0 "$(cat "$tmp/redis.pid")" 2>/dev/null && test $i -lt 50; do
+    while kill -0 "$rpid" 2>/dev/null && test $i -lt 50; do
       sleep 0.1; i=$((i + 1))
     done
   fi
@@ -54,6 +56,7 @@ for attempt in 1 2 3; do
   while test $i -lt 100; do
     if grep -q "Ready to accept connections" "$tmp/redis.log" 2>/dev/null &&
        test -s "$tmp/redis.pid"; then
+      rpid=$(cat "$tmp/redis.pid")
       started=yes
       break
     fi

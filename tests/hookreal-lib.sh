@@ -44,7 +44,8 @@ bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 run_hooked() {
   out=$1
   shift
-  LD_PRELOAD="$hook${LD_PRELOAD:+ $LD_PRELOAD}" timeout 60 "$@" >"$out" 2>&1
+  # Through env: the library is preloaded into the program, not timeout.
+  timeout 60 env LD_PRELOAD="$hook${LD_PRELOAD:+ $LD_PRELOAD}" "$@" >"$out" 2>&1
   st=$?
   before=$fails
   relay "$out"

@@ -11,13 +11,16 @@ hookreal_common hookreal_redis
 server=$(command -v redis-server) || skip_all "redis-server not found (Debian: redis-server)"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/coco-redis.XXXXXX") || exit 1
+rpid=
 cleanup() {
-  if test -f "$tmp/redis.pid"; then
-    kill "$(cat "$tmp/redis.pid")" 2>/dev/null
-    wait_for 5 sh -c "! kill -0 $(cat "$tmp/redis.pid")"
+  test -n "$rpid" || rpid=$(cat "$tmp/redis.pid" 2>/dev/null)
+  if test -n "$rpid"; then
+    kill "$rpid" 2>/dev/null
+    wait_for 5 not_running "$rpid"
   fi
   rm -rf "$tmp"
 }
+not_running() { ! kill -0 "$1" 2>/dev/null; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
@@ -30,7 +33,7 @@ for attempt in 1 2 3; do
     --logfile "$tmp/redis.log" >/dev/null 2>&1 &&
   wait_for 10 test -s "$tmp/redis.pid" &&
   wait_for 10 grep -q "Ready to accept connections" "$tmp/redis.log" &&
-  { started=yes; break; }
+  { rpid=$(cat "$tmp/redis.pid"); started=yes; break; }
 done
 if test $started != yes; then
   sed 's/^/# /' "$tmp/redis.log" 2>/dev/null
