@@ -66,8 +66,9 @@ static void lookup_coro(void *arg)
                 name, want, rc == 0 ? "no error" : gai_strerror(rc), got);
     hookreal_ok(ms >= delay_ms * 0.8, "the lookup waited for the late answer (%.0f ms, delay %d ms)",
                 ms, delay_ms);
-    /* Expected about ms / TICK_MS; a fifth of the delay's ticks is plenty. */
-    hookreal_ok(during >= delay_ms / TICK_MS / 5,
+    /* Expected about ms / TICK_MS; a tenth of that is plenty on a busy
+     * machine, and without the hook there is none. */
+    hookreal_ok(during >= delay_ms / TICK_MS / 10,
                 "another coroutine kept running during the lookup (%d ticks of %d ms in %.0f ms)",
                 during, TICK_MS, ms);
     if (res != NULL)
