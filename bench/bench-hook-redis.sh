@@ -18,10 +18,7 @@ server=$(command -v redis-server) || {
 }
 hook=${COCO_HOOK_LIB:-}
 if test -z "$hook"; then
-  for f in lib/.libs/libcoco-hook.so lib/hook/.libs/libcoco-hook.so \
-           lib/.libs/libcoco_hook.so lib/hook/.libs/libcoco_hook.so; do
-    if test -f "$f"; then hook=$PWD/$f; break; fi
-  done
+  ! test -f lib/.libs/libcoco-hook.so || hook=$PWD/lib/.libs/libcoco-hook.so
 fi
 if test -z "$hook"; then
   echo "bench_hook_redis: the hook library is not built; skipped"

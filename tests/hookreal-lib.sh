@@ -12,6 +12,17 @@ skip_all() {
   exit 0
 }
 
+n=0
+fails=0
+ok()  { n=$((n + 1)); echo "ok $n - $1"; }
+bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+
+# finish: the plan, and the exit status.
+finish() {
+  echo "1..$n"
+  test $fails -eq 0
+}
+
 # hookreal_common PROGRAM: the skips every script shares.  Sets hook to
 # the hook library to preload.
 hookreal_common() {
@@ -23,19 +34,17 @@ hookreal_common() {
   test -x "./tests/$1" || skip_all "tests/$1 is not built (its client library was not found by configure)"
   test -x ./tests/hookreal_port || skip_all "tests/hookreal_port is not built"
   hook=${COCO_HOOK_LIB:-}
+  # Named by the build (configure built the library): it must be there.
+  if test -n "$hook" && ! test -f "$hook"; then
+    bad "the hook library $hook exists"
+    finish
+    exit 1
+  fi
   if test -z "$hook"; then
-    for f in lib/.libs/libcoco-hook.so lib/hook/.libs/libcoco-hook.so \
-             lib/.libs/libcoco_hook.so lib/hook/.libs/libcoco_hook.so; do
-      if test -f "$f"; then hook=$PWD/$f; break; fi
-    done
+    ! test -f lib/.libs/libcoco-hook.so || hook=$PWD/lib/.libs/libcoco-hook.so
   fi
   test -n "$hook" && test -f "$hook" || skip_all "the hook library is not built"
 }
-
-n=0
-fails=0
-ok()  { n=$((n + 1)); echo "ok $n - $1"; }
-bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 
 # run_hooked OUT PROGRAM ARG...: runs a test program (bounded by 60 s)
 # with the hook library preloaded, its output in OUT; passes its TAP
@@ -82,11 +91,6 @@ relay() {
   done <"$1"
 }
 
-# finish: the plan, and the exit status.
-finish() {
-  echo "1..$n"
-  test $fails -eq 0
-}
 
 # wait_for SECONDS COMMAND...: true once COMMAND succeeds, polled every
 # 0.1 s for at most SECONDS.
