@@ -7,7 +7,9 @@
  * timeout of BLPOP_TIMEOUT_S) on its own connection; meanwhile WORKERS
  * coroutines do SET/GET round trips on theirs.  When they are done, one
  * more coroutine sees the server report a blocked client, and pushes the
- * element that releases the BLPOP.  Without the hook the BLPOP blocks the
+ * element that releases the BLPOP.  Another coroutine's BLPOP, which
+ * nothing releases, must end after the read timeout hiredis set on its
+ * connection (SO_RCVTIMEO).  Without the hook the first BLPOP blocks the
  * whole thread until its timeout: the round trips come after it and the
  * pushed element is never seen by it, which fails the checks below.
  *
@@ -74,6 +76,33 @@ static void blpop_coro(void *arg)
     redisFree(c);
 }
 
+/* A BLPOP that nothing releases, on a connection with a read timeout of
+ * READ_TIMEOUT_MS (SO_RCVTIMEO, set by hiredis): the read must give up
+ * after that time, with hiredis' I/O error, while the others run on. */
+#define READ_TIMEOUT_MS 300
+static double timeout_ms_taken = -1;
+static int timeout_err;
+
+static void timeout_coro(void *arg)
+{
+    (void)arg;
+    redisContext *c = connect_redis();
+    if (c == NULL)
+        return;
+    struct timeval tv = {0, READ_TIMEOUT_MS * 1000};
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        redisFree(c);
+        return;
+    }
+    double t0 = hookreal_now_ms();
+    redisReply *r = redisCommand(c, "BLPOP %s:never 5", LIST);
+    timeout_ms_taken = hookreal_now_ms() - t0;
+    timeout_err = r == NULL ? c->err : -1;
+    if (r != NULL)
+        freeReplyObject(r);
+    redisFree(c);
+}
+
 static void worker_coro(void *arg)
 {
     int id = (int)(intptr_t)arg;
@@ -102,7 +131,7 @@ static void worker_coro(void *arg)
     redisFree(c);
 }
 
-/* Waits (a bounded number of polls) until the server reports one blocked
+/* Waits (a bounded number of polls) until the server reports a blocked
  * client, then pushes the element BLPOP waits for. */
 static void push_coro(void *arg)
 {
@@ -112,7 +141,10 @@ static void push_coro(void *arg)
         return;
     for (int i = 0; i < 100 && !blocked_seen && !blpop_returned; i++) {
         redisReply *r = redisCommand(c, "INFO clients");
-        if (r != NULL && r->type == REDIS_REPLY_STRING && strstr(r->str, "blocked_clients:1") != NULL)
+        const char *b;
+        if (r != NULL && r->type == REDIS_REPLY_STRING &&
+            (b = strstr(r->str, "blocked_clients:")) != NULL &&
+            atoi(b + strlen("blocked_clients:")) >= 1)
             blocked_seen = 1;
         if (r != NULL)
             freeReplyObject(r);
@@ -139,6 +171,7 @@ static void main_coro(void *arg)
 
     t_start = hookreal_now_ms();
     coco_coro_t *waiter = coco_create(sched, blpop_coro, NULL, STACK);
+    coco_coro_t *timed = coco_create(sched, timeout_coro, NULL, STACK);
     coco_coro_t *w[WORKERS];
     for (int i = 0; i < WORKERS; i++)
         w[i] = coco_create(sched, worker_coro, (void *)(intptr_t)i, STACK);
@@ -148,6 +181,7 @@ static void main_coro(void *arg)
     coco_coro_t *pusher = coco_create(sched, push_coro, NULL, STACK);
     coco_join(pusher);
     coco_join(waiter);
+    coco_join(timed);
 
     hookreal_note("round trips done after %.1f ms, BLPOP returned after %.1f ms",
                   t_workers - t_start, t_blpop - t_start);
@@ -161,6 +195,11 @@ static void main_coro(void *arg)
                     strcmp(blpop_value, "released") == 0,
                 "BLPOP returned the pushed element (got type %d, '%s' '%s')", blpop_type,
                 blpop_key, blpop_value);
+    hookreal_ok(timeout_err == REDIS_ERR_IO && timeout_ms_taken >= READ_TIMEOUT_MS * 0.9 &&
+                    timeout_ms_taken < 5000 * 0.75,
+                "a read timeout of %d ms (SO_RCVTIMEO) ends a BLPOP of 5 s with an I/O error "
+                "(error %d after %.0f ms)",
+                READ_TIMEOUT_MS, timeout_err, timeout_ms_taken);
     hookreal_ok(t_blpop - t_start < BLPOP_TIMEOUT_S * 1000.0 * 0.75,
                 "BLPOP was released by the push, not its timeout (%.0f ms)", t_blpop - t_start);
 }
