@@ -3,9 +3,10 @@
  * library, against a real PostgreSQL server (started by
  * tests/hookreal-pg.sh, which passes the connection string).
  *
- * CONNS coroutines each run "SELECT pg_sleep(0.2)" on a connection of
- * their own.  With the hook, each one parks in libpq's wait for the
- * answer and the queries overlap: all are done in about 0.2 s.  Without
+ * CONNS coroutines connect at the same time, then each runs
+ * "SELECT pg_sleep(0.2)" on its own connection.  With the hook, each one
+ * parks in libpq's wait for the answer and the queries overlap: all are
+ * done in about 0.2 s.  Without
  * it, they run one after the other (CONNS x 0.2 s), which fails the time
  * check.
  *
@@ -32,10 +33,24 @@ static coco_sched_t *sched;
 static PGconn *conns[CONNS];
 static int answers_ok;
 
+static coco_waitgroup_t *wg_connected, *wg_go;
+static int connected;
+
+/* Connects (all the coroutines at once), waits for the start, runs the
+ * query. */
 static void query_coro(void *arg)
 {
     int id = (int)(intptr_t)arg;
     char sql[128], want[32];
+    conns[id] = PQconnectdb(conninfo);
+    if (PQstatus(conns[id]) == CONNECTION_OK)
+        connected++;
+    else
+        hookreal_note("connect: %s", PQerrorMessage(conns[id]));
+    coco_waitgroup_done(wg_connected);
+    coco_waitgroup_wait(wg_go);
+    if (PQstatus(conns[id]) != CONNECTION_OK)
+        return;
     snprintf(sql, sizeof sql, "SELECT pg_sleep(%.1f), 'conn-' || %d", SLEEP_S, id);
     snprintf(want, sizeof want, "conn-%d", id);
     PGresult *r = PQexec(conns[id], sql);
@@ -50,22 +65,22 @@ static void query_coro(void *arg)
 static void main_coro(void *arg)
 {
     (void)arg;
-    int connected = 0;
-    for (int i = 0; i < CONNS; i++) {
-        conns[i] = PQconnectdb(conninfo);
-        if (PQstatus(conns[i]) == CONNECTION_OK)
-            connected++;
-        else
-            hookreal_note("connect: %s", PQerrorMessage(conns[i]));
-    }
-    hookreal_ok(connected == CONNS, "%d connections to PostgreSQL (%d good)", CONNS, connected);
-    if (connected != CONNS)
-        return;
-
-    double t0 = hookreal_now_ms();
+    wg_connected = coco_waitgroup_create();
+    wg_go = coco_waitgroup_create();
+    coco_waitgroup_add(wg_connected, CONNS);
+    coco_waitgroup_add(wg_go, 1);
     coco_coro_t *q[CONNS];
     for (int i = 0; i < CONNS; i++)
         q[i] = coco_create(sched, query_coro, (void *)(intptr_t)i, STACK);
+    for (int i = 0; i < CONNS; i++)
+        if (q[i] == NULL)
+            coco_waitgroup_done(wg_connected);
+    coco_waitgroup_wait(wg_connected);
+    hookreal_ok(connected == CONNS, "%d connections made at once by %d coroutines (%d good)",
+                CONNS, CONNS, connected);
+
+    double t0 = hookreal_now_ms();
+    coco_waitgroup_done(wg_go);
     for (int i = 0; i < CONNS; i++)
         if (q[i] != NULL)
             coco_join(q[i]);
@@ -79,6 +94,8 @@ static void main_coro(void *arg)
                 CONNS, SLEEP_S, ms, LIMIT_MS, CONNS * SLEEP_S * 1000.0);
     for (int i = 0; i < CONNS; i++)
         PQfinish(conns[i]);
+    coco_waitgroup_destroy(wg_connected);
+    coco_waitgroup_destroy(wg_go);
 }
 
 int main(int argc, char **argv)
