@@ -6,9 +6,8 @@
  * CONNS coroutines connect at the same time, then each runs
  * "SELECT pg_sleep(0.2)" on its own connection.  With the hook, each one
  * parks in libpq's wait for the answer and the queries overlap: all are
- * done in about 0.2 s.  Without
- * it, they run one after the other (CONNS x 0.2 s), which fails the time
- * check.
+ * done in about 0.2 s.  Without it, they run one after the other
+ * (CONNS x 0.2 s), which fails the time check.
  *
  * SPDX-License-Identifier: MIT
  */
