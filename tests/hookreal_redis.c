@@ -26,8 +26,8 @@
 #include "hookreal.h"
 
 #define WORKERS 5
-#define ROUNDS 200
-#define BLPOP_TIMEOUT_S 2
+#define ROUNDS 100
+#define BLPOP_TIMEOUT_S 3
 /* hiredis formats on the stack; generous. */
 #define STACK (256 * 1024)
 #define LIST "coco:hookreal:list"
@@ -200,7 +200,9 @@ static void main_coro(void *arg)
                 "a read timeout of %d ms (SO_RCVTIMEO) ends a BLPOP of 5 s with an I/O error "
                 "(error %d after %.0f ms)",
                 READ_TIMEOUT_MS, timeout_err, timeout_ms_taken);
-    hookreal_ok(t_blpop - t_start < BLPOP_TIMEOUT_S * 1000.0 * 0.75,
+    /* The element is the proof that the push released it; the time is
+     * a second look, with room for a busy machine. */
+    hookreal_ok(t_blpop - t_start < BLPOP_TIMEOUT_S * 1000.0 * 0.9,
                 "BLPOP was released by the push, not its timeout (%.0f ms)", t_blpop - t_start);
 }
 
