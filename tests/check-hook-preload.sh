@@ -12,7 +12,7 @@
 hook=lib/.libs/libcoco-hook.so
 prog=./tests/hook_plain
 
-echo "1..3"
+echo "1..4"
 why=
 if test -n "${COCO_TEST_EXEC:-}"; then
   why="cross-built: no preloading under an emulator"
@@ -22,7 +22,7 @@ elif ! test -f "$hook"; then
   why="no $hook"
 fi
 if test -n "$why"; then
-  for i in 1 2 3; do echo "ok $i # SKIP $why"; done
+  for i in 1 2 3 4; do echo "ok $i # SKIP $why"; done
   exit 0
 fi
 
@@ -42,4 +42,10 @@ if test "$out" = hello; then
   echo "ok 3 - a shell with the library preloaded works as without"
 else
   echo "not ok 3 - a shell with the library preloaded works as without: $out"
+fi
+# Static programs cannot have it: no archive is made to link them with.
+if test -f lib/.libs/libcoco-hook.a; then
+  echo "not ok 4 - no static archive of the library is built"
+else
+  echo "ok 4 - no static archive of the library is built"
 fi

@@ -125,11 +125,12 @@ __attribute__((constructor)) static void hook_init(void)
  * used while the allocator may be the caller) and never freed.  Numbers
  * past the last chunk are not tracked: the library then never sets
  * O_NONBLOCK on them behind the application's back. */
-#define CHUNK_BITS 12
-#define CHUNK_SIZE (1u << CHUNK_BITS)
-#define NCHUNKS 1024u /* 4M descriptors */
+#define CHUNK_BITS HOOK_CHUNK_BITS
+#define CHUNK_SIZE HOOK_CHUNK_SIZE
+#define NCHUNKS HOOK_NCHUNKS
 
-static uint8_t *chunks[NCHUNKS];
+uint8_t *hook_chunks[NCHUNKS];
+#define chunks hook_chunks
 
 static uint8_t *slot(int fd, bool make)
 {
@@ -157,12 +158,6 @@ static uint8_t *slot(int fd, bool make)
         }
     }
     return &c[(unsigned)fd & (CHUNK_SIZE - 1)];
-}
-
-unsigned hook_fd_get(int fd)
-{
-    uint8_t *p = slot(fd, false);
-    return p != NULL ? __atomic_load_n(p, __ATOMIC_RELAXED) : 0u;
 }
 
 void hook_fd_set(int fd, unsigned bits)

@@ -107,7 +107,22 @@ static inline bool hook_in_coroutine(void)
 #define HFD_GEN_ONE 0x20u
 #define HFD_GEN_MASK 0xE0u
 
-unsigned hook_fd_get(int fd) HOOK_HIDDEN;
+/* Two levels of byte maps (boot.c); numbers past them are not tracked. */
+#define HOOK_CHUNK_BITS 12
+#define HOOK_CHUNK_SIZE (1u << HOOK_CHUNK_BITS)
+#define HOOK_NCHUNKS 1024u /* 4M descriptors */
+extern uint8_t *hook_chunks[HOOK_NCHUNKS] HOOK_HIDDEN;
+
+static inline unsigned hook_fd_get(int fd)
+{
+    if (HOOK_UNLIKELY(fd < 0 || ((unsigned)fd >> HOOK_CHUNK_BITS) >= HOOK_NCHUNKS))
+        return 0;
+    uint8_t *c = __atomic_load_n(&hook_chunks[(unsigned)fd >> HOOK_CHUNK_BITS],
+                                 __ATOMIC_ACQUIRE);
+    return c != NULL ? __atomic_load_n(&c[(unsigned)fd & (HOOK_CHUNK_SIZE - 1)],
+                                       __ATOMIC_RELAXED)
+                     : 0u;
+}
 void hook_fd_set(int fd, unsigned bits) HOOK_HIDDEN;
 void hook_fd_clear(int fd, unsigned bits) HOOK_HIDDEN;
 void hook_fd_reset(int fd) HOOK_HIDDEN;

@@ -40,6 +40,16 @@
 
 __thread int hook_closing;
 
+/* Set once this library has made any descriptor non-blocking behind the
+ * application's back: until then no descriptor needs looking up. */
+static int hook_any_nb;
+
+static inline bool maybe_hook_nb(int fd)
+{
+    return HOOK_UNLIKELY(__atomic_load_n(&hook_any_nb, __ATOMIC_RELAXED) != 0) &&
+           (hook_fd_get(fd) & HFD_HOOK_NB);
+}
+
 /* The real function, or NULL while the lookup is under way on this
  * thread (the caller then makes the system call). */
 #define REAL(name) \
@@ -99,6 +109,7 @@ static int take_nonblock(int fd)
     if (hook_real.fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -1;
     hook_fd_set(fd, HFD_HOOK_NB);
+    __atomic_store_n(&hook_any_nb, 1, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -320,120 +331,199 @@ static ssize_t op_run(const hop_t *o)
     }
 }
 
-/* After the real call said r outside a coroutine: a descriptor this
- * library made non-blocking waits as the application expects. */
-static inline ssize_t outside_result(const hop_t *o, ssize_t r)
+/* After the real call failed outside a coroutine: a descriptor this
+ * library made non-blocking waits as the application expects.  Out of
+ * line: the pass-through path is the real call and one test. */
+__attribute__((noinline, cold)) static ssize_t outside_failed(const hop_t *o)
 {
-    if (HOOK_LIKELY(r >= 0) || !would_block(errno) ||
-        !(hook_fd_get(o->fd) & HFD_HOOK_NB) || (o->flags & MSG_DONTWAIT))
-        return r;
+    if (!would_block(errno) || !(hook_fd_get(o->fd) & HFD_HOOK_NB) ||
+        (o->flags & MSG_DONTWAIT))
+        return -1;
     return op_run(o);
 }
 
+/* The pass-through path of each call: the real call, and on failure the
+ * check above with the call's arguments made into an op. */
+#define OUTSIDE(call, ...) \
+    do { \
+        ssize_t r_ = (call); \
+        if (HOOK_LIKELY(r_ >= 0) || HOOK_LIKELY(!(hook_fd_get(fd) & HFD_HOOK_NB))) \
+            return r_; \
+        hop_t o_ = { __VA_ARGS__ }; \
+        return outside_failed(&o_); \
+    } while (0)
+
 /* ------------------------------------------------- read and write */
 
-ssize_t read(int fd, void *buf, size_t n)
+
+
+/* Each call: the pass-through path inline (a tail call of the C
+ * library's function), everything else in NAME_slow(). */
+#define HOOK_SLOW __attribute__((noinline))
+#define FAST(name, ...) \
+    do { \
+        if (HOOK_LIKELY(!hook_in_coroutine()) && HOOK_LIKELY(hook_real.name != NULL) && \
+            !maybe_hook_nb(fd)) \
+            return hook_real.name(__VA_ARGS__); \
+        return name##_slow(__VA_ARGS__); \
+    } while (0)
+
+static HOOK_SLOW ssize_t read_slow(int fd, void *buf, size_t n)
 {
     if (HOOK_UNLIKELY(REAL(read) == NULL))
         return syscall(SYS_read, fd, buf, n);
-    hop_t o = { .op = OP_READ, .fd = fd, .buf = buf, .len = n };
     if (HOOK_LIKELY(!hook_in_coroutine()))
-        return outside_result(&o, hook_real.read(fd, buf, n));
+        OUTSIDE(hook_real.read(fd, buf, n), .op = OP_READ, .fd = fd, .buf = buf, .len = n);
+    hop_t o = { .op = OP_READ, .fd = fd, .buf = buf, .len = n };
+    return op_run(&o);
+}
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+    FAST(read, fd, buf, n);
+}
+
+static HOOK_SLOW ssize_t write_slow(int fd, const void *buf, size_t n)
+{
+    if (HOOK_UNLIKELY(REAL(write) == NULL))
+        return syscall(SYS_write, fd, buf, n);
+    if (HOOK_LIKELY(!hook_in_coroutine()))
+        OUTSIDE(hook_real.write(fd, buf, n), .op = OP_WRITE, .fd = fd, .cbuf = buf, .len = n);
+    hop_t o = { .op = OP_WRITE, .fd = fd, .cbuf = buf, .len = n };
     return op_run(&o);
 }
 
 ssize_t write(int fd, const void *buf, size_t n)
 {
-    if (HOOK_UNLIKELY(REAL(write) == NULL))
-        return syscall(SYS_write, fd, buf, n);
-    hop_t o = { .op = OP_WRITE, .fd = fd, .cbuf = buf, .len = n };
+    FAST(write, fd, buf, n);
+}
+
+static HOOK_SLOW ssize_t readv_slow(int fd, const struct iovec *iov, int cnt)
+{
+    if (HOOK_UNLIKELY(REAL(readv) == NULL))
+        return syscall(SYS_readv, fd, iov, cnt);
     if (HOOK_LIKELY(!hook_in_coroutine()))
-        return outside_result(&o, hook_real.write(fd, buf, n));
+        OUTSIDE(hook_real.readv(fd, iov, cnt), .op = OP_READV, .fd = fd, .iov = iov, .iovcnt = cnt);
+    hop_t o = { .op = OP_READV, .fd = fd, .iov = iov, .iovcnt = cnt };
     return op_run(&o);
 }
 
 ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-    if (HOOK_UNLIKELY(REAL(readv) == NULL))
-        return syscall(SYS_readv, fd, iov, cnt);
-    hop_t o = { .op = OP_READV, .fd = fd, .iov = iov, .iovcnt = cnt };
+    FAST(readv, fd, iov, cnt);
+}
+
+static HOOK_SLOW ssize_t writev_slow(int fd, const struct iovec *iov, int cnt)
+{
+    if (HOOK_UNLIKELY(REAL(writev) == NULL))
+        return syscall(SYS_writev, fd, iov, cnt);
     if (HOOK_LIKELY(!hook_in_coroutine()))
-        return outside_result(&o, hook_real.readv(fd, iov, cnt));
+        OUTSIDE(hook_real.writev(fd, iov, cnt), .op = OP_WRITEV, .fd = fd, .iov = iov, .iovcnt = cnt);
+    hop_t o = { .op = OP_WRITEV, .fd = fd, .iov = iov, .iovcnt = cnt };
     return op_run(&o);
 }
 
 ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-    if (HOOK_UNLIKELY(REAL(writev) == NULL))
-        return syscall(SYS_writev, fd, iov, cnt);
-    hop_t o = { .op = OP_WRITEV, .fd = fd, .iov = iov, .iovcnt = cnt };
-    if (HOOK_LIKELY(!hook_in_coroutine()))
-        return outside_result(&o, hook_real.writev(fd, iov, cnt));
+    FAST(writev, fd, iov, cnt);
+}
+
+static HOOK_SLOW ssize_t recv_slow(int fd, void *buf, size_t n, int flags)
+{
+    if (HOOK_UNLIKELY(REAL(recv) == NULL))
+        return syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+    if (HOOK_LIKELY(!hook_in_coroutine()) || (flags & MSG_DONTWAIT))
+        OUTSIDE(hook_real.recv(fd, buf, n, flags), .op = OP_RECV, .fd = fd, .buf = buf, .len = n, .flags = flags);
+    hop_t o = { .op = OP_RECV, .fd = fd, .buf = buf, .len = n, .flags = flags };
     return op_run(&o);
 }
 
 ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-    if (HOOK_UNLIKELY(REAL(recv) == NULL))
-        return syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
-    hop_t o = { .op = OP_RECV, .fd = fd, .buf = buf, .len = n, .flags = flags };
+    FAST(recv, fd, buf, n, flags);
+}
+
+static HOOK_SLOW ssize_t recvfrom_slow(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
+                 socklen_t *fromlen)
+{
+    if (HOOK_UNLIKELY(REAL(recvfrom) == NULL))
+        return syscall(SYS_recvfrom, fd, buf, n, flags, from, fromlen);
     if (HOOK_LIKELY(!hook_in_coroutine()) || (flags & MSG_DONTWAIT))
-        return outside_result(&o, hook_real.recv(fd, buf, n, flags));
+        OUTSIDE(hook_real.recvfrom(fd, buf, n, flags, from, fromlen), .op = OP_RECVFROM, .fd = fd, .buf = buf, .len = n, .flags = flags,
+                .from = from, .fromlen = fromlen);
+    hop_t o = { .op = OP_RECVFROM, .fd = fd, .buf = buf, .len = n, .flags = flags,
+                .from = from, .fromlen = fromlen };
     return op_run(&o);
 }
 
 ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
                  socklen_t *fromlen)
 {
-    if (HOOK_UNLIKELY(REAL(recvfrom) == NULL))
-        return syscall(SYS_recvfrom, fd, buf, n, flags, from, fromlen);
-    hop_t o = { .op = OP_RECVFROM, .fd = fd, .buf = buf, .len = n, .flags = flags,
-                .from = from, .fromlen = fromlen };
+    FAST(recvfrom, fd, buf, n, flags, from, fromlen);
+}
+
+static HOOK_SLOW ssize_t recvmsg_slow(int fd, struct msghdr *msg, int flags)
+{
+    if (HOOK_UNLIKELY(REAL(recvmsg) == NULL))
+        return syscall(SYS_recvmsg, fd, msg, flags);
     if (HOOK_LIKELY(!hook_in_coroutine()) || (flags & MSG_DONTWAIT))
-        return outside_result(&o, hook_real.recvfrom(fd, buf, n, flags, from, fromlen));
+        OUTSIDE(hook_real.recvmsg(fd, msg, flags), .op = OP_RECVMSG, .fd = fd, .msg = msg, .flags = flags);
+    hop_t o = { .op = OP_RECVMSG, .fd = fd, .msg = msg, .flags = flags };
     return op_run(&o);
 }
 
 ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-    if (HOOK_UNLIKELY(REAL(recvmsg) == NULL))
-        return syscall(SYS_recvmsg, fd, msg, flags);
-    hop_t o = { .op = OP_RECVMSG, .fd = fd, .msg = msg, .flags = flags };
+    FAST(recvmsg, fd, msg, flags);
+}
+
+static HOOK_SLOW ssize_t send_slow(int fd, const void *buf, size_t n, int flags)
+{
+    if (HOOK_UNLIKELY(REAL(send) == NULL))
+        return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
     if (HOOK_LIKELY(!hook_in_coroutine()) || (flags & MSG_DONTWAIT))
-        return outside_result(&o, hook_real.recvmsg(fd, msg, flags));
+        OUTSIDE(hook_real.send(fd, buf, n, flags), .op = OP_SEND, .fd = fd, .cbuf = buf, .len = n, .flags = flags);
+    hop_t o = { .op = OP_SEND, .fd = fd, .cbuf = buf, .len = n, .flags = flags };
     return op_run(&o);
 }
 
 ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    if (HOOK_UNLIKELY(REAL(send) == NULL))
-        return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
-    hop_t o = { .op = OP_SEND, .fd = fd, .cbuf = buf, .len = n, .flags = flags };
+    FAST(send, fd, buf, n, flags);
+}
+
+static HOOK_SLOW ssize_t sendto_slow(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
+               socklen_t tolen)
+{
+    if (HOOK_UNLIKELY(REAL(sendto) == NULL))
+        return syscall(SYS_sendto, fd, buf, n, flags, to, tolen);
     if (HOOK_LIKELY(!hook_in_coroutine()) || (flags & MSG_DONTWAIT))
-        return outside_result(&o, hook_real.send(fd, buf, n, flags));
+        OUTSIDE(hook_real.sendto(fd, buf, n, flags, to, tolen), .op = OP_SENDTO, .fd = fd, .cbuf = buf, .len = n, .flags = flags,
+                .to = to, .tolen = tolen);
+    hop_t o = { .op = OP_SENDTO, .fd = fd, .cbuf = buf, .len = n, .flags = flags,
+                .to = to, .tolen = tolen };
     return op_run(&o);
 }
 
 ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
                socklen_t tolen)
 {
-    if (HOOK_UNLIKELY(REAL(sendto) == NULL))
-        return syscall(SYS_sendto, fd, buf, n, flags, to, tolen);
-    hop_t o = { .op = OP_SENDTO, .fd = fd, .cbuf = buf, .len = n, .flags = flags,
-                .to = to, .tolen = tolen };
+    FAST(sendto, fd, buf, n, flags, to, tolen);
+}
+
+static HOOK_SLOW ssize_t sendmsg_slow(int fd, const struct msghdr *msg, int flags)
+{
+    if (HOOK_UNLIKELY(REAL(sendmsg) == NULL))
+        return syscall(SYS_sendmsg, fd, msg, flags);
     if (HOOK_LIKELY(!hook_in_coroutine()) || (flags & MSG_DONTWAIT))
-        return outside_result(&o, hook_real.sendto(fd, buf, n, flags, to, tolen));
+        OUTSIDE(hook_real.sendmsg(fd, msg, flags), .op = OP_SENDMSG, .fd = fd, .cmsg = msg, .flags = flags);
+    hop_t o = { .op = OP_SENDMSG, .fd = fd, .cmsg = msg, .flags = flags };
     return op_run(&o);
 }
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    if (HOOK_UNLIKELY(REAL(sendmsg) == NULL))
-        return syscall(SYS_sendmsg, fd, msg, flags);
-    hop_t o = { .op = OP_SENDMSG, .fd = fd, .cmsg = msg, .flags = flags };
-    if (HOOK_LIKELY(!hook_in_coroutine()) || (flags & MSG_DONTWAIT))
-        return outside_result(&o, hook_real.sendmsg(fd, msg, flags));
-    return op_run(&o);
+    FAST(sendmsg, fd, msg, flags);
 }
 
 /* _FORTIFY_SOURCE's checked forms, which programs built with it call. */
@@ -1045,6 +1135,12 @@ int fcntl(int fd, int cmd, ...)
     va_start(ap, cmd);
     void *arg = va_arg(ap, void *);
     va_end(ap);
+    if (HOOK_LIKELY(cmd == F_GETFL) && HOOK_LIKELY(hook_real.fcntl != NULL)) {
+        int r = hook_real.fcntl(fd, F_GETFL);
+        if (maybe_hook_nb(fd) && r >= 0)
+            r &= ~O_NONBLOCK;
+        return r;
+    }
     return do_fcntl(REAL(fcntl), fd, cmd, arg);
 }
 
