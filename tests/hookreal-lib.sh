@@ -58,7 +58,8 @@ run_hooked() {
   st=$?
   before=$fails
   relay "$out"
-  test $st -eq 0 || test $fails -ne $before || bad "$(basename "$1") exits with status 0 (status $st)"
+  test $st -eq 0 || test $fails -ne $before ||
+    bad "$(basename "$1") exits with status 0 (status $st)"
 }
 
 # run_plain OUT PATTERN PROGRAM ARG...: runs the same program without the
@@ -90,7 +91,6 @@ relay() {
     esac
   done <"$1"
 }
-
 
 # wait_for SECONDS COMMAND...: true once COMMAND succeeds, polled every
 # 0.1 s for at most SECONDS.
