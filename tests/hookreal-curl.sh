@@ -1,6 +1,7 @@
 #!/bin/sh
 # hookreal-curl.sh - libcurl's easy API in coroutines under the hook
-# library, against examples/http_hello started here
+# library, against examples/http_hello started here, which the test
+# program stops for a moment so that every transfer has to wait
 # (tests/hookreal_curl.c says what is checked); then the same program
 # without the hook library, which must fail.  Prints TAP.
 #
@@ -14,6 +15,9 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/coco-curl.XXXXXX") || exit 1
 pid=
 cleanup() {
   if test -n "$pid"; then
+    # The test stops the server for a while: a stopped process takes
+    # SIGTERM only once it goes on.
+    kill -CONT "$pid" 2>/dev/null
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   fi
@@ -37,6 +41,7 @@ if ! wait_for 10 port_of; then
 fi
 port_of
 
-run_hooked "$tmp/hooked.out" ./tests/hookreal_curl "$port"
-run_plain "$tmp/plain.out" "the transfers overlapped" ./tests/hookreal_curl "$port"
+run_hooked "$tmp/hooked.out" ./tests/hookreal_curl "$port" "$pid"
+run_plain "$tmp/plain.out" "the transfers waited for the stopped server together" \
+  ./tests/hookreal_curl "$port" "$pid"
 finish
