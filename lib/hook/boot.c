@@ -380,3 +380,7 @@ int hook_nap(hook_wait_t *w, uint64_t *left_ms)
         }
     }
 }
+
+#ifdef HOOK_UNINSTRUMENTED
+#  pragma clang attribute pop
+#endif

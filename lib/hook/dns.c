@@ -323,3 +323,7 @@ int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_
     errno = saved;
     return rc;
 }
+
+#ifdef HOOK_UNINSTRUMENTED
+#  pragma clang attribute pop
+#endif

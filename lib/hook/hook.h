@@ -9,6 +9,17 @@
  *
  * SPDX-License-Identifier: MIT
  */
+/* Under ThreadSanitizer the library is left uninstrumented: the runtime
+ * calls sigaction() (this library's) while it starts, before an
+ * instrumented function could run.  Outside the include guard: each .c
+ * file that includes this pops it at its end. */
+#if defined(__clang__) && defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    pragma clang attribute push(__attribute__((disable_sanitizer_instrumentation)), apply_to = function)
+#    define HOOK_UNINSTRUMENTED 1
+#  endif
+#endif
+
 #ifndef COCO_HOOK_H
 #define COCO_HOOK_H
 

@@ -1188,3 +1188,7 @@ int setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
         hook_fd_set(fd, opt == SO_RCVTIMEO ? HFD_RCVTIMEO : HFD_SNDTIMEO);
     return r;
 }
+
+#ifdef HOOK_UNINSTRUMENTED
+#  pragma clang attribute pop
+#endif
