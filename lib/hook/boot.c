@@ -15,6 +15,7 @@
 #include "hook/hook.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,31 @@
 #include <unistd.h>
 
 struct hook_real hook_real;
+uintptr_t hook_coco_lo, hook_coco_hi;
+
+/* Finds the executable segments of the object that defines coco_self(). */
+static int find_coco(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t self = (uintptr_t)arg;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+        if (a < lo)
+            lo = a;
+        if (a + ph->p_memsz > hi)
+            hi = a + ph->p_memsz;
+    }
+    if (self >= lo && self < hi) {
+        hook_coco_lo = lo;
+        hook_coco_hi = hi;
+        return 1;
+    }
+    return 0;
+}
 
 /* 0: not looked up, 2: done.  A thread that is looking up has booting set. */
 static int boot_state;
@@ -103,6 +129,8 @@ int hook_boot(void)
         refuse();
     if (r.fcntl64 == NULL)
         r.fcntl64 = r.fcntl;
+    if (hook_coco_hi == 0)
+        dl_iterate_phdr(find_coco, (void *)(uintptr_t)&coco_self);
     /* Publish field by field: a thread may read any of them meanwhile. */
     void **dst = (void **)&hook_real;
     void *const *src = (void *const *)&r;
@@ -352,3 +380,7 @@ int hook_nap(hook_wait_t *w, uint64_t *left_ms)
         }
     }
 }
+
+#ifdef HOOK_UNINSTRUMENTED
+#  pragma clang attribute pop
+#endif

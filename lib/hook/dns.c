@@ -16,6 +16,7 @@
 #include "hook/hook.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,30 +188,45 @@ int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buf
         return ENOSYS;
     if (HOOK_LIKELY(!hook_in_coroutine()))
         return hook_real.gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
-    struct ghbn_call c;
-    memset(&c, 0, sizeof c);
+    /* On the heap: the helper thread writes to it while this coroutine's
+     * stack may be elsewhere (a shared stack). */
+    struct ghbn_call *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        if (h_errnop != NULL)
+            *h_errnop = NETDB_INTERNAL;
+        return ENOMEM;
+    }
     int rc;
     *result = NULL;
-    if (ghbn_pool(&c, name) != 0 || c.rc != 0 || c.result == NULL) {
-        rc = c.rc;
+    if (ghbn_pool(c, name) != 0 || c->rc != 0 || c->result == NULL) {
+        rc = c->rc;
         if (h_errnop != NULL)
-            *h_errnop = c.herr;
+            *h_errnop = c->herr;
     } else {
-        rc = hostent_copy(&c.he, ret, buf, buflen);
+        rc = hostent_copy(&c->he, ret, buf, buflen);
         if (rc == 0)
             *result = ret;
         else if (h_errnop != NULL)
             *h_errnop = NETDB_INTERNAL;
     }
-    free(c.name);
-    free(c.buf);
+    free(c->name);
+    free(c->buf);
+    free(c);
     return rc;
 }
 
-/* gethostbyname()'s static result, one per thread. */
+/* gethostbyname()'s static result, one per thread; the buffer is freed
+ * when the thread ends. */
 static __thread struct hostent tls_he;
 static __thread char *tls_buf;
 static __thread size_t tls_buflen;
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_key_make(void)
+{
+    (void)pthread_key_create(&tls_key, free);
+}
 
 struct hostent *gethostbyname(const char *name)
 {
@@ -218,26 +234,32 @@ struct hostent *gethostbyname(const char *name)
         return NULL;
     if (HOOK_LIKELY(!hook_in_coroutine()))
         return hook_real.gethostbyname(name);
-    struct ghbn_call c;
-    memset(&c, 0, sizeof c);
+    struct ghbn_call *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        h_errno = NO_RECOVERY;
+        return NULL;
+    }
     struct hostent *r = NULL;
-    if (ghbn_pool(&c, name) != 0 || c.rc != 0 || c.result == NULL) {
-        h_errno = c.herr != 0 ? c.herr : HOST_NOT_FOUND;
+    if (ghbn_pool(c, name) != 0 || c->rc != 0 || c->result == NULL) {
+        h_errno = c->herr != 0 ? c->herr : HOST_NOT_FOUND;
     } else {
-        if (tls_buflen < c.buflen + 64) {
-            char *b = realloc(tls_buf, c.buflen + 64);
+        if (tls_buflen < c->buflen + 64) {
+            char *b = realloc(tls_buf, c->buflen + 64);
             if (b != NULL) {
                 tls_buf = b;
-                tls_buflen = c.buflen + 64;
+                tls_buflen = c->buflen + 64;
+                pthread_once(&tls_once, tls_key_make);
+                (void)pthread_setspecific(tls_key, b);
             }
         }
-        if (tls_buf != NULL && hostent_copy(&c.he, &tls_he, tls_buf, tls_buflen) == 0)
+        if (tls_buf != NULL && hostent_copy(&c->he, &tls_he, tls_buf, tls_buflen) == 0)
             r = &tls_he;
         else
             h_errno = NO_RECOVERY;
     }
-    free(c.name);
-    free(c.buf);
+    free(c->name);
+    free(c->buf);
+    free(c);
     return r;
 }
 
@@ -301,3 +323,7 @@ int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_
     errno = saved;
     return rc;
 }
+
+#ifdef HOOK_UNINSTRUMENTED
+#  pragma clang attribute pop
+#endif

@@ -9,6 +9,17 @@
  *
  * SPDX-License-Identifier: MIT
  */
+/* Under ThreadSanitizer the library is left uninstrumented: the runtime
+ * calls sigaction() (this library's) while it starts, before an
+ * instrumented function could run.  Outside the include guard: each .c
+ * file that includes this pops it at its end. */
+#if defined(__clang__) && defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    pragma clang attribute push(__attribute__((disable_sanitizer_instrumentation)), apply_to = function)
+#    define HOOK_UNINSTRUMENTED 1
+#  endif
+#endif
+
 #ifndef COCO_HOOK_H
 #define COCO_HOOK_H
 
@@ -92,6 +103,16 @@ static inline bool hook_in_coroutine(void)
     return coco_self() != NULL;
 }
 
+/* The code of libcoco itself: its own calls (the wake descriptor of a
+ * scheduler, the pollers, coco_close) are already made the way they must
+ * be, and go to the C library even in a coroutine. */
+extern uintptr_t hook_coco_lo, hook_coco_hi HOOK_HIDDEN;
+
+static inline bool hook_from_coco(const void *ret)
+{
+    return (uintptr_t)ret - hook_coco_lo < hook_coco_hi - hook_coco_lo;
+}
+
 /* ---------------------------------------------------- descriptor table */
 
 /* What the library knows about one descriptor number (one byte each). */
@@ -166,7 +187,7 @@ extern int hook_sig_handlers HOOK_HIDDEN;
 
 /* Set while coco_close() runs for a hooked close() or dup2(): the close()
  * it makes goes to the C library (or, for dup2(), is left to dup3()). */
-extern __thread int hook_closing HOOK_HIDDEN;
+extern __thread __attribute__((tls_model("initial-exec"))) int hook_closing HOOK_HIDDEN;
 enum { HOOK_CLOSE_NONE, HOOK_CLOSE_REAL, HOOK_CLOSE_SKIP };
 
 #endif /* COCO_HOOK_H */

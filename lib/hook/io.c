@@ -38,7 +38,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-__thread int hook_closing;
+__thread __attribute__((tls_model("initial-exec"))) int hook_closing;
 
 /* Set once this library has made any descriptor non-blocking behind the
  * application's back: until then no descriptor needs looking up. */
@@ -364,6 +364,8 @@ __attribute__((noinline, cold)) static ssize_t outside_failed(const hop_t *o)
     do { \
         if (HOOK_LIKELY(!hook_in_coroutine()) && HOOK_LIKELY(hook_real.name != NULL) && \
             !maybe_hook_nb(fd)) \
+            return hook_real.name(__VA_ARGS__); \
+        if (hook_from_coco(__builtin_return_address(0)) && hook_real.name != NULL) \
             return hook_real.name(__VA_ARGS__); \
         return name##_slow(__VA_ARGS__); \
     } while (0)
@@ -1033,7 +1035,7 @@ int close(int fd)
         return hook_real.close(fd);
     }
     hook_fd_reset(fd);
-    if (HOOK_LIKELY(!hook_in_coroutine()))
+    if (HOOK_LIKELY(!hook_in_coroutine()) || hook_from_coco(__builtin_return_address(0)))
         return hook_real.close(fd);
     hook_closing = HOOK_CLOSE_REAL;
     int r = coco_close(fd);
@@ -1137,10 +1139,12 @@ int fcntl(int fd, int cmd, ...)
     va_end(ap);
     if (HOOK_LIKELY(cmd == F_GETFL) && HOOK_LIKELY(hook_real.fcntl != NULL)) {
         int r = hook_real.fcntl(fd, F_GETFL);
-        if (maybe_hook_nb(fd) && r >= 0)
+        if (maybe_hook_nb(fd) && r >= 0 && !hook_from_coco(__builtin_return_address(0)))
             r &= ~O_NONBLOCK;
         return r;
     }
+    if (hook_from_coco(__builtin_return_address(0)) && hook_real.fcntl != NULL)
+        return hook_real.fcntl(fd, cmd, arg); /* libcoco sees the flags as they are */
     return do_fcntl(REAL(fcntl), fd, cmd, arg);
 }
 
@@ -1184,3 +1188,7 @@ int setsockopt(int fd, int level, int opt, const void *val, socklen_t len)
         hook_fd_set(fd, opt == SO_RCVTIMEO ? HFD_RCVTIMEO : HFD_SNDTIMEO);
     return r;
 }
+
+#ifdef HOOK_UNINSTRUMENTED
+#  pragma clang attribute pop
+#endif

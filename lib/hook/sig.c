@@ -139,3 +139,7 @@ sighandler_t signal(int sig, sighandler_t handler)
         return SIG_ERR;
     return old.sa_handler;
 }
+
+#ifdef HOOK_UNINSTRUMENTED
+#  pragma clang attribute pop
+#endif
