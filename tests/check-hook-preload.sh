@@ -22,27 +22,30 @@ elif test -n "${COCO_SANITIZERS:-}"; then
 elif ! test -f "$hook"; then
   why="no $hook"
 fi
-if test -n "$why"; then
+if ! test -f "$hook"; then
   for i in 1 2 3 4 5; do echo "ok $i # SKIP $why"; done
   exit 0
 fi
 
-if LD_PRELOAD=$PWD/$hook $prog all; then
+if test -n "$why"; then
+  for i in 1 2 3; do echo "ok $i # SKIP $why"; done
+elif LD_PRELOAD=$PWD/$hook $prog all; then
   echo "ok 1 - preloaded: sleeps, poll, read and write park only their coroutine"
 else
   echo "not ok 1 - preloaded: sleeps, poll, read and write park only their coroutine"
 fi
-if $prog sleep 2>/dev/null; then
+if test -n "$why"; then :
+elif $prog sleep 2>/dev/null; then
   echo "not ok 2 - without the library the sleeps block the thread (the test can fail)"
 else
   echo "ok 2 - without the library the sleeps block the thread (the test can fail)"
 fi
 # A process that never creates a scheduler does not notice the library.
-out=$(echo hello | LD_PRELOAD=$PWD/$hook sh -c 'read x; sleep 0; echo "$x"' 2>&1)
-if test "$out" = hello; then
+if test -n "$why"; then :
+elif test "$(echo hello | LD_PRELOAD=$PWD/$hook sh -c 'read x; sleep 0; echo "$x"' 2>&1)" = hello; then
   echo "ok 3 - a shell with the library preloaded works as without"
 else
-  echo "not ok 3 - a shell with the library preloaded works as without: $out"
+  echo "not ok 3 - a shell with the library preloaded works as without"
 fi
 # Static programs cannot have it: no archive is made to link them with.
 if test -f lib/.libs/libcoco-hook.a; then
