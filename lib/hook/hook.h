@@ -106,7 +106,8 @@ static inline bool hook_in_coroutine(void)
 /* The code of libcoco itself: its own calls (the wake descriptor of a
  * scheduler, the pollers, coco_close) are already made the way they must
  * be, and go to the C library even in a coroutine. */
-extern uintptr_t hook_coco_lo, hook_coco_hi HOOK_HIDDEN;
+extern uintptr_t hook_coco_lo HOOK_HIDDEN;
+extern uintptr_t hook_coco_hi HOOK_HIDDEN;
 
 static inline bool hook_from_coco(const void *ret)
 {
