@@ -10,7 +10,12 @@
 # CPU-second (16 clients handshaking in a loop), and bulk echo bytes per
 # second and per server CPU-second (4 connections echoing 64 KiB chunks).
 # Server CPU time is utime + stime from /proc/PID/stat over the measured
-# window.  Then Coco's ratio to Go (above 1: Coco is ahead).
+# window.  Each figure is the median of BENCH_TLS_ROUNDS rounds (default
+# 3), every other round running the servers in the other order.  Then
+# Coco's ratio to Go (above 1: Coco is ahead).  The CPU-second figures are
+# the ones to compare: the rates per second depend on how fast an idle CPU
+# wakes up (Go's runtime spins before it sleeps; a virtual machine's idle
+# CPUs can take milliseconds).
 #
 # Run from the build directory (make bench does).  BENCH_TLS_SECONDS sets
 # each window (default 3).
@@ -79,35 +84,57 @@ measure() {
   echo "$1 $(echo "$c0 $c1 $tck" | awk '{ printf "%.3f", ($2 - $1) / $3 }')"
 }
 
-# run NAME: both loads against the running server; sets NAME_* figures.
+# run NAME: both loads against the running server, then stops it;
+# appends "NAME handshakes hs_cpu_s bytes bulk_cpu_s" to $tmp/figures.
 run() {
   $pin_client "$client" "$tmp/cert.pem" "$port" hs 0.3 4 >/dev/null  # warm-up
   set -- $(measure hs 16)
   hs=$1 hs_cpu=$2
   set -- $(measure bulk 4)
-  bytes=$1 bulk_cpu=$2
   kill "$pid"; wait "$pid" 2>/dev/null; pid=
-  awk -v n="$name" -v hs="$hs" -v hc="$hs_cpu" -v b="$bytes" -v bc="$bulk_cpu" -v s="$secs" 'BEGIN {
-    printf "%-6s handshakes: %8.0f/s %9.0f per server CPU-s (cpu %.2f s)   bulk: %8.1f MB/s %8.1f MB per server CPU-s (cpu %.2f s)\n",
-      n, hs / s, (hc > 0 ? hs / hc : 0), hc, b / s / 1e6, (bc > 0 ? b / bc / 1e6 : 0), bc }'
-  eval "${name}_hs=\$hs ${name}_hsc=\$hs_cpu ${name}_b=\$bytes ${name}_bc=\$bulk_cpu"
+  echo "$name $hs $hs_cpu $1 $2" >>"$tmp/figures"
+  sleep 0.2 # the stopped server's sockets close
 }
 
+# report NAME: the medians of NAME's rounds; sets NAME_hs_per_cpu and
+# NAME_bytes_per_cpu.
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+report() {
+  hs=$(awk -v n="$1" -v s="$secs" '$1 == n { print $2 / s }' "$tmp/figures" | median)
+  hsc=$(awk -v n="$1" '$1 == n && $3 > 0 { print $2 / $3 }' "$tmp/figures" | median)
+  bw=$(awk -v n="$1" -v s="$secs" '$1 == n { print $4 / s / 1e6 }' "$tmp/figures" | median)
+  bwc=$(awk -v n="$1" '$1 == n && $5 > 0 { print $4 / $5 / 1e6 }' "$tmp/figures" | median)
+  printf "%-5s handshakes: %6.0f/s %7.0f per server CPU-s   bulk: %7.1f MB/s %7.1f MB per server CPU-s\n" \
+    "$1" "$hs" "$hsc" "$bw" "$bwc"
+  eval "${1}_hsc=\$hsc ${1}_bwc=\$bwc"
+}
+
+rounds=${BENCH_TLS_ROUNDS:-3}
 echo "CPU: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs;" \
   "OpenSSL $(openssl version | cut -d' ' -f2); $(command -v go >/dev/null && go version | cut -d' ' -f3)"
-echo "TLS 1.3, TLS_AES_128_GCM_SHA256, ECDSA P-256; ${secs} s per figure"
-name=coco
-start coco "$server" server "$tmp/cert.pem" "$tmp/key.pem" 0 || { echo "bench_tls: tls_echo did not start"; exit 1; }
-run
+echo "TLS 1.3, TLS_AES_128_GCM_SHA256, ECDSA P-256; ${secs} s per figure, median of $rounds rounds"
+: >"$tmp/figures"
+r=0
+while test $r -lt "$rounds"; do
+  # Each round in the other order, so that neither server always runs first.
+  if test $((r % 2)) -eq 0; then order="coco go"; else order="go coco"; fi
+  for name in $order; do
+    case $name in
+      coco) start coco "$server" server "$tmp/cert.pem" "$tmp/key.pem" 0 &&
+              run || { echo "bench_tls: tls_echo did not start"; exit 1; } ;;
+      go) test -z "$go_peer" && continue
+          if start go env GOMAXPROCS=1 "$go_peer" "$tmp/cert.pem" "$tmp/key.pem" 0; then
+            run
+          else
+            echo "bench_tls: the Go peer did not start; skipped"; go_peer=
+          fi ;;
+    esac
+  done
+  r=$((r + 1))
+done
+report coco
 if test -n "$go_peer"; then
-  name=go
-  if start go env GOMAXPROCS=1 "$go_peer" "$tmp/cert.pem" "$tmp/key.pem" 0; then
-    run
-    awk -v a="$coco_hs" -v ac="$coco_hsc" -v b="$go_hs" -v bc="$go_hsc" \
-        -v c="$coco_b" -v cc="$coco_bc" -v d="$go_b" -v dc="$go_bc" 'BEGIN {
-      printf "coco/go handshakes per server CPU-s: %.2f   bulk bytes per server CPU-s: %.2f\n",
-        (a / ac) / (b / bc), (c / cc) / (d / dc) }'
-  else
-    echo "bench_tls: the Go peer did not start; skipped"
-  fi
+  report go
+  awk -v a="$coco_hsc" -v b="$go_hsc" -v c="$coco_bwc" -v d="$go_bwc" 'BEGIN {
+    printf "coco/go per server CPU-second: handshakes %.2f, bulk bytes %.2f\n", a / b, c / d }'
 fi
