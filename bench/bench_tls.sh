@@ -63,6 +63,8 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # start NAME CMD...: starts a server; sets pid and port.
 start() {
   name=$1; shift
+  # The last round's output would give its port away.
+  rm -f "$tmp/$name.out"
   $pin_server "$@" >"$tmp/$name.out" 2>&1 &
   pid=$!
   port= i=0

@@ -5,7 +5,8 @@
  *   bench_tls_client CA PORT hs SECONDS CONNS
  *       CONNS coroutines each make full handshakes in a loop (TCP connect,
  *       TLS 1.3 handshake verified against CA, one byte echoed so that
- *       servers that finish the handshake lazily do so, close_notify);
+ *       servers that finish the handshake lazily do so, close_notify, and
+ *       the server's close_notify and close awaited);
  *       prints the number of handshakes.
  *   bench_tls_client CA PORT bulk SECONDS CONNS
  *       CONNS connections each send 64 KiB and read its echo, in a loop;
@@ -53,6 +54,8 @@ static coco_tls_t *open_conn(void)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (coco_connect_timeout(fd, &a, sizeof a, 5000) != 0) {
+        if (failures == 0)
+            fprintf(stderr, "bench_tls_client: connect: %s\n", strerror(errno));
         close(fd);
         return NULL;
     }
@@ -80,7 +83,11 @@ static void handshakes(void *arg)
             continue;
         }
         done_count++;
+        /* The server closes first (after our alert, with its own), so
+         * that TIME_WAIT falls on its side and the client's ephemeral
+         * ports are not used up. */
         coco_tls_shutdown(t, 1000);
+        coco_tls_read_timeout(t, &c, 1, 1000);
         coco_tls_close(t);
     }
 }
