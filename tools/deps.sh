@@ -18,10 +18,12 @@ windows="gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 win
 macos="llvm"
 cross="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user gdb wrk dpkg-dev valgrind lintian rpm debhelper ruby"
 
+# libcoco-tls: OpenSSL to build against, and the openssl program its tests use.
+tls="libssl-dev openssl"
 want=$build
 case "${1:-}" in
-    --bench) want="$build $bench" ;;
-    --test)  want="$build $fuzz $cross $windows $macos" ;;
+    --bench) want="$build $bench $tls" ;;
+    --test)  want="$build $fuzz $cross $windows $macos $tls" ;;
 esac
 # Real client libraries and their servers, for the tests of the hook
 # library against them (mk/hookreal.am) and bench/bench_hook_redis.
