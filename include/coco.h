@@ -140,6 +140,10 @@ COCO_API void *coco_join(coco_coro_t *coro);
 COCO_API int coco_detach(coco_coro_t *coro);
 COCO_API void coco_destroy(coco_coro_t *coro);
 COCO_API coco_coro_t *coco_self(void);
+/* Where the calling thread keeps the scheduler it is running (NULL while
+ * it runs none): for layers that test it on every call, such as
+ * libcoco-hook.  The address is the thread's for its whole life. */
+COCO_API coco_sched_t *const *coco_running_slot(void);
 COCO_API coco_state_t coco_get_state(coco_coro_t *coro);
 COCO_API uint64_t coco_get_id(coco_coro_t *coro);
 COCO_API void coco_set_error_cb(coco_coro_t *coro, coco_error_cb cb);

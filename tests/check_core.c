@@ -204,6 +204,49 @@ static void watcher(void *arg)
     watched_states[1] = coco_get_state(watched); /* finished: DEAD */
 }
 
+/* coco_running_slot(): one address per thread, holding the scheduler the
+ * thread runs while it runs one. */
+static coco_sched_t *const *slot_seen;
+static coco_sched_t *slot_sched_seen;
+
+static void read_slot(void *arg)
+{
+    (void)arg;
+    slot_seen = coco_running_slot();
+    slot_sched_seen = *slot_seen;
+    coco_yield();
+    ck_assert_ptr_eq(*coco_running_slot(), coco_self()->sched);
+}
+
+static void *slot_of_thread(void *arg)
+{
+    (void)arg;
+    return (void *)coco_running_slot();
+}
+
+START_TEST(test_running_slot)
+{
+    coco_sched_t *const *slot = coco_running_slot();
+    ck_assert_ptr_nonnull(slot);
+    ck_assert_ptr_null(*slot);
+    coco_sched_t *s = coco_sched_create();
+    ck_assert_ptr_null(*slot); /* made, not running */
+    ck_assert_ptr_nonnull(coco_create(s, read_slot, NULL, 0));
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_ptr_eq(slot_seen, slot);
+    ck_assert_ptr_eq(slot_sched_seen, s);
+    ck_assert_ptr_null(*slot); /* the run is over */
+    ck_assert_ptr_eq(coco_running_slot(), slot);
+    pthread_t t;
+    void *other = NULL;
+    ck_assert_int_eq(pthread_create(&t, NULL, slot_of_thread, NULL), 0);
+    ck_assert_int_eq(pthread_join(t, &other), 0);
+    ck_assert_ptr_nonnull(other);
+    ck_assert_ptr_ne(other, (void *)slot);
+    coco_sched_destroy(s);
+}
+END_TEST
+
 START_TEST(test_states_ready_and_dead)
 {
     coco_sched_t *s = coco_sched_create();
@@ -940,6 +983,7 @@ int main(void)
     tc = tcase_create("coroutine");
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_self_and_state);
+    tcase_add_test(tc, test_running_slot);
     tcase_add_test(tc, test_states_ready_and_dead);
     tcase_add_test(tc, test_ids_unique);
     tcase_add_test(tc, test_create_bad_arguments);

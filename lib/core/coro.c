@@ -489,6 +489,11 @@ coco_coro_t *coco_self(void)
     return co != NULL ? &co->pub : NULL;
 }
 
+coco_sched_t *const *coco_running_slot(void)
+{
+    return &coco__tls_running;
+}
+
 coco_state_t coco_get_state(coco_coro_t *coro)
 {
     coco_co_t *co = coco__co(coro);

@@ -26,6 +26,13 @@
 struct hook_real hook_real;
 uintptr_t hook_coco_lo, hook_coco_hi;
 
+__thread coco_sched_t *const *hook_slot __attribute__((tls_model("initial-exec")));
+
+coco_sched_t *const *hook_slot_init(void)
+{
+    return hook_slot = coco_running_slot();
+}
+
 /* Finds the executable segments of the object that defines coco_self(). */
 static int find_coco(struct dl_phdr_info *info, size_t size, void *arg)
 {

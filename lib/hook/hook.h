@@ -96,11 +96,21 @@ extern struct hook_real hook_real HOOK_HIDDEN;
 /* Finds the C library's functions; 0 when they were found. */
 int hook_boot(void) HOOK_HIDDEN;
 
+/* Where libcoco keeps the scheduler the calling thread runs
+ * (coco_running_slot()), asked for once per thread (boot.c). */
+extern __thread coco_sched_t *const *hook_slot
+    __attribute__((tls_model("initial-exec"))) HOOK_HIDDEN;
+coco_sched_t *const *hook_slot_init(void) HOOK_HIDDEN;
+
 /* Whether the calling thread runs a coroutine: the one test of the path
- * that leaves a call to the C library. */
+ * that leaves a call to the C library.  A thread that runs no scheduler
+ * learns so from one word, without calling into libcoco. */
 static inline bool hook_in_coroutine(void)
 {
-    return coco_self() != NULL;
+    coco_sched_t *const *slot = hook_slot;
+    if (HOOK_UNLIKELY(slot == NULL))
+        slot = hook_slot_init();
+    return HOOK_UNLIKELY(*slot != NULL) && coco_self() != NULL;
 }
 
 /* The code of libcoco itself: its own calls (the wake descriptor of a
