@@ -1,8 +1,8 @@
 #!/bin/sh
 # check-tls.sh - drives examples/tls_echo over loopback TCP: with
 # `openssl s_client` (echo, a certificate it does not trust), with its own
-# client mode (a 300 kB body, a wrong host name), then stops it with
-# SIGTERM.  The key and certificate are made with the openssl program in a
+# client mode (a 300 kB body, a wrong host name), with a peer that goes
+# away in the middle of its handshake, then stops it with SIGTERM.  The key and certificate are made with the openssl program in a
 # fresh directory, removed at the end.  Skipped without the openssl
 # program or timeout(1), and in cross builds (COCO_TEST_EXEC set).
 # Prints TAP.
@@ -29,7 +29,7 @@ check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/coco-tls.XXXXXX") || exit 1
 pid=
 cleanup() {
-  test -n "$pid" && kill "$pid" 2>/dev/null
+  test -n "$pid" && kill -CONT "$pid" 2>/dev/null && kill "$pid" 2>/dev/null
   exec 3>&- 2>/dev/null
   rm -rf "$tmp"
 }
@@ -45,7 +45,7 @@ if ! makecert good || ! makecert other; then
   echo "1..0 # SKIP the openssl program could not make a certificate"; exit 0
 fi
 
-echo "1..7"
+echo "1..10"
 
 ./examples/tls_echo server "$tmp/good.pem" "$tmp/good.key" 0 >"$tmp/server.out" 2>&1 &
 pid=$!
@@ -93,6 +93,24 @@ echo x | timeout 10 ./examples/tls_echo client "$tmp/good.pem" wrong.example "$p
 st=$?
 check "tls_echo client refuses a wrong host name, saying why" \
   'test $st -eq 1 && grep -qi "hostname mismatch" "$tmp/wrong.err"'
+
+# A peer that goes away in the middle of its handshake: with the server
+# stopped, s_client sends its ClientHello and waits for an answer that
+# cannot come; it is killed, then the server goes on and finds a
+# connection with a ClientHello and nobody behind it.
+failed_before=$(grep -c '^tls_echo:' "$tmp/server.out")
+kill -STOP "$pid"
+timeout -s KILL 1 "$OPENSSL" s_client -connect "127.0.0.1:$port" -servername localhost \
+  </dev/null >/dev/null 2>&1
+kill -CONT "$pid"
+sleep 0.3
+check "the server lives on after a peer that left in the middle of its handshake" \
+  'kill -0 "$pid" 2>/dev/null'
+check "... whose handshake it reports as failed" \
+  'test "$(grep -c "^tls_echo:" "$tmp/server.out")" -gt "$failed_before"'
+printf 'after the hang-up\n' | timeout 10 ./examples/tls_echo client "$tmp/good.pem" localhost \
+  "$port" >"$tmp/after.out" 2>"$tmp/after.err"
+check "... and serves the next client" 'test "$(cat "$tmp/after.out")" = "after the hang-up"'
 
 timeout 5 ./examples/tls_echo >/dev/null 2>&1
 st=$?
