@@ -46,9 +46,15 @@ START_TEST(test_calls_during_lookup)
     ck_assert_int_ge(fcntl(p[0], F_GETFL), 0);
     int s = socket(AF_UNIX, SOCK_STREAM, 0);
     ck_assert_int_ge(s, 0);
+    /* What the kernel says to a connect without an address: EINVAL on
+     * Linux, EFAULT under qemu-user, which copies the address first. */
+    errno = 0;
+    ck_assert_int_eq(syscall(SYS_connect, s, NULL, 0), -1);
+    int kernel_says = errno;
+    ck_assert(kernel_says == EINVAL || kernel_says == EFAULT);
     errno = 0;
     ck_assert_int_eq(connect(s, NULL, 0), -1);
-    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(errno, kernel_says);
     ck_assert_int_eq(close(s), 0);
     ck_assert_int_eq(close(p[0]), 0);
     errno = 0;
