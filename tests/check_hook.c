@@ -292,6 +292,47 @@ START_TEST(test_sleeps_side_by_side)
 }
 END_TEST
 
+/* A worker group: every worker thread runs a scheduler, so a hooked sleep
+ * in a task parks the task, not the worker. */
+static int group_tasks_done;
+
+static void group_task(void *arg)
+{
+    int fds[2];
+    (void)arg;
+    ck_assert_ptr_nonnull(coco_workers_self());
+    ck_assert_int_eq(usleep(100000), 0);
+    /* And a pipe of its own: the write wakes nobody, the read must not
+     * wait for long. */
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(write(fds[1], "w", 1), 1);
+    char c = 0;
+    ck_assert_int_eq(read(fds[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'w');
+    close(fds[0]);
+    close(fds[1]);
+    __atomic_add_fetch(&group_tasks_done, 1, __ATOMIC_RELAXED);
+}
+
+START_TEST(test_worker_group_sleeps)
+{
+    /* Eight tasks of 100 ms on two workers: 400 ms if each sleep held
+     * its worker's thread. */
+    coco_workers_t *wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    group_tasks_done = 0;
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, group_task, NULL, 0), COCO_OK);
+    double t0 = now_ms();
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    double t = now_ms() - t0;
+    coco_workers_destroy(wk);
+    ck_assert_int_eq(group_tasks_done, 8);
+    ck_assert_msg(t >= 99.0, "eight 100 ms sleeps took %.1f ms", t);
+    ck_assert_msg(t < 100.0 + 250.0 * slack(), "eight 100 ms sleeps on 2 workers took %.1f ms", t);
+}
+END_TEST
+
 static void sleep_one_second(void *arg)
 {
     (void)arg;
@@ -915,6 +956,7 @@ int main(void)
     tc = tcase_create("wait");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_sleeps_side_by_side);
+    tcase_add_test(tc, test_worker_group_sleeps);
     tcase_add_test(tc, test_sleep_seconds);
     tcase_add_test(tc, test_poll_several);
     tcase_add_test(tc, test_select_several);
