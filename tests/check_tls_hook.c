@@ -78,6 +78,20 @@ static void listen_loopback(void)
     port = ntohs(sa.sin_port);
 }
 
+/* A blocking connect to the server, from a coroutine. */
+static int connect_loopback(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(port);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
 /* Byte i of client c's message. */
 static unsigned char pattern(int c, size_t i)
 {
@@ -144,14 +158,7 @@ static void ticker(void *arg)
 static void client(void *arg)
 {
     int c = (int)(intptr_t)arg;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons(port);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    int fd = connect_loopback();
     SSL *ssl = SSL_new(client_ctx);
     ck_assert_ptr_nonnull(ssl);
     ck_assert_int_eq(SSL_set1_host(ssl, "localhost"), 1);
@@ -235,14 +242,7 @@ static int refused;
 static void wrong_host_client(void *arg)
 {
     (void)arg;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons(port);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    int fd = connect_loopback();
     SSL *ssl = SSL_new(client_ctx);
     ck_assert_ptr_nonnull(ssl);
     ck_assert_int_eq(SSL_set1_host(ssl, "not-this-host.test"), 1);
