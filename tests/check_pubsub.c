@@ -20,7 +20,12 @@
 static uint64_t now_ms(void)
 {
 #ifdef _WIN32
-    return (uint64_t)GetTickCount64();
+    /* Not GetTickCount64(): it ticks every 15.6 ms, so a 30 ms wait could
+     * measure as 16. */
+    LARGE_INTEGER f, now;
+    QueryPerformanceFrequency(&f);
+    QueryPerformanceCounter(&now);
+    return (uint64_t)(now.QuadPart / (f.QuadPart / 1000));
 #else
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
