@@ -410,17 +410,26 @@ coco_tls_t *coco_tls_connect(SSL_CTX *ctx, int fd, const char *host,
     return handshake(t, timeout_ms, what);
 }
 
-int coco_tls_read_timeout(coco_tls_t *tls, void *buf, size_t count, uint64_t timeout_ms)
+/* The checks coco_tls_read and coco_tls_write begin with: 1 to go on
+ * (count clipped to what OpenSSL takes), 0 for nothing to do, -1 with
+ * errno EINVAL. */
+static int io_args(const coco_tls_t *tls, const void *buf, size_t *count, const char *what)
 {
-    static const char what[] = "coco_tls_read";
-    if (tls == NULL || (buf == NULL && count != 0)) {
+    if (tls == NULL || (buf == NULL && *count != 0)) {
         note_errno(what, EINVAL);
         return -1;
     }
-    if (count > INT_MAX)
-        count = INT_MAX;
-    if (count == 0)
-        return 0;
+    if (*count > INT_MAX)
+        *count = INT_MAX;
+    return *count != 0;
+}
+
+int coco_tls_read_timeout(coco_tls_t *tls, void *buf, size_t count, uint64_t timeout_ms)
+{
+    static const char what[] = "coco_tls_read";
+    int bad = io_args(tls, buf, &count, what);
+    if (bad <= 0)
+        return bad;
     uint64_t deadline = deadline_of(timeout_ms);
     for (;;) {
         size_t got = 0;
@@ -448,14 +457,9 @@ int coco_tls_write_timeout(coco_tls_t *tls, const void *buf, size_t count,
                            uint64_t timeout_ms)
 {
     static const char what[] = "coco_tls_write";
-    if (tls == NULL || (buf == NULL && count != 0)) {
-        note_errno(what, EINVAL);
-        return -1;
-    }
-    if (count > INT_MAX)
-        count = INT_MAX;
-    if (count == 0)
-        return 0;
+    int bad = io_args(tls, buf, &count, what);
+    if (bad <= 0)
+        return bad;
     uint64_t deadline = deadline_of(timeout_ms);
     size_t done = 0;
     while (done < count) {
