@@ -2565,6 +2565,105 @@ START_TEST(test_mt_destroy_while_parked)
 }
 END_TEST
 
+/* ------------------------------------------- woken, then destroyed */
+
+/* Coroutines another thread woke wait in their scheduler's inbox until
+ * its loop takes them in.  Here the loop cannot (one of its coroutines
+ * runs without yielding) while a plain thread hands a value to each of
+ * four parked receivers, and that coroutine then destroys the second
+ * and third of them.  Values are still received in the order they were
+ * sent (check_handoff): the two receivers left take the first two, the
+ * last two go back to the channel, and the two run in the order they
+ * were woken. */
+#define IX_N 4
+
+struct ix {
+    coco_channel_t *ch;
+    coco_coro_t *rx[IX_N];
+    int parked;          /* receivers about to park (this thread only) */
+    int spinning;        /* the busy coroutine runs (atomic) */
+    int sent;            /* values the plain thread handed (atomic) */
+    int order[IX_N];     /* which receiver ran, in order */
+    long got[IX_N];      /* what each received */
+    int ran;
+    long back[2];        /* what the busy coroutine received again */
+};
+
+static void ix_rx(void *arg)
+{
+    struct ix *x = arg;
+    int me = x->parked++;
+    void *v = NULL;
+    int rc = coco_channel_recv(x->ch, &v);
+    EXPECT_EQ(rc, COCO_OK);
+    x->got[me] = (long)(intptr_t)v;
+    x->order[x->ran++] = me;
+}
+
+static void ix_busy(void *arg)
+{
+    struct ix *x = arg;
+    while (x->parked < IX_N)
+        coco_yield();
+    coco_yield(); /* the last receiver parks */
+    STORE(&x->spinning, 1);
+    uint64_t t0 = now_ms();
+    while (LOAD(&x->sent) < IX_N && now_ms() - t0 < 10000)
+        spin(100);
+    EXPECT_EQ(LOAD(&x->sent), IX_N);
+    /* All four are woken and none has been taken in by the loop. */
+    for (int i = 0; i < IX_N; i++)
+        EXPECT_EQ(coco_get_state(x->rx[i]), COCO_STATE_READY);
+    coco_destroy(x->rx[1]);
+    coco_destroy(x->rx[2]);
+    for (int i = 0; i < 2; i++) {
+        void *v = NULL;
+        EXPECT_EQ(coco_channel_recv_timeout(x->ch, &v, 5000), COCO_OK);
+        x->back[i] = (long)(intptr_t)v;
+    }
+}
+
+static void *ix_sender(void *arg)
+{
+    struct ix *x = arg;
+    uint64_t t0 = now_ms();
+    while (!LOAD(&x->spinning) && now_ms() - t0 < 10000)
+        spin(100);
+    for (long i = 1; i <= IX_N; i++) {
+        int rc = coco_channel_send_timeout(x->ch, (void *)(intptr_t)i, 5000);
+        EXPECT_EQ(rc, COCO_OK);
+        ADD(&x->sent, 1);
+    }
+    return NULL;
+}
+
+START_TEST(test_mt_destroyed_in_inbox)
+{
+    struct ix x;
+    memset(&x, 0, sizeof x);
+    x.ch = coco_channel_create(0);
+    ck_assert_ptr_nonnull(x.ch);
+    coco_sched_t *s = new_sched();
+    for (int i = 0; i < IX_N; i++)
+        ck_assert_ptr_nonnull(x.rx[i] = go(s, ix_rx, &x));
+    ck_assert_ptr_nonnull(go(s, ix_busy, &x));
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, ix_sender, &x), 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ASSERT_EXPECTATIONS();
+    ck_assert_int_eq(x.back[0], 3);
+    ck_assert_int_eq(x.back[1], 4);
+    ck_assert_int_eq(x.ran, 2);
+    ck_assert_int_eq(x.order[0], 0);
+    ck_assert_int_eq(x.order[1], 3);
+    ck_assert_int_eq(x.got[0], 1);
+    ck_assert_int_eq(x.got[3], 2);
+    coco_sched_destroy(s);
+    coco_channel_destroy(x.ch);
+}
+END_TEST
+
 /* ------------------------------------------------------- single mode */
 
 /* A program with one scheduler on one thread never switches to shared
@@ -2765,6 +2864,7 @@ int main(void)
     tcase_add_loop_test(tc, test_mt_deadlock_waits_for_unstarted, 0, 3);
     tcase_add_loop_test(tc, test_mt_other_threads_scheduler, 0, BAD_NCALLS);
     tcase_add_loop_test(tc, test_mt_destroy_while_parked, 0, DP_NKINDS);
+    tcase_add_test(tc, test_mt_destroyed_in_inbox);
     tcase_add_test(tc, test_mt_single_thread_stays_single);
     suite_add_tcase(su, tc);
     return coco_test_run(su);

@@ -267,22 +267,26 @@ struct coco_sched {
     unsigned io_streak;          /* ... and how many in a row */
     struct coco__stats stats;    /* counters (lib/debug/stats.h) */
     struct coco__tracer *trace;  /* the trace being written, or NULL */
-    /* Threads (lib/core/mt.c).  The inbox and the sleep flags are under
-     * inbox_lock, on cache lines of their own: other threads write them
-     * on every wake-up they send.  The deadlock fields are under the
-     * process-wide lock (stuck is atomic: a wake-up clears it without). */
+    /* Threads (lib/core/mt.c).  What other threads write on every
+     * wake-up they send is on a cache line of its own: the inbox, the
+     * flag they clear, and the sleep flags they read.  The sleep flags
+     * are under inbox_lock; the deadlock fields under the process-wide
+     * lock (stuck is atomic: a wake-up clears it without). */
     char inbox_pad0[64];
+    coco_co_t *inbox;            /* woken by other threads, newest first,
+                                    linked by next (atomic) */
     int inbox_lock;
-    int inbox_n;                 /* inbox not empty (atomic) */
-    coco_co_t *inbox_head, *inbox_tail; /* woken by other threads */
+    int stuck;                   /* waits for other threads only (atomic) */
     bool sleeping;               /* its loop waits in the poller */
     bool notified;               /* ... and was woken through notify */
     char inbox_pad1[64];
+    /* Taken from the inbox but not yet queued, oldest first (linked by
+     * next and prev): its own thread's alone. */
+    coco_co_t *inbox_first, *inbox_last;
     bool remote_armed;           /* has a wake descriptor (one io_waiting) */
     int in_run;                  /* inside coco_sched_run/run_once (atomic,
                                   * a word: byte compare-and-swap needs
                                   * libatomic on some targets) */
-    int stuck;                   /* waits for other threads only (atomic) */
     bool deadlocked;             /* told so by the last one stuck */
     bool grace;                  /* found alone, waits a moment ... */
     uint64_t grace_since;        /* ... from then (coco__clock_ms) */

@@ -434,55 +434,83 @@ void coco__sect_enter_guard(coco_co_t *co)
 void coco__wake_remote(coco_co_t *co)
 {
     coco_sched_t *s = co->pub.sched;
-    coco__inbox_lock(s);
     co->state = COCO__STATE_INBOX;
-    co->next = NULL;
-    co->prev = s->inbox_tail;
-    if (s->inbox_tail != NULL)
-        s->inbox_tail->next = co;
-    else
-        s->inbox_head = co;
-    s->inbox_tail = co;
     /* After the state: its scheduler, seeing COCO__ON_NOTHING without a
      * lock (guard_of), reads the state next.  wait_obj stays: only its
      * own scheduler writes that while others may read it. */
     if (co->wait_on != COCO__ON_HANDOFF)
         __atomic_store_n(&co->wait_on, COCO__ON_NOTHING, __ATOMIC_RELEASE);
-    __atomic_store_n(&s->inbox_n, 1, __ATOMIC_RELEASE);
-    /* It has something to do now (the deadlock rule: mt.c). */
-    __atomic_store_n(&s->stuck, 0, __ATOMIC_SEQ_CST);
-    if (s->sleeping && !s->notified) {
-        s->notified = true;
-        s->ops->notify(s);
+    /* One atomic operation on the inbox's line: a loop spinning on it
+     * would take the line back between a lock and an unlock.  The
+     * scheduler cannot go away meanwhile: its destroy takes every lock,
+     * and the caller holds the one guarding co's wait. */
+    coco_co_t *head = __atomic_load_n(&s->inbox, __ATOMIC_RELAXED);
+    do
+        co->next = head;
+    while (!__atomic_compare_exchange_n(&s->inbox, &head, co, true, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED));
+    /* It has something to do now (the deadlock rule, below): the flag is
+     * read after the push, as the rule reads the inbox after setting it,
+     * so one of the two sees the other. */
+    if (coco__unlikely(__atomic_load_n(&s->stuck, __ATOMIC_SEQ_CST) != 0))
+        __atomic_store_n(&s->stuck, 0, __ATOMIC_SEQ_CST);
+    /* The same for sleeping, which the loop sets before it looks at the
+     * inbox a last time (lib/loop/loop.c). */
+    if (coco__unlikely(__atomic_load_n(&s->sleeping, __ATOMIC_SEQ_CST))) {
+        coco__inbox_lock(s);
+        if (s->sleeping && !s->notified) {
+            s->notified = true;
+            s->ops->notify(s);
+        }
+        coco__inbox_unlock(s);
     }
-    coco__inbox_unlock(s);
+}
+
+/* Moves what other threads pushed to the end of the list of taken ones,
+ * in the order they were pushed. */
+static void inbox_take(coco_sched_t *s)
+{
+    coco_co_t *co = __atomic_exchange_n(&s->inbox, NULL, __ATOMIC_ACQUIRE);
+    coco_co_t *after = NULL, *first = co;
+    if (co == NULL)
+        return;
+    /* Newest first: link prev backwards, and the oldest ends the list. */
+    while (co != NULL) {
+        coco_co_t *older = co->next;
+        co->next = after;
+        co->prev = older;
+        after = co;
+        co = older;
+    }
+    /* after is the oldest now, first the newest. */
+    after->prev = s->inbox_last;
+    if (s->inbox_last != NULL)
+        s->inbox_last->next = after;
+    else
+        s->inbox_first = after;
+    s->inbox_last = first;
 }
 
 void coco__inbox_remove(coco_sched_t *s, coco_co_t *co)
 {
-    coco__inbox_lock(s);
+    inbox_take(s);
     if (co->prev != NULL)
         co->prev->next = co->next;
     else
-        s->inbox_head = co->next;
+        s->inbox_first = co->next;
     if (co->next != NULL)
         co->next->prev = co->prev;
     else
-        s->inbox_tail = co->prev;
-    if (s->inbox_head == NULL)
-        __atomic_store_n(&s->inbox_n, 0, __ATOMIC_RELAXED);
-    coco__inbox_unlock(s);
+        s->inbox_last = co->prev;
     co->state = COCO_STATE_WAITING;
 }
 
 void coco__inbox_drain_slow(coco_sched_t *s)
 {
     s->polls_since_remote = 0;
-    coco__inbox_lock(s);
-    coco_co_t *co = s->inbox_head;
-    s->inbox_head = s->inbox_tail = NULL;
-    __atomic_store_n(&s->inbox_n, 0, __ATOMIC_RELAXED);
-    coco__inbox_unlock(s);
+    inbox_take(s);
+    coco_co_t *co = s->inbox_first;
+    s->inbox_first = s->inbox_last = NULL;
     s->grace = false;
     /* Off the list, the coroutines are this thread's alone: nothing but
      * their own scheduler touches a coroutine in the inbox, and whoever
@@ -517,7 +545,7 @@ static void forget_other_threads(void)
                 s->all_next->all_prev = s->all_prev;
             s->all_prev = s->all_next = s;
             __atomic_store_n(&s->in_run, 0, __ATOMIC_RELAXED);
-            /* Its loop may have been draining its inbox. */
+            /* Its loop may have held the lock of its sleep flags. */
             __atomic_store_n(&s->inbox_lock, 0, __ATOMIC_RELAXED);
         }
         s = next;
@@ -557,7 +585,7 @@ void coco__sched_unregister(coco_sched_t *s)
 /* Under the lock: can s still make progress by itself, or wake others?
  *
  * Wake-ups do not take this lock: a waker fills s's inbox, then clears
- * s->stuck, under s's inbox lock only.  A wake-up in flight is not missed
+ * s->stuck (sequentially consistent, both).  A wake-up in flight is not missed
  * for all that.  Whoever sends one is either a plain thread, which the
  * rule does not count (as before: a thread that is not running a
  * scheduler is outside it), or a coroutine of a scheduler that is
@@ -570,7 +598,7 @@ static bool may_act(const coco_sched_t *s)
 {
     return !(__atomic_load_n(&s->in_run, __ATOMIC_ACQUIRE) &&
              __atomic_load_n(&s->stuck, __ATOMIC_SEQ_CST)) ||
-           __atomic_load_n(&s->inbox_n, __ATOMIC_SEQ_CST) != 0;
+           coco__inbox_full(s);
 }
 
 /* Under the lock: nothing that may act is left on another thread. */

@@ -114,8 +114,10 @@ static COCO__ALWAYS_INLINE void coco__unlock(int *l)
  *      deadlock rule, worker groups, the remote wake-ups of
  *      coco__remote_wait().  Whoever holds it takes no object lock; a
  *      section over "all" takes it last.
- *   3. a scheduler's inbox lock (coco_sched.inbox_lock): its inbox and
- *      sleep flags.  A leaf: nothing is taken while it is held.
+ *   3. a scheduler's inbox lock (coco_sched.inbox_lock): its sleep
+ *      flags.  A leaf: nothing is taken while it is held.  The inbox
+ *      itself takes no lock: wakers push with compare-and-swap, and the
+ *      scheduler's own thread takes the whole list at once.
  */
 extern int coco__g;
 /* Not a lock: stands, where a lock is named, for "every object lock and
@@ -277,12 +279,21 @@ void coco__wake_remote(coco_co_t *co);
  * runs is the caller's business (lib/core/sched.c). */
 void coco__park_leave(coco_sched_t *s);
 
+/* True when other threads have put something in s's inbox (from any
+ * thread; what its own thread took but has not queued yet is not
+ * counted). */
+static inline bool coco__inbox_full(const coco_sched_t *s)
+{
+    return __atomic_load_n(&s->inbox, __ATOMIC_SEQ_CST) != NULL;
+}
+
 /* The loop: moves what other threads woke from the inbox to the run
  * queue.  Cheap to call when the inbox is empty. */
 void coco__inbox_drain_slow(coco_sched_t *s);
 static inline void coco__inbox_drain(coco_sched_t *s)
 {
-    if (coco__unlikely(__atomic_load_n(&s->inbox_n, __ATOMIC_ACQUIRE) != 0))
+    if (coco__unlikely(__atomic_load_n(&s->inbox, __ATOMIC_RELAXED) != NULL ||
+                       s->inbox_first != NULL))
         coco__inbox_drain_slow(s);
 }
 /* co, in the inbox (COCO__STATE_INBOX), is destroyed: takes it out. */

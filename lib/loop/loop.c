@@ -121,7 +121,7 @@ static bool spin_remote(coco_sched_t *s, bool (*more)(void *), void *arg)
     for (unsigned i = 0; i < COCO__SPIN_TURNS; i++) {
         /* more() reads what other threads write: not on every turn, or a
          * loop waiting for work would keep their cache lines from them. */
-        if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 ||
+        if (__atomic_load_n(&s->inbox, __ATOMIC_RELAXED) != NULL ||
             ((i & 15) == 15 && more != NULL && more(arg)))
             return true;
         coco__cpu_relax();
@@ -139,20 +139,27 @@ static int sleep_remote(coco_sched_t *s, int timeout_ms, bool (*more)(void *),
 {
     coco__thr_t *t = coco__thr();
     /* The process-wide lock for deadlocked and more(arg), the inbox
-     * lock for the inbox and the sleep flags (lib/core/mt.h). */
+     * lock for the sleep flags (lib/core/mt.h). */
     coco__glock(t);
     coco__inbox_lock(s);
-    if (__atomic_load_n(&s->inbox_n, __ATOMIC_RELAXED) != 0 || s->deadlocked ||
-        (more != NULL && more(arg)))
+    if (s->deadlocked || (more != NULL && more(arg))) {
         timeout_ms = 0;
-    else
-        s->sleeping = true;
+    } else {
+        /* Raised before the inbox is looked at, as a waker pushes before
+         * it reads the flag: either it sees the flag and notifies, or the
+         * inbox is seen full here. */
+        __atomic_store_n(&s->sleeping, true, __ATOMIC_SEQ_CST);
+        if (coco__inbox_full(s)) {
+            __atomic_store_n(&s->sleeping, false, __ATOMIC_RELAXED);
+            timeout_ms = 0;
+        }
+    }
     coco__inbox_unlock(s);
     coco__gunlock(t);
     int rc = loop_poll(s, timeout_ms);
     coco__glock(t);
     coco__inbox_lock(s);
-    s->sleeping = false;
+    __atomic_store_n(&s->sleeping, false, __ATOMIC_RELAXED);
     bool notified = s->notified;
     s->notified = false;
     coco__inbox_unlock(s);

@@ -346,7 +346,7 @@ static int idle(void *arg, coco_sched_t *s, int *ms)
             bool inbox = false;
             for (size_t i = 0; i < g->n; i++) {
                 alive += g->w[i].s->alive;
-                inbox |= __atomic_load_n(&g->w[i].s->inbox_n, __ATOMIC_SEQ_CST) != 0;
+                inbox |= coco__inbox_full(g->w[i].s);
             }
             if (!inbox) {
                 if (alive == 0) {
