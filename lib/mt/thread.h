@@ -9,7 +9,6 @@
 
 #include <stddef.h>
 
-#include "core/mt.h"
 #ifdef _WIN32
 #  include <windows.h>
 typedef HANDLE coco__thread_t;
@@ -23,15 +22,5 @@ int coco__thread_start(coco__thread_t *t, void (*fn)(void *), void *arg);
 void coco__thread_join(coco__thread_t t);
 /* The processors the process may run on (at least 1). */
 size_t coco__cpu_count(void);
-
-/* A lock for short critical sections (lib/core/mt.h). */
-static inline void coco__spin_lock(int *l)
-{
-    coco__lock(l);
-}
-static inline void coco__spin_unlock(int *l)
-{
-    coco__unlock(l);
-}
 
 #endif /* COCO_MT_THREAD_H */

@@ -103,7 +103,7 @@ static COCO__TLS struct worker *tls_worker;
 
 static void dq_push_tail(struct deque *d, struct task *t)
 {
-    coco__spin_lock(&d->lock);
+    coco__lock(&d->lock);
     t->next = NULL;
     t->prev = d->tail;
     if (d->tail != NULL)
@@ -115,14 +115,14 @@ static void dq_push_tail(struct deque *d, struct task *t)
      * it (coco_workers_spawn): a worker going idle either sees this task
      * or is seen idle. */
     __atomic_store_n(&d->n, d->n + 1, __ATOMIC_SEQ_CST);
-    coco__spin_unlock(&d->lock);
+    coco__unlock(&d->lock);
 }
 
 static struct task *dq_pop_tail(struct deque *d)
 {
     if (__atomic_load_n(&d->n, __ATOMIC_RELAXED) == 0)
         return NULL;
-    coco__spin_lock(&d->lock);
+    coco__lock(&d->lock);
     struct task *t = d->tail;
     if (t != NULL) {
         d->tail = t->prev;
@@ -132,7 +132,7 @@ static struct task *dq_pop_tail(struct deque *d)
             d->head = NULL;
         __atomic_store_n(&d->n, d->n - 1, __ATOMIC_RELAXED);
     }
-    coco__spin_unlock(&d->lock);
+    coco__unlock(&d->lock);
     return t;
 }
 
@@ -145,7 +145,7 @@ static struct task *dq_take(struct deque *d, size_t share, bool keep_newest,
     *count = 0;
     if (__atomic_load_n(&d->n, __ATOMIC_RELAXED) <= (size_t)keep_newest)
         return NULL;
-    coco__spin_lock(&d->lock);
+    coco__lock(&d->lock);
     size_t k = share == 0 ? (d->n + 1) / 2 : d->n / share + 1;
     if (k > d->n - (keep_newest && d->n != 0))
         k = d->n - (keep_newest && d->n != 0);
@@ -162,7 +162,7 @@ static struct task *dq_take(struct deque *d, size_t share, bool keep_newest,
         __atomic_store_n(&d->n, d->n - k, __ATOMIC_RELAXED);
         *count = k;
     }
-    coco__spin_unlock(&d->lock);
+    coco__unlock(&d->lock);
     return first;
 }
 
