@@ -217,7 +217,8 @@ struct coco_sched_ops {
      * the next waiter, or back to its object (lib/sync). */
     void (*give_back)(coco_co_t *co);
     /* Wakes s's loop from its poller (another thread put something in
-     * its inbox); called with s's inbox lock held. */
+     * its inbox, or the deadlock rule or a worker group needs it); called
+     * with s's inbox lock held. */
     void (*notify)(coco_sched_t *s);
     /* Makes s wakeable from other threads (its wake descriptor):
      * COCO_OK or COCO_ERROR. */

@@ -111,7 +111,7 @@ int coco__io_poll(coco_sched_t *s, int timeout_ms);
 void coco__io_fini(coco_sched_t *s);
 /* The wake descriptor of s: made and registered (COCO_OK, or COCO_ERROR
  * with errno set); written (from any thread, with s's inbox lock
- * held); emptied after a wait it ended. */
+ * held: the lock of its sleep flags); emptied after a wait it ended. */
 int coco__io_wake_arm(coco_sched_t *s);
 void coco__io_wake_notify(coco_sched_t *s);
 void coco__io_wake_clear(coco_sched_t *s);

@@ -28,8 +28,8 @@
  * parks, and on another thread that address would be the old thread's.
  *
  * The group's counts of idle workers and its end are under the
- * process-wide lock (lib/core/mt.h); the inboxes they depend on, under
- * each scheduler's inbox lock, taken inside it.
+ * process-wide lock (lib/core/mt.h); the sleep flags of the workers'
+ * schedulers, under each one's inbox lock, taken inside it.
  *
  * SPDX-License-Identifier: MIT
  */
