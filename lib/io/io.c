@@ -312,9 +312,16 @@ int coco_wait_fd(int fd, int events, uint64_t timeout_ms)
         errno = EBADF;
         return -1;
     }
-    if (events <= 0 || (events & ~(COCO_READABLE | COCO_WRITABLE)) != 0) {
+    if ((events & (COCO_READABLE | COCO_WRITABLE)) == 0 ||
+        (events & ~(COCO_READABLE | COCO_WRITABLE | COCO_NOT_READY)) != 0) {
         errno = EINVAL;
         return -1;
+    }
+    if (events & COCO_NOT_READY) {
+        /* The caller's attempt found fd not ready and nothing ran since:
+         * any change after it is an edge the poller has yet to report,
+         * as when coco_read() parks after EAGAIN. */
+        return coco__io_wait_events(fd, events & ~COCO_NOT_READY, timeout_ms);
     }
     /* Ask first: an edge-triggered backend only reports changes. */
     int got = coco__os_ready(fd, ((events & COCO_READABLE) ? COCO__EV_READ : 0u) |
