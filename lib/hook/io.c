@@ -1210,6 +1210,8 @@ int fcntl64(int fd, int cmd, ...)
     va_start(ap, cmd);
     void *arg = va_arg(ap, void *);
     va_end(ap);
+    if (hook_from_coco(__builtin_return_address(0)) && hook_real.fcntl64 != NULL)
+        return hook_real.fcntl64(fd, cmd, arg); /* as fcntl() above */
     return do_fcntl(REAL(fcntl64), fd, cmd, arg);
 }
 
