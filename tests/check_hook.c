@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
@@ -673,6 +674,54 @@ START_TEST(test_switch_back_ioctl)
 }
 END_TEST
 
+/* A terminal (switched to O_NONBLOCK for each attempt): the application's
+ * own flag, seen by that attempt, says EAGAIN; without it a read parks. */
+static int pty_m = -1, pty_s = -1;
+
+static void pty_reader(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(fcntl(pty_m, F_SETFL, fcntl(pty_m, F_GETFL) | O_NONBLOCK), 0);
+    expect_eagain(pty_m);
+    ck_assert_int_eq(fcntl(pty_m, F_SETFL, fcntl(pty_m, F_GETFL) & ~O_NONBLOCK), 0);
+    /* A terminal is not taken over: the flag is really off. */
+    ck_assert_int_eq(real_nonblock(pty_m), 0);
+    char c = 0;
+    ticks = 0;
+    ck_assert_int_eq(read(pty_m, &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    ck_assert_int_gt(ticks, 0);
+    sw_read = 1;
+    stop_ticking = 1;
+}
+
+static void pty_writer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        usleep(5000);
+    ck_assert_int_eq(write(pty_s, "y\n", 2), 2);
+}
+
+START_TEST(test_terminal_flag)
+{
+    pty_m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (pty_m < 0 || grantpt(pty_m) != 0 || unlockpt(pty_m) != 0 ||
+        (pty_s = open(ptsname(pty_m), O_RDWR | O_NOCTTY)) < 0) {
+        if (pty_m >= 0)
+            close(pty_m);
+        return; /* no pseudo-terminals here */
+    }
+    sw_read = 0;
+    stop_ticking = 0;
+    void (*fns[])(void *) = { pty_reader, ticker, pty_writer };
+    run(fns, NULL, 3);
+    ck_assert_int_eq(sw_read, 1);
+    close(pty_s);
+    close(pty_m);
+}
+END_TEST
+
 /* The number of such a socket closed behind the library's back (the
  * system call itself) and taken by a descriptor made non-blocking:
  * EAGAIN, not a wait. */
@@ -1134,6 +1183,7 @@ int main(void)
     tcase_add_test(tc, test_switch_back_fcntl);
     tcase_add_test(tc, test_switch_back_ioctl);
     tcase_add_test(tc, test_reused_behind);
+    tcase_add_test(tc, test_terminal_flag);
     tcase_add_test(tc, test_rcvtimeo);
     tcase_add_test(tc, test_close_under_parked);
     tcase_add_test(tc, test_dup2_under_parked);
