@@ -683,7 +683,8 @@ static int accept_run(int fd, struct sockaddr *addr, socklen_t *len, int flags)
         }
         if (!would_block(errno) || user_nonblock(fd))
             return -1;
-        if (hook_park(&w, fd, COCO_READABLE) < 0) {
+        /* An empty queue an instant ago: a connection after it is an edge. */
+        if (hook_park(&w, fd, COCO_READABLE | COCO_NOT_READY) < 0) {
             if (errno == ETIMEDOUT)
                 errno = EAGAIN;
             return -1;
@@ -784,7 +785,10 @@ static int co_poll(struct pollfd *fds, nfds_t n, int timeout)
         if (live == 0) {
             p = hook_nap(&w, NULL);
         } else {
-            p = hook_park(&w, fd, events);
+            /* One descriptor: the real poll() has just found it not
+             * ready, so the wait need not ask again.  Not the epoll set,
+             * whose own readiness that poll() did not ask. */
+            p = hook_park(&w, fd, live == 1 ? events | COCO_NOT_READY : events);
         }
         int e = errno;
         if (p == 0 || e == ETIMEDOUT || e == EBADF) {
