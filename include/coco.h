@@ -335,6 +335,10 @@ COCO_API int coco_sleep(uint64_t ms);
 /* Readiness for coco_wait_fd(). */
 #define COCO_READABLE 1
 #define COCO_WRITABLE 2
+/* ORed into the events of coco_wait_fd(): the caller's own non-blocking
+ * call on fd has just failed with EAGAIN, with no switch since, so the
+ * wait parks at once instead of asking the system first. */
+#define COCO_NOT_READY 4
 
 /* These park the calling coroutine until the descriptor is ready and
  * return like read(2)/write(2): a count, or -1 with errno set. */

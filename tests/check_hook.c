@@ -18,10 +18,12 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -523,6 +525,236 @@ START_TEST(test_flag_handover)
 }
 END_TEST
 
+/* ------------------------------- the application's non-blocking flag */
+
+/* The real O_NONBLOCK of fd, past the library's fcntl(). */
+static int real_nonblock(int fd)
+{
+    long fl = syscall(SYS_fcntl, fd, F_GETFL);
+    ck_assert_int_ge(fl, 0);
+    return (fl & O_NONBLOCK) != 0;
+}
+
+static void expect_eagain(int fd)
+{
+    char c;
+    errno = 0;
+    ck_assert_int_eq(read(fd, &c, 1), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+}
+
+/* Every way the application makes a descriptor non-blocking: its reads
+ * say EAGAIN in a coroutine. */
+static void nonblock_paths(void *arg)
+{
+    (void)arg;
+    int s[2], p[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s), 0);
+    expect_eagain(s[0]);
+    close(s[0]);
+    close(s[1]);
+
+    ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+    expect_eagain(p[0]);
+    close(p[0]);
+    close(p[1]);
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+    ck_assert_int_eq(fcntl(s[0], F_SETFL, fcntl(s[0], F_GETFL) | O_NONBLOCK), 0);
+    expect_eagain(s[0]);
+    close(s[0]);
+    close(s[1]);
+
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ck_assert_int_ge(fd, 0);
+    char c;
+    errno = 0;
+    ck_assert_int_eq(accept(fd, NULL, NULL), -1); /* not listening */
+    ck_assert_int_eq(errno, EINVAL);
+    close(fd);
+
+    /* accept4 with SOCK_NONBLOCK, and a listener the application made
+     * non-blocking. */
+    int l = listen_any();
+    ck_assert_int_eq(fcntl(l, F_SETFL, O_NONBLOCK), 0);
+    errno = 0;
+    ck_assert_int_eq(accept(l, NULL, NULL), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    int cl = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(cl, 0);
+    ck_assert_int_eq(connect(cl, (struct sockaddr *)&laddr, sizeof laddr), 0);
+    int a = -1;
+    for (int i = 0; i < 1000 && a < 0; i++) {
+        a = accept4(l, NULL, NULL, SOCK_NONBLOCK);
+        if (a < 0)
+            coco_sleep(1);
+    }
+    ck_assert_int_ge(a, 0);
+    errno = 0;
+    ck_assert_int_eq(recv(a, &c, 1, 0), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    close(a);
+    close(cl);
+    close(l);
+}
+
+START_TEST(test_nonblock_paths)
+{
+    void (*fns[])(void *) = { nonblock_paths };
+    run(fns, NULL, 1);
+}
+END_TEST
+
+/* A socket made non-blocking by the application and then blocking again
+ * in a coroutine (as hiredis connects): the library keeps the flag on
+ * underneath, the application sees it off, and a read parks. */
+static int sw[2];
+static int sw_read;
+
+static void switch_back_reader(void *arg)
+{
+    int by_ioctl = (int)(intptr_t)arg;
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sw), 0);
+    expect_eagain(sw[0]);
+    if (by_ioctl) {
+        int off = 0;
+        ck_assert_int_eq(ioctl(sw[0], FIONBIO, &off), 0);
+    } else {
+        ck_assert_int_eq(fcntl(sw[0], F_SETFL, fcntl(sw[0], F_GETFL) & ~O_NONBLOCK), 0);
+    }
+    ck_assert_int_eq(fcntl(sw[0], F_GETFL) & O_NONBLOCK, 0);
+    ck_assert_int_eq(real_nonblock(sw[0]), 1);
+    char c = 0;
+    ticks = 0;
+    ck_assert_int_eq(read(sw[0], &c, 1), 1); /* parks: the ticker runs */
+    ck_assert_int_eq(c, 'x');
+    ck_assert_int_gt(ticks, 0);
+    sw_read = 1;
+    /* Non-blocking again: its own flag, EAGAIN once more. */
+    if (by_ioctl) {
+        int on = 1;
+        ck_assert_int_eq(ioctl(sw[0], FIONBIO, &on), 0);
+    } else {
+        ck_assert_int_eq(fcntl(sw[0], F_SETFL, fcntl(sw[0], F_GETFL) | O_NONBLOCK), 0);
+    }
+    ck_assert_int_ne(fcntl(sw[0], F_GETFL) & O_NONBLOCK, 0);
+    expect_eagain(sw[0]);
+    stop_ticking = 1;
+}
+
+static void switch_back_writer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        usleep(5000);
+    ck_assert_int_eq(write(sw[1], "x", 1), 1);
+}
+
+static void switch_back(int by_ioctl)
+{
+    sw_read = 0;
+    stop_ticking = 0;
+    void (*fns[])(void *) = { switch_back_reader, ticker, switch_back_writer };
+    void *args[] = { (void *)(intptr_t)by_ioctl, NULL, NULL };
+    run(fns, args, 3);
+    ck_assert_int_eq(sw_read, 1);
+    close(sw[0]);
+    close(sw[1]);
+}
+
+START_TEST(test_switch_back_fcntl)
+{
+    switch_back(0);
+}
+END_TEST
+
+START_TEST(test_switch_back_ioctl)
+{
+    switch_back(1);
+}
+END_TEST
+
+/* A terminal (switched to O_NONBLOCK for each attempt): the application's
+ * own flag, seen by that attempt, says EAGAIN; without it a read parks. */
+static int pty_m = -1, pty_s = -1;
+
+static void pty_reader(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(fcntl(pty_m, F_SETFL, fcntl(pty_m, F_GETFL) | O_NONBLOCK), 0);
+    expect_eagain(pty_m);
+    ck_assert_int_eq(fcntl(pty_m, F_SETFL, fcntl(pty_m, F_GETFL) & ~O_NONBLOCK), 0);
+    /* A terminal is not taken over: the flag is really off. */
+    ck_assert_int_eq(real_nonblock(pty_m), 0);
+    char c = 0;
+    ticks = 0;
+    ck_assert_int_eq(read(pty_m, &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    ck_assert_int_gt(ticks, 0);
+    sw_read = 1;
+    stop_ticking = 1;
+}
+
+static void pty_writer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        usleep(5000);
+    ck_assert_int_eq(write(pty_s, "y\n", 2), 2);
+}
+
+START_TEST(test_terminal_flag)
+{
+    pty_m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (pty_m < 0 || grantpt(pty_m) != 0 || unlockpt(pty_m) != 0 ||
+        (pty_s = open(ptsname(pty_m), O_RDWR | O_NOCTTY)) < 0) {
+        if (pty_m >= 0)
+            close(pty_m);
+        return; /* no pseudo-terminals here */
+    }
+    sw_read = 0;
+    stop_ticking = 0;
+    void (*fns[])(void *) = { pty_reader, ticker, pty_writer };
+    run(fns, NULL, 3);
+    ck_assert_int_eq(sw_read, 1);
+    close(pty_s);
+    close(pty_m);
+}
+END_TEST
+
+/* The number of such a socket closed behind the library's back (the
+ * system call itself) and taken by a descriptor made non-blocking:
+ * EAGAIN, not a wait. */
+static void reused_behind(void *arg)
+{
+    int how = (int)(intptr_t)arg;
+    int s[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+    ck_assert_int_eq(fcntl(s[0], F_SETFL, fcntl(s[0], F_GETFL) & ~O_NONBLOCK), 0);
+    ck_assert_int_eq(real_nonblock(s[0]), 1);
+    int n = s[0];
+    ck_assert_int_eq(syscall(SYS_close, n), 0);
+    int p[2];
+    if (how == 0) {
+        ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+    } else {
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, p), 0);
+    }
+    ck_assert_int_eq(p[0], n);
+    expect_eagain(n);
+    close(p[0]);
+    close(p[1]);
+    close(s[1]);
+}
+
+START_TEST(test_reused_behind)
+{
+    void (*fns[])(void *) = { reused_behind, reused_behind };
+    void *args[] = { (void *)(intptr_t)0, (void *)(intptr_t)1 };
+    run(fns, args, 2);
+}
+END_TEST
+
 /* ------------------------------------------------------- SO_RCVTIMEO */
 
 static double timeo_ms;
@@ -947,6 +1179,11 @@ int main(void)
     tcase_add_test(tc, test_two_acceptors);
     tcase_add_test(tc, test_user_nonblock);
     tcase_add_test(tc, test_flag_handover);
+    tcase_add_test(tc, test_nonblock_paths);
+    tcase_add_test(tc, test_switch_back_fcntl);
+    tcase_add_test(tc, test_switch_back_ioctl);
+    tcase_add_test(tc, test_reused_behind);
+    tcase_add_test(tc, test_terminal_flag);
     tcase_add_test(tc, test_rcvtimeo);
     tcase_add_test(tc, test_close_under_parked);
     tcase_add_test(tc, test_dup2_under_parked);

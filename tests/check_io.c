@@ -415,6 +415,43 @@ START_TEST(test_wait_fd)
 }
 END_TEST
 
+/* COCO_NOT_READY: after the caller's own look found nothing, the wait
+ * parks without asking, and still wakes for what comes later. */
+static void fd_waiter_not_ready(void *arg)
+{
+    struct pair_ctx *c = arg;
+    errno = 0;
+    ck_assert_int_eq(coco_wait_fd(c->sv[0], COCO_NOT_READY, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(coco_wait_fd(c->sv[0], COCO_READABLE, 0), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    errno = 0;
+    ck_assert_int_eq(coco_wait_fd(c->sv[0], COCO_READABLE | COCO_NOT_READY, 20), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    ck_assert_int_eq(coco_wait_fd(c->sv[0], COCO_WRITABLE, 0), COCO_WRITABLE);
+    c->rc = coco_wait_fd(c->sv[0], COCO_READABLE | COCO_NOT_READY, COCO_INFINITE);
+}
+
+START_TEST(test_wait_fd_not_ready)
+{
+    struct pair_ctx c = { 0 };
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, c.sv), 0);
+    /* Outside a coroutine nothing can park. */
+    errno = 0;
+    ck_assert_int_eq(coco_wait_fd(c.sv[0], COCO_READABLE | COCO_NOT_READY, COCO_INFINITE), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    coco_sched_t *s = coco_sched_create();
+    coco_create(s, fd_waiter_not_ready, &c, 0);
+    coco_create(s, fd_poker, &c, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(c.rc, COCO_READABLE);
+    coco_sched_destroy(s);
+    coco_close(c.sv[0]);
+    coco_close(c.sv[1]);
+}
+END_TEST
+
 /* ------------------------------------------------------- loopback TCP */
 
 struct tcp_ctx {
@@ -880,6 +917,7 @@ int main(void)
     tcase_add_test(tc, test_destroy_parked_reader);
     tcase_add_test(tc, test_destroy_sched_with_io_waiters);
     tcase_add_test(tc, test_wait_fd);
+    tcase_add_test(tc, test_wait_fd_not_ready);
     tcase_add_test(tc, test_descriptor_reuse);
     suite_add_tcase(su, tc);
 

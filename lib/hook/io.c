@@ -17,7 +17,9 @@
  * application did not make the descriptor non-blocking itself, the
  * coroutine parks on the descriptor with coco_wait_fd() and tries again.
  * Sockets that connect or accept are switched to O_NONBLOCK for good
- * (connect and accept have no per-call flag); fcntl() and ioctl() hide
+ * (connect and accept have no per-call flag), and so are sockets the
+ * application switches back to blocking in a coroutine (then a read that
+ * has to wait need not ask whose the flag is); fcntl() and ioctl() hide
  * that from the application.
  *
  * SPDX-License-Identifier: MIT
@@ -113,6 +115,37 @@ static int take_nonblock(int fd)
     return 0;
 }
 
+/* The application switches fd back to blocking in a coroutine: when fd
+ * is a socket, this library keeps O_NONBLOCK on underneath and records
+ * that it is its own, as for a socket that connected in a coroutine.  A
+ * read that then has to wait knows whose flag it is without asking the
+ * system (hiredis and libpq connect non-blocking and switch to blocking
+ * once connected).  true when the caller must now turn O_NONBLOCK on
+ * (and call drop_nonblock() should that fail). */
+static bool keep_nonblock(int fd)
+{
+    if (!hook_in_coroutine())
+        return false;
+    struct stat st;
+    int saved = errno;
+    bool sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    errno = saved;
+    if (!sock)
+        return false;
+    /* The bit first: a number the table cannot hold keeps the
+     * application's own flag. */
+    hook_fd_set(fd, HFD_HOOK_NB);
+    if (!(hook_fd_get(fd) & HFD_HOOK_NB))
+        return false;
+    __atomic_store_n(&hook_any_nb, 1, __ATOMIC_RELAXED);
+    return true;
+}
+
+static void drop_nonblock(int fd)
+{
+    hook_fd_clear(fd, HFD_HOOK_NB);
+}
+
 /* ------------------------------------------------------ one attempt */
 
 enum {
@@ -197,15 +230,28 @@ static ssize_t op_as_fifo(const hop_t *o)
                                                  : pwritev2(o->fd, v, n, -1, RWF_NOWAIT);
 }
 
+/* How op_try() made its attempt. */
+enum {
+    TRY_PLAIN,   /* as asked: the descriptor never blocks, the outcome is final */
+    TRY_SOCKET,  /* MSG_DONTWAIT */
+    TRY_FIFO,    /* RWF_NOWAIT */
+    TRY_TOGGLED, /* O_NONBLOCK for the call */
+    TRY_USER_NB  /* as asked: O_NONBLOCK was on, and not this library's */
+};
+
 /* Anything else that may block (a terminal, a character device): switched
- * to O_NONBLOCK for this one call, and back. */
-static ssize_t op_toggled(const hop_t *o)
+ * to O_NONBLOCK for this one call, and back.  *how says whether the flag
+ * was on already. */
+static ssize_t op_toggled(const hop_t *o, int *how)
 {
     int fl = hook_real.fcntl(o->fd, F_GETFL);
     if (fl < 0)
         return -1;
-    if (fl & O_NONBLOCK)
+    if (fl & O_NONBLOCK) {
+        if (!(hook_fd_get(o->fd) & HFD_HOOK_NB))
+            *how = TRY_USER_NB;
         return op_plain(o, 0);
+    }
     if (hook_real.fcntl(o->fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -1;
     ssize_t r = op_plain(o, 0);
@@ -217,12 +263,10 @@ static ssize_t op_toggled(const hop_t *o)
 
 #define HFD_KIND (HFD_FIFO | HFD_OTHER)
 
-/* One attempt that does not block.  *plain is set when the descriptor
- * never blocks (a regular file, a directory): the call was made as
- * asked, and its outcome is final. */
-static ssize_t op_try(const hop_t *o, bool *plain)
+/* One attempt that does not block; *how says how it was made (TRY_*). */
+static ssize_t op_try(const hop_t *o, int *how)
 {
-    *plain = false;
+    *how = TRY_SOCKET;
     if (o->op != OP_READ && o->op != OP_READV && o->op != OP_WRITE && o->op != OP_WRITEV)
         return op_as_socket(o); /* the socket calls: ENOTSOCK is final */
     unsigned kind = hook_fd_get(o->fd) & HFD_KIND;
@@ -235,13 +279,14 @@ static ssize_t op_try(const hop_t *o, bool *plain)
         if (fstat(o->fd, &st) != 0)
             return -1;
         if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) {
-            *plain = true;
+            *how = TRY_PLAIN;
             return op_plain(o, 0);
         }
         kind = S_ISFIFO(st.st_mode) ? HFD_FIFO : HFD_OTHER;
         hook_fd_set(o->fd, kind);
     }
     if (kind & HFD_FIFO) {
+        *how = TRY_FIFO;
         ssize_t r = op_as_fifo(o);
         if (r >= 0 || (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOSYS &&
                        errno != ESPIPE))
@@ -251,7 +296,8 @@ static ssize_t op_try(const hop_t *o, bool *plain)
         hook_fd_clear(o->fd, HFD_FIFO);
         hook_fd_set(o->fd, HFD_OTHER);
     }
-    return op_toggled(o);
+    *how = TRY_TOGGLED;
+    return op_toggled(o, how);
 }
 
 /* Whether a would-block answer of fd can be waited for: a pipe number
@@ -288,8 +334,9 @@ static ssize_t op_run(const hop_t *o)
     size_t done = 0;
     hop_t cur = *o;
     for (;;) {
-        bool plain;
-        ssize_t r = op_try(&cur, &plain);
+        int how;
+        ssize_t r = op_try(&cur, &how);
+        bool plain = how == TRY_PLAIN;
         if (r >= 0) {
             if (whole && !plain && (size_t)r < cur.len && r > 0) {
                 /* A blocking write writes it all (stream sockets, pipes). */
@@ -302,8 +349,8 @@ static ssize_t op_run(const hop_t *o)
             return (ssize_t)done + r;
         }
         int e = errno;
-        if (plain || !would_block(e) || (o->flags & MSG_DONTWAIT) ||
-            user_nonblock(o->fd) || !waitable(o->fd)) {
+        if (plain || !would_block(e) || (o->flags & MSG_DONTWAIT) || how == TRY_USER_NB ||
+            (how != TRY_TOGGLED && user_nonblock(o->fd)) || !waitable(o->fd)) {
             if (done > 0) {
                 errno = saved;
                 return (ssize_t)done;
@@ -319,7 +366,10 @@ static ssize_t op_run(const hop_t *o)
                 w.intr = HOOK_INTR_ALWAYS;
             }
         }
-        if (hook_park(&w, o->fd, events) < 0) {
+        /* The attempt found the descriptor not ready an instant ago: the
+         * wait need not ask again.  Not after RWF_NOWAIT, which may also
+         * fail for a pipe's lock that another thread holds. */
+        if (hook_park(&w, o->fd, how == TRY_FIFO ? events : events | COCO_NOT_READY) < 0) {
             e = errno == ETIMEDOUT ? EAGAIN : errno;
             if (done > 0) {
                 errno = saved;
@@ -633,7 +683,8 @@ static int accept_run(int fd, struct sockaddr *addr, socklen_t *len, int flags)
         }
         if (!would_block(errno) || user_nonblock(fd))
             return -1;
-        if (hook_park(&w, fd, COCO_READABLE) < 0) {
+        /* An empty queue an instant ago: a connection after it is an edge. */
+        if (hook_park(&w, fd, COCO_READABLE | COCO_NOT_READY) < 0) {
             if (errno == ETIMEDOUT)
                 errno = EAGAIN;
             return -1;
@@ -734,7 +785,10 @@ static int co_poll(struct pollfd *fds, nfds_t n, int timeout)
         if (live == 0) {
             p = hook_nap(&w, NULL);
         } else {
-            p = hook_park(&w, fd, events);
+            /* One descriptor: the real poll() has just found it not
+             * ready, so the wait need not ask again.  Not the epoll set,
+             * whose own readiness that poll() did not ask. */
+            p = hook_park(&w, fd, live == 1 ? events | COCO_NOT_READY : events);
         }
         int e = errno;
         if (p == 0 || e == ETIMEDOUT || e == EBADF) {
@@ -1106,8 +1160,14 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
     }
     case F_SETFL: {
         int fl = (int)(intptr_t)arg;
-        if (!(hook_fd_get(fd) & HFD_HOOK_NB))
-            return real(fd, cmd, fl);
+        if (!(hook_fd_get(fd) & HFD_HOOK_NB)) {
+            if ((fl & O_NONBLOCK) || !keep_nonblock(fd))
+                return real(fd, cmd, fl);
+            int r = real(fd, cmd, fl | O_NONBLOCK);
+            if (r != 0)
+                drop_nonblock(fd);
+            return r;
+        }
         if (fl & O_NONBLOCK) {
             /* The application takes the flag over. */
             int r = real(fd, cmd, fl);
@@ -1154,6 +1214,8 @@ int fcntl64(int fd, int cmd, ...)
     va_start(ap, cmd);
     void *arg = va_arg(ap, void *);
     va_end(ap);
+    if (hook_from_coco(__builtin_return_address(0)) && hook_real.fcntl64 != NULL)
+        return hook_real.fcntl64(fd, cmd, arg); /* as fcntl() above */
     return do_fcntl(REAL(fcntl64), fd, cmd, arg);
 }
 
@@ -1175,6 +1237,13 @@ int ioctl(int fd, unsigned long req, ...)
         /* Blocking as far as the application can tell; the flag stays. */
         int fl = hook_real.fcntl(fd, F_GETFL);
         return fl < 0 ? -1 : 0;
+    }
+    if (req == FIONBIO && arg != NULL && *(const int *)arg == 0 && keep_nonblock(fd)) {
+        int on = 1;
+        int r = hook_real.ioctl(fd, FIONBIO, &on);
+        if (r != 0)
+            drop_nonblock(fd);
+        return r;
     }
     return hook_real.ioctl(fd, req, arg);
 }

@@ -312,21 +312,29 @@ int coco_wait_fd(int fd, int events, uint64_t timeout_ms)
         errno = EBADF;
         return -1;
     }
-    if (events <= 0 || (events & ~(COCO_READABLE | COCO_WRITABLE)) != 0) {
+    if ((unsigned)events > (COCO_READABLE | COCO_WRITABLE | COCO_NOT_READY) ||
+        (events & (COCO_READABLE | COCO_WRITABLE)) == 0) {
         errno = EINVAL;
         return -1;
     }
-    /* Ask first: an edge-triggered backend only reports changes. */
-    int got = coco__os_ready(fd, ((events & COCO_READABLE) ? COCO__EV_READ : 0u) |
-                                 ((events & COCO_WRITABLE) ? COCO__EV_WRITE : 0u));
-    if (got < 0)
-        return -1;
-    if ((unsigned)got & COCO__EV_ERROR)
-        return events; /* the next call on fd reports the error */
-    int ready = (((unsigned)got & COCO__EV_READ) ? COCO_READABLE : 0) |
-                (((unsigned)got & COCO__EV_WRITE) ? COCO_WRITABLE : 0);
-    if (ready != 0)
-        return ready;
+    bool ask = !(events & COCO_NOT_READY);
+    events &= COCO_READABLE | COCO_WRITABLE;
+    /* Ask first: an edge-triggered backend only reports changes.  Unless
+     * the caller's attempt found fd not ready and nothing ran since: any
+     * change after it is an edge the poller has yet to report, as when
+     * coco_read() parks after EAGAIN. */
+    if (ask) {
+        int got = coco__os_ready(fd, ((events & COCO_READABLE) ? COCO__EV_READ : 0u) |
+                                     ((events & COCO_WRITABLE) ? COCO__EV_WRITE : 0u));
+        if (got < 0)
+            return -1;
+        if ((unsigned)got & COCO__EV_ERROR)
+            return events; /* the next call on fd reports the error */
+        int ready = (((unsigned)got & COCO__EV_READ) ? COCO_READABLE : 0) |
+                    (((unsigned)got & COCO__EV_WRITE) ? COCO_WRITABLE : 0);
+        if (ready != 0)
+            return ready;
+    }
     return coco__io_wait_events(fd, events, timeout_ms);
 }
 
