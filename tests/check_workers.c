@@ -189,6 +189,92 @@ START_TEST(test_workers_spawn_from_plain_thread_during_run)
 }
 END_TEST
 
+/* ------------------- spawned from a plain thread while every worker waits */
+
+/* Two readers, one per worker, wait on pipes with no deadline: neither
+ * worker is idle (each has a descriptor to wait for), and both sleep in
+ * their pollers.  A task a plain thread spawns then must wake one of
+ * them: nothing else would. */
+struct io_wake {
+    coco_workers_t *wk;
+    int fd[2][2];
+    long started;                /* readers that have begun */
+    long woken;                  /* set by the task from outside */
+    long rescued;                /* the plain thread ended the wait itself */
+    long got;                    /* bytes the readers read */
+    pthread_t on[2];
+};
+
+static void io_wake_reader(void *arg)
+{
+    struct io_wake *w = arg;
+    long me = __atomic_fetch_add(&w->started, 1, __ATOMIC_SEQ_CST);
+    w->on[me] = thread_of_caller();
+    /* Holds its worker (no yield) until the other reader has begun, so
+     * that the other worker takes that one: at most 10 s. */
+    uint64_t t0 = now_ns();
+    while (load(&w->started) < 2 && now_ns() - t0 < 10000000000u)
+        ;
+    char c;
+    if (coco_read(w->fd[me][0], &c, 1) == 1)
+        add(&w->got, 1);
+}
+
+static void io_wake_writer(void *arg)
+{
+    struct io_wake *w = arg;
+    add(&w->woken, 1);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(write(w->fd[i][1], "x", 1), 1);
+}
+
+static void *io_wake_thread(void *arg)
+{
+    struct io_wake *w = arg;
+    for (int i = 0; i < 10000 && load(&w->started) < 2; i++)
+        sleep_us(1000);
+    sleep_us(100000);            /* both readers parked, both workers asleep */
+    if (coco_workers_spawn(w->wk, io_wake_writer, w, 0) != COCO_OK)
+        return NULL;
+    for (int i = 0; i < 3000 && load(&w->woken) == 0; i++)
+        sleep_us(1000);
+    if (load(&w->woken) == 0) {
+        /* Nobody took the task: end the readers' wait so that the run
+         * ends, and say so. */
+        add(&w->rescued, 1);
+        for (int i = 0; i < 2; i++)
+            ck_assert_int_eq(write(w->fd[i][1], "x", 1), 1);
+    }
+    return NULL;
+}
+
+START_TEST(test_workers_spawn_from_plain_thread_wakes_waiting_worker)
+{
+    struct io_wake w;
+    memset(&w, 0, sizeof w);
+    w.wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(w.wk);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(pipe(w.fd[i]), 0);
+        ck_assert_int_eq(coco_workers_spawn(w.wk, io_wake_reader, &w, 0), COCO_OK);
+    }
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, io_wake_thread, &w), 0);
+    ck_assert_int_eq(coco_workers_run(w.wk), COCO_OK);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(load(&w.started), 2);
+    ck_assert(!pthread_equal(w.on[0], w.on[1]));
+    ck_assert_int_eq(load(&w.woken), 1);
+    ck_assert_int_eq(load(&w.rescued), 0);
+    ck_assert_int_eq(load(&w.got), 2);
+    for (int i = 0; i < 2; i++) {
+        close(w.fd[i][0]);
+        close(w.fd[i][1]);
+    }
+    coco_workers_destroy(w.wk);
+}
+END_TEST
+
 /* ----------------------------- trees of tasks, results back over channels */
 
 #define TREE_DEPTH 7             /* 2^8 - 1 = 255 tasks */
@@ -1007,6 +1093,10 @@ int main(void)
     tcase_add_test(tc, test_workers_spawn_before_run);
     tcase_add_test(tc, test_workers_run_twice);
     tcase_add_test(tc, test_workers_spawn_from_plain_thread_during_run);
+    /* Its readers spin for each other to start: see
+     * test_workers_thief_steals_again_and_again. */
+    if (!under_valgrind())
+        tcase_add_test(tc, test_workers_spawn_from_plain_thread_wakes_waiting_worker);
     tcase_add_test(tc, test_workers_nested_spawn_tree);
     tcase_add_test(tc, test_workers_sleep_timers_pipes);
     tcase_add_test(tc, test_workers_every_worker_gets_work);

@@ -294,6 +294,7 @@ struct coco_sched {
     unsigned polls_since_remote; /* blocking polls since its inbox last had
                                     something (its own thread's) */
     size_t remote_waits;         /* coroutines in coco__remote_wait() */
+    const struct coco__serve *serve; /* the worker's, in coco__sched_serve */
     struct coco__thr *thr;       /* the thread that created or last ran it */
     coco_sched_t *all_prev, *all_next; /* every scheduler of the process */
 #if COCO_DEBUG

@@ -384,6 +384,10 @@ struct coco__serve {
     bool (*more)(void *arg);
     /* The group is over: no worker may go to sleep. */
     bool (*over)(void *arg);
+    /* Under the lock, before s sleeps waiting on its own timers or
+     * descriptors: work that any worker may take is queued, and whoever
+     * queued it may have found s awake. */
+    bool (*queued)(void *arg);
 };
 int coco__sched_serve(coco_sched_t *s, const struct coco__serve *sv);
 

@@ -217,7 +217,9 @@ static COCO__NOINLINE int poll_remote(coco_sched_t *s, int timeout_ms)
             s->grace = false;
         }
     }
-    return sleep_remote(s, timeout_ms, NULL, NULL);
+    const struct coco__serve *sv = s->serve;
+    return sleep_remote(s, timeout_ms, sv != NULL ? sv->queued : NULL,
+                        sv != NULL ? sv->arg : NULL);
 }
 
 /* Called when coco__pending(s).  Runs the due timers and waits for I/O (no
@@ -359,6 +361,7 @@ int coco__sched_serve(coco_sched_t *s, const struct coco__serve *sv)
     int rc = enter(s, true);
     if (rc != COCO_OK)
         return rc;
+    s->serve = sv;
     for (unsigned turn = 1;; turn++) {
         if ((rc = loop_inbox(s)) != COCO_OK)
             break;
@@ -392,6 +395,7 @@ int coco__sched_serve(coco_sched_t *s, const struct coco__serve *sv)
         if (s->rq_head != NULL && (rc = coco__dispatch(s)) != COCO_OK)
             break;
     }
+    s->serve = NULL;
     leave(s);
     return rc;
 }

@@ -93,6 +93,9 @@ struct coco_workers {
     char gap2[LINE_GAP];
     size_t idle;                  /* idle workers (atomic, changed under the lock) */
     int running;                  /* inside coco_workers_run (atomic) */
+    bool serving;                 /* the workers' schedulers are made: set
+                                     before they start, cleared under the
+                                     lock before they go (atomic) */
     bool over;                    /* set under the lock (atomic) */
     int result;                   /* under the lock */
 };
@@ -298,6 +301,17 @@ static bool over(void *arg)
     return more(arg) || __atomic_load_n(&w->g->over, __ATOMIC_ACQUIRE);
 }
 
+/* Under the lock, before a worker that is not idle sleeps on its own
+ * timers and descriptors: a task spawned from outside is in the group's
+ * queue, and its spawner, finding no worker asleep, woke none
+ * (sequentially consistent: see coco_workers_spawn).  Tasks in a
+ * worker's deque are left to their owner, which is awake. */
+static bool queued_outside(void *arg)
+{
+    struct worker *w = arg;
+    return __atomic_load_n(&w->g->global.n, __ATOMIC_SEQ_CST) != 0;
+}
+
 /* Under the lock: wakes every sleeping worker (the group is over), or
  * one (there is a task to take). */
 static void wake_workers(coco_workers_t *g, bool all)
@@ -392,7 +406,7 @@ static void worker_main(void *arg)
     tls_worker = w;
     const struct coco__serve sv = {
         .arg = w, .feed = feed, .idle = idle, .busy = busy, .more = more,
-        .over = over,
+        .over = over, .queued = queued_outside,
     };
     w->rc = coco__sched_serve(s, &sv);
     tls_worker = NULL;
@@ -446,15 +460,23 @@ int coco_workers_spawn(coco_workers_t *g, void (*entry)(void *), void *arg,
     t->arg = arg;
     t->stack = stack_size;
     struct worker *w = tls_worker;
-    if (w != NULL && w->g == g)
+    bool outside = w == NULL || w->g != g;
+    if (!outside)
         dq_push_tail(&w->q, t);
     else
         dq_push_tail(&g->global, t);
-    /* Someone must come for it: wake a sleeping worker. */
-    if (__atomic_load_n(&g->idle, __ATOMIC_SEQ_CST) != 0) {
+    /* Someone must come for it: wake a sleeping worker.  A task of a
+     * worker's own deque is its owner's, which is running, unless an idle
+     * worker steals it.  One from outside may find every worker asleep
+     * without being idle, each waiting on timers or descriptors of its
+     * own: one of them is woken, or sees the task before it sleeps
+     * (queued_outside, under the lock taken here after the push). */
+    if ((outside && __atomic_load_n(&g->serving, __ATOMIC_SEQ_CST)) ||
+        __atomic_load_n(&g->idle, __ATOMIC_SEQ_CST) != 0) {
         coco__thr_t *th = coco__thr();
         coco__glock(th);
-        wake_workers(g, false);
+        if (__atomic_load_n(&g->serving, __ATOMIC_RELAXED))
+            wake_workers(g, false);
         coco__gunlock(th);
     }
     return COCO_OK;
@@ -489,6 +511,9 @@ int coco_workers_run(coco_workers_t *g)
     g->over = false;
     g->result = COCO_OK;
     __atomic_store_n(&g->idle, 0, __ATOMIC_SEQ_CST);
+    /* Spawners from outside may wake the workers from now on. */
+    if (rc == COCO_OK)
+        __atomic_store_n(&g->serving, true, __ATOMIC_SEQ_CST);
     size_t started = 1;
     if (rc == COCO_OK) {
         for (; started < g->n; started++) {
@@ -512,6 +537,11 @@ int coco_workers_run(coco_workers_t *g)
     }
     for (size_t i = 1; i < started; i++)
         coco__thread_join(g->w[i].th);
+    /* No spawner may look at the schedulers any more. */
+    coco__thr_t *self = coco__thr();
+    coco__glock(self);
+    __atomic_store_n(&g->serving, false, __ATOMIC_RELAXED);
+    coco__gunlock(self);
     if (rc == COCO_OK) {
         rc = g->result;
         for (size_t i = 0; i < g->n && rc == COCO_OK; i++)

@@ -38,6 +38,7 @@ int net_connect(conn_t *c, int port, int timeout_ms, int rcvbuf)
     c->fd = -1;
     c->timeout_ms = timeout_ms;
     c->len = 0;
+    c->connect_ms = net_now_ms();
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return NET_ERROR;

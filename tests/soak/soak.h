@@ -46,6 +46,7 @@ typedef struct conn {
     int timeout_ms;     /* the longest wait for any progress */
     char *buf;          /* received and not yet consumed */
     size_t len, cap;
+    uint64_t connect_ms; /* net_now_ms() as net_connect() began */
 } conn_t;
 
 /* rcvbuf: the receive buffer to ask for (0: the system's default). */
