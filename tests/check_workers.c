@@ -191,12 +191,14 @@ END_TEST
 
 /* ------------------- spawned from a plain thread while every worker waits */
 
-/* Two readers, one per worker, wait on pipes with no deadline: neither
- * worker is idle (each has a descriptor to wait for), and both sleep in
- * their pollers.  A task a plain thread spawns then must wake one of
- * them: nothing else would. */
+/* One reader per worker (a group of one, then of two) waits on a pipe
+ * with no deadline: no worker is idle (each has a descriptor to wait
+ * for), and all sleep in their pollers.  A task a plain thread spawns
+ * then must wake one of them: nothing else would.  A group of one never
+ * makes the process shared, which is what the first case checks. */
 struct io_wake {
     coco_workers_t *wk;
+    long n;                      /* workers, and readers */
     int fd[2][2];
     long started;                /* readers that have begun */
     long woken;                  /* set by the task from outside */
@@ -213,7 +215,7 @@ static void io_wake_reader(void *arg)
     /* Holds its worker (no yield) until the other reader has begun, so
      * that the other worker takes that one: at most 10 s. */
     uint64_t t0 = now_ns();
-    while (load(&w->started) < 2 && now_ns() - t0 < 10000000000u)
+    while (load(&w->started) < w->n && now_ns() - t0 < 10000000000u)
         ;
     char c;
     if (coco_read(w->fd[me][0], &c, 1) == 1)
@@ -224,14 +226,14 @@ static void io_wake_writer(void *arg)
 {
     struct io_wake *w = arg;
     add(&w->woken, 1);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < w->n; i++)
         ck_assert_int_eq(write(w->fd[i][1], "x", 1), 1);
 }
 
 static void *io_wake_thread(void *arg)
 {
     struct io_wake *w = arg;
-    for (int i = 0; i < 10000 && load(&w->started) < 2; i++)
+    for (int i = 0; i < 10000 && load(&w->started) < w->n; i++)
         sleep_us(1000);
     sleep_us(100000);            /* both readers parked, both workers asleep */
     if (coco_workers_spawn(w->wk, io_wake_writer, w, 0) != COCO_OK)
@@ -242,7 +244,7 @@ static void *io_wake_thread(void *arg)
         /* Nobody took the task: end the readers' wait so that the run
          * ends, and say so. */
         add(&w->rescued, 1);
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < w->n; i++)
             ck_assert_int_eq(write(w->fd[i][1], "x", 1), 1);
     }
     return NULL;
@@ -252,9 +254,10 @@ START_TEST(test_workers_spawn_from_plain_thread_wakes_waiting_worker)
 {
     struct io_wake w;
     memset(&w, 0, sizeof w);
-    w.wk = coco_workers_create(2);
+    w.n = 1 + _i;
+    w.wk = coco_workers_create((size_t)w.n);
     ck_assert_ptr_nonnull(w.wk);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < w.n; i++) {
         ck_assert_int_eq(pipe(w.fd[i]), 0);
         ck_assert_int_eq(coco_workers_spawn(w.wk, io_wake_reader, &w, 0), COCO_OK);
     }
@@ -262,12 +265,13 @@ START_TEST(test_workers_spawn_from_plain_thread_wakes_waiting_worker)
     ck_assert_int_eq(pthread_create(&t, NULL, io_wake_thread, &w), 0);
     ck_assert_int_eq(coco_workers_run(w.wk), COCO_OK);
     ck_assert_int_eq(pthread_join(t, NULL), 0);
-    ck_assert_int_eq(load(&w.started), 2);
-    ck_assert(!pthread_equal(w.on[0], w.on[1]));
+    ck_assert_int_eq(load(&w.started), w.n);
+    if (w.n == 2)
+        ck_assert(!pthread_equal(w.on[0], w.on[1]));
     ck_assert_int_eq(load(&w.woken), 1);
     ck_assert_int_eq(load(&w.rescued), 0);
-    ck_assert_int_eq(load(&w.got), 2);
-    for (int i = 0; i < 2; i++) {
+    ck_assert_int_eq(load(&w.got), w.n);
+    for (int i = 0; i < w.n; i++) {
         close(w.fd[i][0]);
         close(w.fd[i][1]);
     }
@@ -1096,7 +1100,7 @@ int main(void)
     /* Its readers spin for each other to start: see
      * test_workers_thief_steals_again_and_again. */
     if (!under_valgrind())
-        tcase_add_test(tc, test_workers_spawn_from_plain_thread_wakes_waiting_worker);
+        tcase_add_loop_test(tc, test_workers_spawn_from_plain_thread_wakes_waiting_worker, 0, 2);
     tcase_add_test(tc, test_workers_nested_spawn_tree);
     tcase_add_test(tc, test_workers_sleep_timers_pipes);
     tcase_add_test(tc, test_workers_every_worker_gets_work);

@@ -361,6 +361,14 @@ int coco__sched_serve(coco_sched_t *s, const struct coco__serve *sv)
     int rc = enter(s, true);
     if (rc != COCO_OK)
         return rc;
+    /* A worker can be woken from the start, whatever the mode: a thread
+     * outside the group may spawn into it while it sleeps on descriptors
+     * of its own, which shares no object and so does not make the
+     * process shared (a group of one worker stays single). */
+    if (!s->remote_armed && s->ops->arm(s) != COCO_OK) {
+        leave(s);
+        return COCO_ERROR;
+    }
     s->serve = sv;
     for (unsigned turn = 1;; turn++) {
         if ((rc = loop_inbox(s)) != COCO_OK)
