@@ -537,6 +537,7 @@ struct mo {
     long sel_got, cond_got;  /* values taken (atomic) */
     long sel_sum, cond_sum;  /* their sum (atomic) */
     long sel_timeouts, cond_timeouts;
+    long sel_at_gap, cond_at_gap; /* senders at the pause midway (atomic) */
     unsigned char *sel_seen, *cond_seen;
     long queue[64];          /* under mu */
     int q_len;
@@ -565,12 +566,27 @@ struct mo_end {
     int id; /* 0 .. 2 * MO_SENDS - 1 for senders, thread for the others */
 };
 
+/* Midway, every sender of one kind waits for the others, then all of
+ * them pause for 20 ms: a stretch with nothing to take, whatever the
+ * speed of the machine (an emulator may never let the takers catch up
+ * otherwise), in which the takers' 1 ms deadlines must fire. */
+static void mo_gap(long *at_gap)
+{
+    ADD(at_gap, 1);
+    uint64_t t0 = now_ms();
+    while (LOAD(at_gap) < 2 * MO_SENDS && now_ms() - t0 < 10000)
+        coco_sleep(1);
+    coco_sleep(20);
+}
+
 static void mo_select_send(void *arg)
 {
     struct mo_end *e = arg;
     struct mo *m = e->m;
     for (long i = 0; i < m->per_sender; i++) {
         long v = e->id * m->per_sender + i + 1;
+        if (i == m->per_sender / 2)
+            mo_gap(&m->sel_at_gap);
         EXPECT_EQ(coco_channel_send(m->ch[(i + e->id) % 2], (void *)(intptr_t)v), COCO_OK);
         if (i % 37 == 36)
             coco_sleep(2); /* long enough for the selects' deadlines */
@@ -612,6 +628,8 @@ static void mo_cond_produce(void *arg)
     struct mo *m = e->m;
     for (long i = 0; i < m->per_sender; i++) {
         long v = e->id * m->per_sender + i + 1;
+        if (i == m->per_sender / 2)
+            mo_gap(&m->cond_at_gap);
         for (;;) {
             EXPECT_EQ(coco_mutex_lock(m->mu), COCO_OK);
             if (m->q_len < 64)
