@@ -400,18 +400,24 @@ static void fd_poker(void *arg)
     ck_assert_int_eq(coco_write(c->sv[1], "!", 1), 1);
 }
 
+/* Runs waiter and fd_poker on c's socket pair; closes the pair after. */
+static void run_wait_pair(struct pair_ctx *c, void (*waiter)(void *))
+{
+    coco_sched_t *s = coco_sched_create();
+    coco_create(s, waiter, c, 0);
+    coco_create(s, fd_poker, c, 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    coco_sched_destroy(s);
+    coco_close(c->sv[0]);
+    coco_close(c->sv[1]);
+}
+
 START_TEST(test_wait_fd)
 {
     struct pair_ctx c = { 0 };
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, c.sv), 0);
-    coco_sched_t *s = coco_sched_create();
-    coco_create(s, fd_waiter, &c, 0);
-    coco_create(s, fd_poker, &c, 0);
-    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    run_wait_pair(&c, fd_waiter);
     ck_assert_int_eq(c.rc, COCO_READABLE);
-    coco_sched_destroy(s);
-    coco_close(c.sv[0]);
-    coco_close(c.sv[1]);
 }
 END_TEST
 
@@ -441,14 +447,8 @@ START_TEST(test_wait_fd_not_ready)
     errno = 0;
     ck_assert_int_eq(coco_wait_fd(c.sv[0], COCO_READABLE | COCO_NOT_READY, COCO_INFINITE), -1);
     ck_assert_int_eq(errno, EAGAIN);
-    coco_sched_t *s = coco_sched_create();
-    coco_create(s, fd_waiter_not_ready, &c, 0);
-    coco_create(s, fd_poker, &c, 0);
-    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    run_wait_pair(&c, fd_waiter_not_ready);
     ck_assert_int_eq(c.rc, COCO_READABLE);
-    coco_sched_destroy(s);
-    coco_close(c.sv[0]);
-    coco_close(c.sv[1]);
 }
 END_TEST
 

@@ -121,7 +121,7 @@ static int take_nonblock(int fd)
  * read that then has to wait knows whose flag it is without asking the
  * system (hiredis and libpq connect non-blocking and switch to blocking
  * once connected).  true when the caller must now turn O_NONBLOCK on
- * (and call drop_nonblock() should that fail). */
+ * (and clear HFD_HOOK_NB again should that fail). */
 static bool keep_nonblock(int fd)
 {
     if (!hook_in_coroutine())
@@ -139,11 +139,6 @@ static bool keep_nonblock(int fd)
         return false;
     __atomic_store_n(&hook_any_nb, 1, __ATOMIC_RELAXED);
     return true;
-}
-
-static void drop_nonblock(int fd)
-{
-    hook_fd_clear(fd, HFD_HOOK_NB);
 }
 
 /* ------------------------------------------------------ one attempt */
@@ -1165,7 +1160,7 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg)
                 return real(fd, cmd, fl);
             int r = real(fd, cmd, fl | O_NONBLOCK);
             if (r != 0)
-                drop_nonblock(fd);
+                hook_fd_clear(fd, HFD_HOOK_NB);
             return r;
         }
         if (fl & O_NONBLOCK) {
@@ -1242,7 +1237,7 @@ int ioctl(int fd, unsigned long req, ...)
         int on = 1;
         int r = hook_real.ioctl(fd, FIONBIO, &on);
         if (r != 0)
-            drop_nonblock(fd);
+            hook_fd_clear(fd, HFD_HOOK_NB);
         return r;
     }
     return hook_real.ioctl(fd, req, arg);
