@@ -6,7 +6,10 @@
  *   ping-pong, 2 threads   two schedulers, each run by its own thread, one
  *                          coroutine each, an unbuffered channel each way:
  *                          ns per round trip.  Every message crosses
- *                          threads.
+ *                          threads.  Each round also times the floor
+ *                          under it: two plain threads handing one cache
+ *                          line back and forth (no Coco, no Go), which
+ *                          moves with where the host puts the threads.
  *   ping-pong, workers     the same two coroutines spawned into a worker
  *                          group of two (where they run is the group's
  *                          choice, reported).  Go: the same two goroutines.
@@ -248,6 +251,70 @@ static double bench_pingpong_workers(long n, int *split)
     pingpong_fini(&pp);
     *split = pp.pinger_on != pp.ponger_on;
     return pp.ns;
+}
+
+/* ------------------------------------------------- the hardware's floor */
+
+/* Two plain threads handing one cache line back and forth, each spinning
+ * until the other has written it: ns per round trip.  Nothing that passes
+ * a message between two threads can do with fewer than the two transfers
+ * of a line this costs, so it is the floor under the 2-thread ping-pong
+ * on this machine (Go's pair of goroutines may share a thread, and then
+ * pays no such transfer). */
+struct line_trip {
+    long turn __attribute__((aligned(64))); /* odd: the ponger's; -1: stop */
+    char pad[64 - sizeof(long)];
+};
+
+/* Spins until *p is want or -1 (returns false on -1), yielding the
+ * processor now and then in case the other thread is not running. */
+static int line_wait(long *p, long want)
+{
+    for (unsigned i = 1;; i++) {
+        long v = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+        if (v == want)
+            return 1;
+        if (v == -1)
+            return 0;
+        if (i % 4096 == 0)
+            sched_yield();
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
+
+static void *line_ponger(void *arg)
+{
+    struct line_trip *t = arg;
+    for (long i = 1; line_wait(&t->turn, i); i += 2)
+        __atomic_store_n(&t->turn, i + 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static double bench_line_trip(long n)
+{
+    static struct line_trip t;
+    t.turn = 0;
+    pthread_t th;
+    if (pthread_create(&th, NULL, line_ponger, &t) != 0) {
+        perror("bench_threads: pthread_create");
+        exit(1);
+    }
+    double t0 = 0;
+    long i;
+    for (i = 0; i < PP_WARMUP + n; i++) {
+        if (i == PP_WARMUP)
+            t0 = now_s();
+        else if (i > PP_WARMUP && i % 256 == 0 && now_s() - t0 > PP_BUDGET_S)
+            break;
+        __atomic_store_n(&t.turn, 2 * i + 1, __ATOMIC_RELEASE);
+        line_wait(&t.turn, 2 * i + 2);
+    }
+    double ns = (now_s() - t0) * 1e9 / (double)(i - PP_WARMUP);
+    __atomic_store_n(&t.turn, -1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    return ns;
 }
 
 /* --------------------------------------------------------------- skynet */
@@ -569,7 +636,7 @@ int main(int argc, char **argv)
                "  is faster.\n");
 
     struct figures me[MAX_ROUNDS], go[MAX_ROUNDS];
-    double cpu1[MAX_ROUNDS], cpu2[MAX_ROUNDS];
+    double cpu1[MAX_ROUNDS], cpu2[MAX_ROUNDS], line[MAX_ROUNDS] = { 0 };
     int go_ok = !no_go, split = 0;
     memset(me, 0, sizeof me);
     double t_start = now_s();
@@ -582,8 +649,10 @@ int main(int argc, char **argv)
         if (r % 2 == 1 && go_ok && run_go(go_path, &o, &go[r]) != 0)
             go_ok = 0;
         int s = 0;
-        if (wanted(parts, "threads"))
+        if (wanted(parts, "threads")) {
+            line[r] = bench_line_trip(o.pingpong_n);
             me[r].v[F_PP_THREADS] = bench_pingpong_threads(o.pingpong_n);
+        }
         if (wanted(parts, "workers"))
             me[r].v[F_PP_WORKERS] = bench_pingpong_workers(o.pingpong_n, &s);
         split += s;
@@ -647,6 +716,21 @@ int main(int argc, char **argv)
          * the machine starves of it. */
         printf("  scaling, Coco's CPU time (all threads): 1 worker %.0f ms, 2 workers %.0f ms\n",
                median(cpu1, o.rounds), median(cpu2, o.rounds));
+    }
+    if (m[F_PP_THREADS] > 0) {
+        double floor_ns = median(line, o.rounds);
+        printf("  the floor: one cache line handed between the 2 threads, %.1f ns/trip;\n"
+               "  2-thread ping-pong = %.2f of those trips",
+               floor_ns, m[F_PP_THREADS] / floor_ns);
+        if (go_ok)
+            printf(", Go's = %.2f", g[F_PP_THREADS] / floor_ns);
+        /* The floor moves with where the host puts the two threads, and
+         * Coco's figure with it: each round's pair shows which is which. */
+        printf("\n  each round, floor/ping-pong in ns:");
+        for (int r = 0; r < o.rounds; r++)
+            printf("%s %.0f/%.0f", r == 0 ? "" : r % 6 == 0 ? ",\n   " : ",", line[r],
+                   me[r].v[F_PP_THREADS]);
+        printf("\n");
     }
     if (m[F_PP_WORKERS] > 0)
         printf("  worker-group ping-pong: the two coroutines ran on two workers in %d of %d "
