@@ -12,6 +12,7 @@
 #ifndef _GNU_SOURCE
 #  define _GNU_SOURCE 1
 #endif
+#include "config.h"
 #include "coco.h"
 #include "testutil.h"
 
@@ -1088,6 +1089,68 @@ START_TEST(test_workers_bad_input)
 }
 END_TEST
 
+/* ----------------------------------------- stack overflow on every worker */
+
+#if COCO_HAVE_OVERFLOW_DETECT
+static volatile int overflow_depth_limit = 1 << 30;
+static int __attribute__((noinline)) overflow_dive(int depth)
+{
+    volatile char frame[512];
+    frame[0] = (char)depth;
+    if (depth >= overflow_depth_limit)
+        return frame[0];
+    return overflow_dive(depth + 1) + frame[0];
+}
+
+static long overflow_started, overflow_reported;
+static struct threads_seen overflow_threads;
+
+static void overflow_reported_cb(coco_coro_t *co, int code, const char *msg)
+{
+    (void)co;
+    (void)msg;
+    if (code == COCO_ERROR_STACK_OVERFLOW)
+        add(&overflow_reported, 1);
+}
+
+/* Holds its worker without parking until the other one has started, so
+ * the two run on both workers, then runs off its stack. */
+static void overflow_task(void *arg)
+{
+    (void)arg;
+    coco_set_error_cb(coco_self(), overflow_reported_cb);
+    seen_add(&overflow_threads, thread_of_caller());
+    add(&overflow_started, 1);
+    uint64_t limit = now_ns() + 10 * 1000000000ull;
+    while (load(&overflow_started) < 2 && now_ns() < limit)
+        sleep_us(100);
+    overflow_dive(0);
+}
+
+/* A worker's thread runs a scheduler made by the thread that called
+ * coco_workers_run(): it needs an alternate signal stack of its own for
+ * the overflow to be caught there too, not only on the caller's. */
+START_TEST(test_workers_overflow_on_every_worker)
+{
+    seen_init(&overflow_threads);
+    coco_workers_t *wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    ck_assert_int_eq(coco_workers_spawn(wk, overflow_task, NULL, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_spawn(wk, overflow_task, NULL, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(overflow_threads.n, 2);
+    ck_assert_int_eq(load(&overflow_reported), 2);
+    /* And again, on worker threads made anew. */
+    ck_assert_int_eq(coco_workers_spawn(wk, overflow_task, NULL, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_spawn(wk, overflow_task, NULL, 0), COCO_OK);
+    overflow_started = 0;
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&overflow_reported), 4);
+    coco_workers_destroy(wk);
+}
+END_TEST
+#endif
+
 int main(void)
 {
     Suite *su = suite_create("workers");
@@ -1120,6 +1183,12 @@ int main(void)
     tcase_add_test(tc, test_workers_thread_count);
     tcase_add_test(tc, test_workers_no_coroutine_limit);
     tcase_add_test(tc, test_workers_bad_input);
+#if COCO_HAVE_OVERFLOW_DETECT
+    /* Not under valgrind: memcheck takes the guard-page fault for an
+     * invalid write and stops there. */
+    if (!under_valgrind())
+        tcase_add_test(tc, test_workers_overflow_on_every_worker);
+#endif
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }

@@ -32,6 +32,13 @@ static COCO__TLS unsigned int thread_scheds;
 /* The same schedulers, newest first: when the current one is destroyed,
  * the newest remaining one becomes current. */
 static COCO__TLS coco_sched_t *thread_list;
+/* Set while this thread runs a scheduler without having one of its own:
+ * a worker of a group, or a thread handed a scheduler another thread
+ * made.  The fault of an overflow needs the alternate signal stack on
+ * the thread that runs the coroutine, not the one that made it; without
+ * one the kernel cannot deliver the signal and the process dies.  Such a
+ * thread holds it for the run, counted as one of its schedulers. */
+static COCO__TLS bool run_holds_altstack;
 
 /* Stacks kept for reuse per scheduler. */
 #define STACK_POOL_LIMIT 256
@@ -268,6 +275,12 @@ static int enter(coco_sched_t *s, bool chain)
     if (!__atomic_compare_exchange_n(&s->in_run, &idle, 1, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE))
         return COCO_ERROR_INVALID;
+    /* Without it (no memory), the run goes on as it would have before:
+     * only an overflow on this thread is then fatal. */
+    if (thread_scheds == 0 && coco__signal_init_thread() == COCO_OK) {
+        thread_scheds++;
+        run_holds_altstack = true;
+    }
     coco__thr_t *t = coco__thr();
     if (s->thr != t) {
         /* Made or last run by another thread: what it holds is shared. */
@@ -287,6 +300,11 @@ static void leave(coco_sched_t *s)
     s->running = false;
     s->chain = true;
     coco__tls_running = NULL;
+    if (run_holds_altstack) {
+        run_holds_altstack = false;
+        if (thread_scheds > 0 && --thread_scheds == 0)
+            coco__signal_fini_thread();
+    }
 }
 
 /* What the loop does first on every turn: takes in what other threads
