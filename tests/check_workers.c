@@ -1151,6 +1151,29 @@ START_TEST(test_workers_overflow_on_every_worker)
 END_TEST
 #endif
 
+/* ------------------------------------------------ a stack too large */
+
+/* A stack size no worker can give is refused by the spawn: queued, the
+ * task could never start and the run would never end. */
+START_TEST(test_workers_spawn_refuses_huge_stack)
+{
+    long n = 0;
+    coco_workers_t *wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n, SIZE_MAX), COCO_ERROR_INVALID);
+    ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n, ((size_t)1 << 30) + 1),
+                     COCO_ERROR_INVALID);
+    ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&n), 1);
+    /* The largest size coco_create() takes is queued (and dropped here,
+     * unstarted). */
+    ck_assert_int_eq(coco_workers_spawn(wk, count_task, &n, (size_t)1 << 30), COCO_OK);
+    coco_workers_destroy(wk);
+    ck_assert_int_eq(load(&n), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("workers");
@@ -1183,6 +1206,7 @@ int main(void)
     tcase_add_test(tc, test_workers_thread_count);
     tcase_add_test(tc, test_workers_no_coroutine_limit);
     tcase_add_test(tc, test_workers_bad_input);
+    tcase_add_test(tc, test_workers_spawn_refuses_huge_stack);
 #if COCO_HAVE_OVERFLOW_DETECT
     /* Not under valgrind: memcheck takes the guard-page fault for an
      * invalid write and stops there. */

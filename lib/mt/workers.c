@@ -453,6 +453,11 @@ int coco_workers_spawn(coco_workers_t *g, void (*entry)(void *), void *arg,
 {
     if (g == NULL || entry == NULL)
         return COCO_ERROR_INVALID;
+    /* A size coco_create() refuses is refused here, where the caller can
+     * hear it: a worker would find the task impossible to start, keep it
+     * queued and never let the run end. */
+    if (stack_size > COCO__STACK_MAX)
+        return COCO_ERROR_INVALID;
     struct task *t = malloc(sizeof *t);
     if (t == NULL)
         return COCO_ERROR_NOMEM;
