@@ -1174,6 +1174,78 @@ START_TEST(test_workers_spawn_refuses_huge_stack)
 }
 END_TEST
 
+/* ------------------------------------- a worker's pool, from another thread */
+
+struct foreign_pool {
+    coco_pool_t *pool;
+    long release;                 /* the pool's function may finish */
+    int rc_full, rc_free;         /* submissions from a plain thread */
+    int wait_rc, destroy_rc;
+};
+
+static void foreign_pool_job(void *arg)
+{
+    struct foreign_pool *fp = arg;
+    for (int i = 0; i < 10000 && load(&fp->release) == 0; i++)
+        coco_sleep(1);
+}
+
+static void *foreign_pool_submitter(void *arg)
+{
+    struct foreign_pool *fp = arg;
+    fp->rc_full = coco_pool_submit(fp->pool, foreign_pool_job, fp, 0);
+    return NULL;
+}
+
+static void *foreign_pool_submitter_free(void *arg)
+{
+    struct foreign_pool *fp = arg;
+    fp->rc_free = coco_pool_submit(fp->pool, foreign_pool_job, fp, COCO_INFINITE);
+    return NULL;
+}
+
+/* Makes a pool of one place on its worker's scheduler, fills the place,
+ * and has a plain thread submit while the worker runs (the worker's
+ * thread waits for it, so its scheduler runs all along). */
+static void foreign_pool_owner(void *arg)
+{
+    struct foreign_pool *fp = arg;
+    fp->pool = coco_pool_create(coco_self()->sched, 1, 0);
+    if (fp->pool == NULL)
+        return;
+    if (coco_pool_submit(fp->pool, foreign_pool_job, fp, 0) != COCO_OK)
+        return;
+    coco_yield();
+    pthread_t th;
+    if (pthread_create(&th, NULL, foreign_pool_submitter, fp) == 0)
+        pthread_join(th, NULL);
+    add(&fp->release, 1);
+    fp->wait_rc = coco_pool_wait(fp->pool, 10000);
+    /* With the place free again. */
+    if (pthread_create(&th, NULL, foreign_pool_submitter_free, fp) == 0)
+        pthread_join(th, NULL);
+    fp->destroy_rc = coco_pool_destroy(fp->pool);
+}
+
+/* The pool's page: a submission from another thread while its scheduler
+ * runs fails with COCO_ERROR_INVALID, full or not, and leaves the pool as
+ * it was. */
+START_TEST(test_workers_pool_refuses_foreign_thread)
+{
+    struct foreign_pool fp = {NULL, 0, 12345, 12345, 12345, 12345};
+    coco_workers_t *wk = coco_workers_create(1);
+    ck_assert_ptr_nonnull(wk);
+    ck_assert_int_eq(coco_workers_spawn(wk, foreign_pool_owner, &fp, 0), COCO_OK);
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    coco_workers_destroy(wk);
+    ck_assert_ptr_nonnull(fp.pool);
+    ck_assert_int_eq(fp.rc_full, COCO_ERROR_INVALID);
+    ck_assert_int_eq(fp.rc_free, COCO_ERROR_INVALID);
+    ck_assert_int_eq(fp.wait_rc, COCO_OK);
+    ck_assert_int_eq(fp.destroy_rc, COCO_OK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("workers");
@@ -1207,6 +1279,7 @@ int main(void)
     tcase_add_test(tc, test_workers_no_coroutine_limit);
     tcase_add_test(tc, test_workers_bad_input);
     tcase_add_test(tc, test_workers_spawn_refuses_huge_stack);
+    tcase_add_test(tc, test_workers_pool_refuses_foreign_thread);
 #if COCO_HAVE_OVERFLOW_DETECT
     /* Not under valgrind: memcheck takes the guard-page fault for an
      * invalid write and stops there. */

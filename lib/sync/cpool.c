@@ -15,6 +15,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "coco_internal.h"
+#include "core/mt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -81,6 +82,11 @@ int coco_pool_submit(coco_pool_t *pool, void (*fn)(void *), void *arg,
                      uint64_t timeout_ms)
 {
     if (pool == NULL || fn == NULL)
+        return COCO_ERROR_INVALID;
+    /* Another thread runs the pool's scheduler: refused before anything
+     * of the pool is touched (its counts are that thread's), and before
+     * a place is waited for that could never be used. */
+    if (coco__sched_foreign(pool->sched))
         return COCO_ERROR_INVALID;
     pool->busy++;
     int rc = coco_sem_wait_timeout(pool->places, timeout_ms);
