@@ -1246,6 +1246,48 @@ START_TEST(test_workers_pool_refuses_foreign_thread)
 }
 END_TEST
 
+/* ------------------------------------ run from a scheduler loop's callback */
+
+struct loop_cb_run {
+    coco_workers_t *wk;
+    int rc;
+};
+
+static void run_from_timer(void *arg)
+{
+    struct loop_cb_run *r = arg;
+    r->rc = coco_workers_run(r->wk);
+}
+
+static void keep_loop_busy(void *arg)
+{
+    (void)arg;
+    coco_sleep(20);
+}
+
+/* A timer's callback is outside any coroutine, but its thread's loop is
+ * taken and worker 0 cannot run there: refused at once, before any other
+ * worker has started and while the group is untouched. */
+START_TEST(test_workers_run_refused_in_loop_callback)
+{
+    long n = 0;
+    struct loop_cb_run r = {coco_workers_create(2), 12345};
+    ck_assert_ptr_nonnull(r.wk);
+    ck_assert_int_eq(coco_workers_spawn(r.wk, count_task, &n, 0), COCO_OK);
+    coco_sched_t *sched = coco_sched_create();
+    ck_assert_ptr_nonnull(sched);
+    ck_assert_ptr_nonnull(coco_create(sched, keep_loop_busy, NULL, 0));
+    ck_assert_ptr_nonnull(coco_timer(1, run_from_timer, &r));
+    ck_assert_int_eq(coco_sched_run(sched), COCO_OK);
+    coco_sched_destroy(sched);
+    ck_assert_int_eq(r.rc, COCO_ERROR_INVALID);
+    ck_assert_int_eq(load(&n), 0);
+    ck_assert_int_eq(coco_workers_run(r.wk), COCO_OK);
+    ck_assert_int_eq(load(&n), 1);
+    coco_workers_destroy(r.wk);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("workers");
@@ -1280,6 +1322,7 @@ int main(void)
     tcase_add_test(tc, test_workers_bad_input);
     tcase_add_test(tc, test_workers_spawn_refuses_huge_stack);
     tcase_add_test(tc, test_workers_pool_refuses_foreign_thread);
+    tcase_add_test(tc, test_workers_run_refused_in_loop_callback);
 #if COCO_HAVE_OVERFLOW_DETECT
     /* Not under valgrind: memcheck takes the guard-page fault for an
      * invalid write and stops there. */

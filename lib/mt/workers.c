@@ -494,7 +494,9 @@ static void worker_thread(void *arg)
 
 int coco_workers_run(coco_workers_t *g)
 {
-    if (g == NULL || coco__current() != NULL)
+    /* Not from a coroutine, nor from a scheduler loop's callback (a
+     * timer's): worker 0 runs on this thread, whose loop is taken. */
+    if (g == NULL || coco__current() != NULL || coco__tls_running != NULL)
         return COCO_ERROR_INVALID;
     int expect = 0;
     if (!__atomic_compare_exchange_n(&g->running, &expect, 1, false,
