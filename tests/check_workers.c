@@ -16,11 +16,13 @@
 #include "coco.h"
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1288,6 +1290,58 @@ START_TEST(test_workers_run_refused_in_loop_callback)
 }
 END_TEST
 
+/* ------------------------------------------------ out of descriptors */
+
+#define FD_SLACK 64
+
+/* Every worker needs descriptors of its own (its poller's, its wake-up
+ * one).  With only a few left, enough for some workers and not others,
+ * the run fails with COCO_ERROR_NOMEM before any task starts, or runs
+ * them all: it never waits for a worker that could not start. */
+START_TEST(test_workers_run_out_of_descriptors)
+{
+    struct rlimit old, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int lowest = open("/dev/null", O_RDONLY);
+    ck_assert_int_ge(lowest, 0);
+    close(lowest);
+    lim = old;
+    lim.rlim_cur = (rlim_t)lowest + FD_SLACK;
+    if (old.rlim_max != RLIM_INFINITY && lim.rlim_cur > old.rlim_max)
+        return; /* cannot be arranged here */
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int refused = 0, ran = 0;
+    for (int room = 0; room <= 8; room++) {
+        /* Take every descriptor below the limit, then give room back. */
+        int fds[FD_SLACK], n = 0;
+        while (n < FD_SLACK && (fds[n] = open("/dev/null", O_RDONLY)) >= 0)
+            n++;
+        for (int i = 0; i < room && n > 0; i++)
+            close(fds[--n]);
+        long count = 0;
+        coco_workers_t *wk = coco_workers_create(3);
+        ck_assert_ptr_nonnull(wk);
+        for (int i = 0; i < 6; i++)
+            ck_assert_int_eq(coco_workers_spawn(wk, count_task, &count, 0), COCO_OK);
+        int rc = coco_workers_run(wk);
+        coco_workers_destroy(wk);
+        while (n > 0)
+            close(fds[--n]);
+        if (rc == COCO_ERROR_NOMEM) {
+            ck_assert_int_eq(load(&count), 0);
+            refused++;
+        } else {
+            ck_assert_int_eq(rc, COCO_OK);
+            ck_assert_int_eq(load(&count), 6);
+            ran++;
+        }
+    }
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_int_gt(refused, 0);
+    ck_assert_int_gt(ran, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("workers");
@@ -1323,6 +1377,9 @@ int main(void)
     tcase_add_test(tc, test_workers_spawn_refuses_huge_stack);
     tcase_add_test(tc, test_workers_pool_refuses_foreign_thread);
     tcase_add_test(tc, test_workers_run_refused_in_loop_callback);
+    /* Valgrind keeps descriptors of its own near the limit. */
+    if (!under_valgrind())
+        tcase_add_test(tc, test_workers_run_out_of_descriptors);
 #if COCO_HAVE_OVERFLOW_DETECT
     /* Not under valgrind: memcheck takes the guard-page fault for an
      * invalid write and stops there. */

@@ -410,6 +410,20 @@ static void worker_main(void *arg)
     };
     w->rc = coco__sched_serve(s, &sv);
     tls_worker = NULL;
+    if (w->rc != COCO_OK) {
+        /* It left on an error of its own: the group ends with it, or the
+         * others, which end only when every worker is idle, would wait
+         * for this one for ever. */
+        coco_workers_t *g = w->g;
+        coco__thr_t *t = coco__thr();
+        coco__glock(t);
+        if (!g->over) {
+            g->result = w->rc;
+            __atomic_store_n(&g->over, true, __ATOMIC_RELEASE);
+            wake_workers(g, true);
+        }
+        coco__gunlock(t);
+    }
 }
 
 coco_workers_t *coco_workers_create(size_t nthreads)
@@ -514,6 +528,15 @@ int coco_workers_run(coco_workers_t *g)
         }
         coco_sched_set_max_coroutines(s, 0);
         g->w[made].s = s;
+        /* Its poller and wake descriptor, made here rather than when its
+         * thread starts serving: a worker that cannot have them (no
+         * descriptor left) fails the run before any task has started,
+         * not once the others are running and wait for it. */
+        if (s->ops->arm(s) != COCO_OK) {
+            made++;
+            rc = COCO_ERROR_NOMEM;
+            break;
+        }
     }
     g->over = false;
     g->result = COCO_OK;
