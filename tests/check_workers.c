@@ -21,7 +21,9 @@
 #include <stdbool.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -1342,6 +1344,72 @@ START_TEST(test_workers_run_out_of_descriptors)
 }
 END_TEST
 
+/* -------------------------------------- a task no memory can be found for */
+
+#define MIB ((size_t)1 << 20)
+
+static struct rlimit nomem_saved_as;
+
+/* Lets the process map only headroom bytes more than it has now (Linux
+ * /proc); false when that cannot be arranged or is not enforced here. */
+static bool nomem_cap(size_t headroom)
+{
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return false;
+    if (fscanf(f, "%lu", &pages) != 1)
+        pages = 0;
+    fclose(f);
+    if (pages == 0 || getrlimit(RLIMIT_AS, &nomem_saved_as) != 0)
+        return false;
+    struct rlimit lim = nomem_saved_as;
+    lim.rlim_cur = (rlim_t)((size_t)pages * (size_t)sysconf(_SC_PAGESIZE) + headroom);
+    if (nomem_saved_as.rlim_max != RLIM_INFINITY && lim.rlim_cur > nomem_saved_as.rlim_max)
+        return false;
+    if (setrlimit(RLIMIT_AS, &lim) != 0)
+        return false;
+    void *p = mmap(NULL, 4 * headroom, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) {
+        munmap(p, 4 * headroom);
+        setrlimit(RLIMIT_AS, &nomem_saved_as);
+        return false; /* an emulator that ignores the limit */
+    }
+    return true;
+}
+
+/* A task whose stack cannot be mapped, with nothing left running that
+ * could give memory back: the run ends with COCO_ERROR_NOMEM instead of
+ * trying for ever, the other tasks have run, and the task stays queued
+ * for a later run. */
+START_TEST(test_workers_run_task_without_memory)
+{
+    /* Sanitizers reserve huge shadow mappings and abort when they
+     * cannot; valgrind's own allocator would starve first. */
+    if (COCO_TEST_SANITIZED || under_valgrind())
+        return;
+    long small = 0, big = 0;
+    coco_workers_t *wk = coco_workers_create(2);
+    ck_assert_ptr_nonnull(wk);
+    ck_assert_int_eq(coco_workers_spawn(wk, count_task, &big, 512 * MIB), COCO_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(coco_workers_spawn(wk, count_task, &small, 0), COCO_OK);
+    if (!nomem_cap(64 * MIB)) {
+        coco_workers_destroy(wk);
+        return;
+    }
+    int rc = coco_workers_run(wk);
+    setrlimit(RLIMIT_AS, &nomem_saved_as);
+    ck_assert_int_eq(rc, COCO_ERROR_NOMEM);
+    ck_assert_int_eq(load(&small), 4);
+    ck_assert_int_eq(load(&big), 0);
+    /* With room again, the next run starts it. */
+    ck_assert_int_eq(coco_workers_run(wk), COCO_OK);
+    ck_assert_int_eq(load(&big), 1);
+    coco_workers_destroy(wk);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("workers");
@@ -1380,6 +1448,7 @@ int main(void)
     /* Valgrind keeps descriptors of its own near the limit. */
     if (!under_valgrind())
         tcase_add_test(tc, test_workers_run_out_of_descriptors);
+    tcase_add_test(tc, test_workers_run_task_without_memory);
 #if COCO_HAVE_OVERFLOW_DETECT
     /* Not under valgrind: memcheck takes the guard-page fault for an
      * invalid write and stops there. */

@@ -82,6 +82,11 @@ struct worker {
     uint64_t watch_since;         /* coco__clock_us() */
     coco__thread_t th;
     int rc;                       /* what its loop returned */
+    /* Tasks it took whose coroutine could not be made for lack of
+     * memory, tried again on its later turns (its own), and how many
+     * (atomic: read by the worker that decides the run is over). */
+    struct task *unmade;
+    size_t n_unmade;
     char gap2[LINE_GAP];
 };
 
@@ -253,11 +258,34 @@ static bool queued(coco_workers_t *g)
     return false;
 }
 
+/* Starts t's coroutine on s; false, keeping t, for lack of memory. */
+static bool start(coco_sched_t *s, struct task *t)
+{
+    coco_coro_t *co = coco_create(s, t->fn, t->arg, t->stack);
+    if (co == NULL)
+        return false;
+    coco_detach(co);
+    free(t);
+    return true;
+}
+
 static void feed(void *arg, coco_sched_t *s)
 {
     struct worker *w = arg;
     coco_workers_t *g = w->g;
-    struct task *t = dq_pop_tail(&w->q);
+    /* A coroutine that finished since may have left room for a task
+     * that found none. */
+    struct task *t = w->unmade;
+    if (t != NULL) {
+        w->unmade = t->next;
+        if (start(s, t)) {
+            __atomic_sub_fetch(&w->n_unmade, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        t->next = w->unmade;
+        w->unmade = t;
+    }
+    t = dq_pop_tail(&w->q);
     if (t == NULL) {
         /* A share of the group's queue: with one task per worker or
          * more, more than one, so that tasks spawned together from
@@ -275,14 +303,14 @@ static void feed(void *arg, coco_sched_t *s)
         return;
     /* Seen by thieves waiting for the last task of w's deque. */
     __atomic_store_n(&w->started, w->started + 1, __ATOMIC_RELAXED);
-    coco_coro_t *co = coco_create(s, t->fn, t->arg, t->stack);
-    if (co == NULL) {
-        /* Out of memory for now: it waits for a later turn. */
-        dq_push_tail(&w->q, t);
-        return;
+    if (!start(s, t)) {
+        /* Out of memory for now: it waits for a later turn, kept apart
+         * from the queues so that it does not keep the group from ending
+         * when nothing left could make room for it. */
+        t->next = w->unmade;
+        w->unmade = t;
+        __atomic_add_fetch(&w->n_unmade, 1, __ATOMIC_RELAXED);
     }
-    coco_detach(co);
-    free(t);
 }
 
 /* ------------------------------------------------------ idle and end */
@@ -356,18 +384,22 @@ static int idle(void *arg, coco_sched_t *s, int *ms)
         size_t n_idle = __atomic_add_fetch(&g->idle, 1, __ATOMIC_SEQ_CST);
         if (n_idle == g->n && !queued(g)) {
             /* Nobody runs anything: the group is done, or stuck. */
-            size_t alive = 0;
+            size_t alive = 0, unmade = 0;
             bool inbox = false;
             for (size_t i = 0; i < g->n; i++) {
                 alive += g->w[i].s->alive;
+                unmade += __atomic_load_n(&g->w[i].n_unmade, __ATOMIC_RELAXED);
                 inbox |= coco__inbox_full(g->w[i].s);
             }
+            /* Tasks whose coroutines could not be made, with nothing
+             * left running that could give memory back: the run ends
+             * for lack of memory rather than trying for ever. */
             if (!inbox) {
                 if (alive == 0) {
-                    g->result = COCO_OK;
+                    g->result = unmade == 0 ? COCO_OK : COCO_ERROR_NOMEM;
                     __atomic_store_n(&g->over, true, __ATOMIC_RELEASE);
                 } else if (!coco__others_may_act(group_sched, g)) {
-                    g->result = COCO_ERROR_DEADLOCK;
+                    g->result = unmade == 0 ? COCO_ERROR_DEADLOCK : COCO_ERROR_NOMEM;
                     __atomic_store_n(&g->over, true, __ATOMIC_RELEASE);
                 } else {
                     *ms = 50; /* look again: an outside thread may end it */
@@ -567,6 +599,16 @@ int coco_workers_run(coco_workers_t *g)
     }
     for (size_t i = 1; i < started; i++)
         coco__thread_join(g->w[i].th);
+    /* Tasks that never found room stay queued, for a later run or for
+     * coco_workers_destroy() to drop. */
+    for (size_t i = 0; i < g->n; i++) {
+        while (g->w[i].unmade != NULL) {
+            struct task *t = g->w[i].unmade;
+            g->w[i].unmade = t->next;
+            dq_push_tail(&g->global, t);
+        }
+        __atomic_store_n(&g->w[i].n_unmade, 0, __ATOMIC_RELAXED);
+    }
     /* No spawner may look at the schedulers any more. */
     coco__thr_t *self = coco__thr();
     coco__glock(self);
