@@ -12,6 +12,7 @@
 #include "coco.h"
 #include "testutil.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -324,6 +325,124 @@ START_TEST(test_threads_current_is_per_thread)
 }
 END_TEST
 
+/* A scheduler may be handed to another thread, and destroyed there.  Each
+ * thread that made it, or ran it, may have it as its current scheduler
+ * (the one coco_timer() acts on outside a coroutine), and the thread that
+ * made it keeps the list its newest remaining one comes from.  Cases:
+ *   0  main makes A and B; a thread runs B, main's current, and destroys it
+ *   1  main makes A and B; a thread runs A and destroys it
+ *   2  main makes A alone; a thread runs it and destroys it
+ *   3  main makes and runs A; a thread that never ran it destroys it
+ *   4  a thread makes A; main runs it; the thread destroys it
+ * Afterwards main's current is the newest scheduler it made that is left
+ * (none in 2-4: coco_timer() fails with EINVAL), and a scheduler made
+ * next works as any other. */
+#define XD_CASES 5
+
+struct xd {
+    coco_sched_t *s;       /* the one handed over */
+    int run_it;            /* the other thread runs it first */
+    int rc;
+};
+
+static void xd_noop(void *arg)
+{
+    (void)arg;
+}
+
+static void xd_fire(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+static void *xd_destroy(void *arg)
+{
+    struct xd *x = arg;
+    x->rc = x->run_it ? coco_sched_run(x->s) : COCO_OK;
+    coco_sched_destroy(x->s);
+    return NULL;
+}
+
+static void *xd_make(void *arg)
+{
+    struct xd *x = arg;
+    x->s = coco_sched_create();
+    return NULL;
+}
+
+/* Runs f(x) on a thread of its own, to the end. */
+static void xd_thread(void *(*f)(void *), struct xd *x)
+{
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, f, x), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+}
+
+START_TEST(test_threads_destroyed_by_other_thread)
+{
+    int c = _i;
+    coco_sched_t *a = NULL, *b = NULL;
+    struct xd x = { NULL, 1, -1 };
+    if (c <= 2) {
+        a = coco_sched_create();
+        ck_assert_ptr_nonnull(a);
+        if (c <= 1) {
+            b = coco_sched_create();
+            ck_assert_ptr_nonnull(b);
+        }
+        x.s = c == 1 ? a : c == 0 ? b : a;
+        ck_assert_ptr_nonnull(coco_create(x.s, xd_noop, NULL, 0));
+        xd_thread(xd_destroy, &x);
+        ck_assert_int_eq(x.rc, COCO_OK);
+    } else if (c == 3) {
+        a = coco_sched_create();
+        ck_assert_ptr_nonnull(coco_create(a, xd_noop, NULL, 0));
+        ck_assert_int_eq(coco_sched_run(a), COCO_OK);
+        x.s = a;
+        x.run_it = 0;
+        xd_thread(xd_destroy, &x);
+    } else {
+        xd_thread(xd_make, &x);
+        ck_assert_ptr_nonnull(x.s);
+        ck_assert_ptr_nonnull(coco_create(x.s, xd_noop, NULL, 0));
+        ck_assert_int_eq(coco_sched_run(x.s), COCO_OK);
+        x.run_it = 0;
+        xd_thread(xd_destroy, &x);
+    }
+    /* What is left: A in case 0, B in case 1, nothing else. */
+    coco_sched_t *left = c == 0 ? a : c == 1 ? b : NULL;
+    int fired = 0;
+    errno = 0;
+    coco_timer_t *tm = coco_timer(1, xd_fire, &fired);
+    if (left == NULL) {
+        ck_assert_ptr_null(tm);
+        ck_assert_int_eq(errno, EINVAL);
+    } else {
+        ck_assert_ptr_nonnull(tm);
+        ck_assert_int_eq(coco_sched_run(left), COCO_OK);
+        ck_assert_int_eq(fired, 1);
+    }
+    /* A scheduler made now is current, and runs. */
+    coco_sched_t *n = coco_sched_create();
+    ck_assert_ptr_nonnull(n);
+    ck_assert_ptr_nonnull(coco_timer(1, xd_fire, &fired));
+    ck_assert_ptr_nonnull(coco_create(n, xd_noop, NULL, 0));
+    ck_assert_int_eq(coco_sched_run(n), COCO_OK);
+    ck_assert_int_eq(fired, left == NULL ? 1 : 2);
+    coco_sched_destroy(n);
+    /* Then the one left is current again. */
+    tm = coco_timer(1, xd_fire, &fired);
+    if (left == NULL) {
+        ck_assert_ptr_null(tm);
+    } else {
+        ck_assert_ptr_nonnull(tm);
+        ck_assert_int_eq(coco_sched_run(left), COCO_OK);
+        ck_assert_int_eq(fired, 3);
+        coco_sched_destroy(left);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("threads");
@@ -333,6 +452,7 @@ int main(void)
     tcase_add_test(tc, test_threads_busy_schedulers);
     tcase_add_test(tc, test_threads_create_destroy_schedulers);
     tcase_add_test(tc, test_threads_current_is_per_thread);
+    tcase_add_loop_test(tc, test_threads_destroyed_by_other_thread, 0, XD_CASES);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }

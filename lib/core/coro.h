@@ -241,7 +241,10 @@ struct coco_sched {
     bool running;                /* inside run/run_once */
     bool chain;                  /* may switch coroutine to coroutine */
     const struct coco_sched_ops *ops; /* the layers above the core */
-    coco_sched_t *thread_prev, *thread_next; /* the thread's schedulers (lib/loop) */
+    /* The thread that made it, and which of the record's users that
+     * was (records are reused): lib/core/mt.c. */
+    struct coco__thr *maker;
+    unsigned maker_gen;
     size_t alive;                /* coroutines not yet finished */
     size_t max_coros;            /* 0 = no limit */
     bool limit_told;             /* the limit was reported on stderr */

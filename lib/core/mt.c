@@ -200,6 +200,9 @@ coco__thr_t *coco__thr_slow(void)
     }
     t->in_op = &coco__tls_sect;
     t->key = &coco__tls_key;
+    /* A new user: the schedulers made by the last one are not its own. */
+    t->gen++;
+    __atomic_store_n(&t->nmade, 0, __ATOMIC_RELAXED);
     /* Under the registry lock, which the switch to shared mode takes to
      * clear every key after raising the mode. */
     __atomic_store_n(&coco__tls_key,
@@ -553,10 +556,18 @@ static void forget_other_threads(void)
 }
 #endif
 
+unsigned long coco__sched_gone;
+COCO__TLS unsigned long coco__tls_sched_seen;
+
 void coco__sched_register(coco_sched_t *s)
 {
     coco__thr_t *t = coco__thr();
     s->thr = t;
+    reg_enter();
+    s->maker = t;
+    s->maker_gen = t->gen;
+    __atomic_store_n(&t->nmade, t->nmade + 1, __ATOMIC_RELAXED);
+    reg_leave();
     coco__glock(t);
     s->all_prev = NULL;
     s->all_next = all_scheds;
@@ -566,9 +577,20 @@ void coco__sched_register(coco_sched_t *s)
     coco__gunlock(t);
 }
 
+unsigned coco__sched_made_here(void)
+{
+    return __atomic_load_n(&coco__thr()->nmade, __ATOMIC_RELAXED);
+}
+
 void coco__sched_unregister(coco_sched_t *s)
 {
     coco__thr_t *t = coco__thr();
+    /* Its maker may be another thread, or gone, its record reused. */
+    reg_enter();
+    coco__thr_t *m = s->maker;
+    if (m->gen == s->maker_gen)
+        __atomic_store_n(&m->nmade, m->nmade - 1, __ATOMIC_RELAXED);
+    reg_leave();
     coco__glock(t);
     if (s->all_prev != s) { /* else left out of the list by fork() */
         if (s->all_prev != NULL)
@@ -578,8 +600,45 @@ void coco__sched_unregister(coco_sched_t *s)
         if (s->all_next != NULL)
             s->all_next->all_prev = s->all_prev;
     }
+    /* Before the memory goes: a thread that finds the count unchanged
+     * since it last looked knows its current scheduler is still there. */
+    __atomic_store_n(&coco__sched_gone, coco__sched_gone + 1, __ATOMIC_RELEASE);
     coco__gunlock(t);
     coco__sched_recheck();
+}
+
+/* Under coco__g: the newest listed scheduler made by t's present user. */
+static coco_sched_t *newest_made(const coco__thr_t *t)
+{
+    for (coco_sched_t *s = all_scheds; s != NULL; s = s->all_next)
+        if (s->maker == t && s->maker_gen == t->gen)
+            return s;
+    return NULL;
+}
+
+coco_sched_t *coco__sched_newest_made(void)
+{
+    coco__thr_t *t = coco__thr();
+    coco__glock(t);
+    coco_sched_t *s = newest_made(t);
+    coco__gunlock(t);
+    return s;
+}
+
+coco_sched_t *coco__sched_current_slow(void)
+{
+    coco__thr_t *t = coco__thr();
+    coco__glock(t);
+    unsigned long gone = coco__sched_gone;
+    coco_sched_t *s = all_scheds;
+    while (s != NULL && s != coco__tls_sched)
+        s = s->all_next;
+    if (s == NULL)
+        s = newest_made(t);
+    coco__gunlock(t);
+    coco__tls_sched = s;
+    coco__tls_sched_seen = gone;
+    return s;
 }
 
 /* Under the lock: can s still make progress by itself, or wake others?

@@ -36,6 +36,11 @@ typedef struct coco__thr {
                                     (under the registry lock) */
     struct coco__thr **key;      /* its coco__tls_key */
     struct coco__thr *next;      /* every record, live or free for reuse */
+    /* Under the registry lock: which thread uses the record (one more on
+     * every reuse), and how many schedulers that thread made are alive,
+     * whichever thread destroys them. */
+    unsigned gen;
+    unsigned nmade;
 } __attribute__((aligned(64))) coco__thr_t;
 
 extern COCO__TLS coco__thr_t *coco__tls_thr;
@@ -340,22 +345,50 @@ static inline bool coco__sched_foreign(const coco_sched_t *s)
            __atomic_load_n(&s->thr, __ATOMIC_RELAXED) != coco__tls_thr;
 }
 
+/* Counts destroyed schedulers.  A thread's current scheduler may be
+ * destroyed by another thread (it was handed over, or this one ran it
+ * once); each thread checks its own against this count before using it. */
+extern unsigned long coco__sched_gone;
+extern COCO__TLS unsigned long coco__tls_sched_seen;
+
+/* Makes coco__tls_sched a scheduler that exists: the same one if it is
+ * still there, else the newest one the thread made (NULL if none). */
+coco_sched_t *coco__sched_current_slow(void);
+
+/* The thread's current scheduler (coco__tls_sched), known to exist. */
+static inline coco_sched_t *coco__sched_current(void)
+{
+    coco_sched_t *s = coco__tls_sched;
+    if (s != NULL && coco__unlikely(__atomic_load_n(&coco__sched_gone, __ATOMIC_ACQUIRE) !=
+                                    coco__tls_sched_seen))
+        s = coco__sched_current_slow();
+    return s;
+}
+
+/* The newest scheduler the calling thread made that is still there
+ * (NULL if none). */
+coco_sched_t *coco__sched_newest_made(void);
+
 /* The scheduler calls made outside a coroutine act on: the one this
- * thread runs, else the newest one it made, unless another thread is
- * running that one now (NULL). */
+ * thread runs, else its current one, unless another thread is running
+ * that one now (NULL). */
 static inline coco_sched_t *coco__sched_here(void)
 {
     coco_sched_t *s = coco__tls_running;
     if (s == NULL) {
-        s = coco__tls_sched;
+        s = coco__sched_current();
         if (s != NULL && coco__sched_foreign(s))
             s = NULL;
     }
     return s;
 }
 
-/* Schedulers, for the deadlock rule (all under coco__g). */
+/* Schedulers, for the deadlock rule (all under coco__g).  Registering
+ * also records the calling thread as s's maker; unregistering counts s
+ * out of its maker's schedulers, from whatever thread. */
 void coco__sched_register(coco_sched_t *s);
+/* How many schedulers the calling thread made are still there. */
+unsigned coco__sched_made_here(void);
 void coco__sched_unregister(coco_sched_t *s);
 /* s has nothing to do but wait for other threads: 0 while a scheduler of
  * another thread may still act, 1 when none may (then, if tell, every

@@ -36,22 +36,30 @@ def _addr(value):
 
 
 def _schedulers():
-    """(thread, sched) for every scheduler of every thread."""
+    """(thread, sched) for every scheduler, with the thread that made it
+    (the selected one when that thread has exited)."""
     found = []
     selected = gdb.selected_thread()
+    by_record = {}
     try:
         for thread in gdb.selected_inferior().threads():
             thread.switch()
             try:
-                s = gdb.parse_and_eval("thread_list")
+                record = _addr(gdb.parse_and_eval("coco__tls_thr"))
             except gdb.error:
                 continue
-            while _addr(s) != 0:
-                found.append((thread, s))
-                s = s["thread_next"]
+            if record != 0:
+                by_record[record] = thread
     finally:
         if selected is not None and selected.is_valid():
             selected.switch()
+    try:
+        s = gdb.parse_and_eval("all_scheds")
+    except gdb.error:
+        return found
+    while _addr(s) != 0:
+        found.append((by_record.get(_addr(s["maker"]), selected), s))
+        s = s["all_next"]
     return found
 
 

@@ -26,19 +26,24 @@
 #include <errno.h>
 #include <stdlib.h>
 
-/* Schedulers alive on this thread: the alternate signal stack goes with
- * the last one. */
-static COCO__TLS unsigned int thread_scheds;
-/* The same schedulers, newest first: when the current one is destroyed,
- * the newest remaining one becomes current. */
-static COCO__TLS coco_sched_t *thread_list;
-/* Set while this thread runs a scheduler without having one of its own:
- * a worker of a group, or a thread handed a scheduler another thread
- * made.  The fault of an overflow needs the alternate signal stack on
- * the thread that runs the coroutine, not the one that made it; without
- * one the kernel cannot deliver the signal and the process dies.  Such a
- * thread holds it for the run, counted as one of its schedulers. */
+/* The alternate signal stack of a thread goes with the last scheduler
+ * it made (coco__sched_made_here(), kept in its thread record, since any
+ * thread may destroy them), unless a run holds it: set while this thread
+ * runs a scheduler without having one of its own, a worker of a group
+ * or a thread handed a scheduler another thread made.  The fault of an
+ * overflow needs the alternate stack on the thread that runs the
+ * coroutine, not the one that made it; without one the kernel cannot
+ * deliver the signal and the process dies. */
 static COCO__TLS bool run_holds_altstack;
+
+/* Releases the thread's alternate signal stack when nothing needs it.
+ * Only the thread itself can: when another one destroys its last
+ * scheduler, it goes with the thread's next run, create or destroy. */
+static void altstack_release_if_unused(void)
+{
+    if (!run_holds_altstack && coco__sched_made_here() == 0)
+        coco__signal_fini_thread();
+}
 
 /* Stacks kept for reuse per scheduler. */
 #define STACK_POOL_LIMIT 256
@@ -277,10 +282,8 @@ static int enter(coco_sched_t *s, bool chain)
         return COCO_ERROR_INVALID;
     /* Without it (no memory), the run goes on as it would have before:
      * only an overflow on this thread is then fatal. */
-    if (thread_scheds == 0 && coco__signal_init_thread() == COCO_OK) {
-        thread_scheds++;
+    if (coco__sched_made_here() == 0 && coco__signal_init_thread() == COCO_OK)
         run_holds_altstack = true;
-    }
     coco__thr_t *t = coco__thr();
     if (s->thr != t) {
         /* Made or last run by another thread: what it holds is shared. */
@@ -302,8 +305,7 @@ static void leave(coco_sched_t *s)
     coco__tls_running = NULL;
     if (run_holds_altstack) {
         run_holds_altstack = false;
-        if (thread_scheds > 0 && --thread_scheds == 0)
-            coco__signal_fini_thread();
+        altstack_release_if_unused();
     }
 }
 
@@ -436,8 +438,7 @@ coco_sched_t *coco_sched_create(void)
     }
     coco_sched_t *s = calloc(1, sizeof *s);
     if (s == NULL) {
-        if (thread_scheds == 0)
-            coco__signal_fini_thread();
+        altstack_release_if_unused();
         errno = ENOMEM;
         return NULL;
     }
@@ -445,15 +446,11 @@ coco_sched_t *coco_sched_create(void)
     s->chain = true;
     s->max_coros = COCO_MAX_COROUTINES;
     s->stacks.limit = STACK_POOL_LIMIT;
-    thread_scheds++;
-    s->thread_next = thread_list;
-    if (thread_list != NULL)
-        thread_list->thread_prev = s;
-    thread_list = s;
     coco__sched_register(s);
     coco__trace_env(s);
     /* Made current unless a coroutine of another scheduler is running. */
-    if (coco__tls_sched == NULL || !coco__tls_sched->running)
+    coco_sched_t *cur = coco__sched_current();
+    if (cur == NULL || !cur->running)
         coco__tls_sched = s;
     return s;
 }
@@ -472,17 +469,13 @@ void coco_sched_destroy(coco_sched_t *s)
     coco__small_fini(&s->small);
     coco__error_cb_fini(&s->error_cbs);
     coco__stack_pool_drain(&s->stacks);
-    if (s->thread_prev != NULL)
-        s->thread_prev->thread_next = s->thread_next;
-    else if (thread_list == s)
-        thread_list = s->thread_next;
-    if (s->thread_next != NULL)
-        s->thread_next->thread_prev = s->thread_prev;
+    /* The newest of the schedulers this thread made becomes current.
+     * Other threads whose current one it was see it gone when they next
+     * look (coco__sched_current()). */
     if (coco__tls_sched == s)
-        coco__tls_sched = thread_list;
+        coco__tls_sched = coco__sched_newest_made();
     free(s);
-    if (thread_scheds > 0 && --thread_scheds == 0)
-        coco__signal_fini_thread();
+    altstack_release_if_unused();
 }
 
 int coco_sched_set_max_coroutines(coco_sched_t *s, size_t max)
