@@ -2842,6 +2842,38 @@ START_TEST(test_mt_single_thread_stays_single)
 }
 END_TEST
 
+/* ------------------------------------------ deadlock grace, replaced */
+
+/* A thread destroys its scheduler and makes another at once, which sends
+ * to a coroutine of another thread that has waited all along.  The
+ * destroy leaves the waiting thread alone for a moment, but a thread
+ * about to make or run a scheduler is what the second of grace is for:
+ * the waiting thread must get the value, not COCO_ERROR_DEADLOCK. */
+START_TEST(test_mt_deadlock_grace_after_destroy)
+{
+    struct dl_late l = {coco_channel_create(0), 0, 0};
+    coco_sched_t *first = new_sched();  /* this thread's, never run */
+    struct runner a = {0};
+    a.sched = new_sched();
+    a.arg = &l;
+    go(a.sched, dll_wait, &l);
+    ck_assert_int_eq(pthread_create(&a.thread, NULL, dll_thread, &a), 0);
+    usleep(300 * 1000);
+    ck_assert_int_eq(LOAD(&l.returned), 0);
+    coco_sched_destroy(first);
+    coco_sched_t *second = new_sched();
+    go(second, dll_send, &l);
+    ck_assert_int_eq(coco_sched_run(second), COCO_OK);
+    ck_assert_int_eq(pthread_join(a.thread, NULL), 0);
+    ck_assert_int_eq(a.rc, COCO_OK);
+    ck_assert_int_eq(l.got, 9);
+    ASSERT_EXPECTATIONS();
+    coco_sched_destroy(second);
+    coco_sched_destroy(a.sched);
+    coco_channel_destroy(l.ch);
+}
+END_TEST
+
 /* -------------------------------------------------------------- main */
 
 int main(void)
@@ -2887,6 +2919,7 @@ int main(void)
     tcase_add_loop_test(tc, test_mt_destroy_while_parked, 0, DP_NKINDS);
     tcase_add_test(tc, test_mt_destroyed_in_inbox);
     tcase_add_test(tc, test_mt_single_thread_stays_single);
+    tcase_add_test(tc, test_mt_deadlock_grace_after_destroy);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }

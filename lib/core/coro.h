@@ -292,6 +292,8 @@ struct coco_sched {
                                   * a word: byte compare-and-swap needs
                                   * libatomic on some targets) */
     bool deadlocked;             /* told so by the last one stuck */
+    bool recheck;                /* told to look at the rule again: one
+                                    that may have acted went away */
     bool grace;                  /* found alone, waits a moment ... */
     uint64_t grace_since;        /* ... from then (coco__clock_ms) */
     unsigned polls_since_remote; /* blocking polls since its inbox last had

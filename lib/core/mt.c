@@ -670,6 +670,17 @@ static bool alone(const coco_sched_t *s)
     return true;
 }
 
+/* Under the lock: wakes s if its loop sleeps in the poller. */
+static void wake_sleeper(coco_sched_t *s)
+{
+    coco__inbox_lock(s);
+    if (s->sleeping && !s->notified) {
+        s->notified = true;
+        s->ops->notify(s);
+    }
+    coco__inbox_unlock(s);
+}
+
 /* Under the lock: tells every stuck scheduler for which nothing may act
  * on another thread.  Returns true if it told any. */
 static bool tell_stuck(void)
@@ -681,12 +692,7 @@ static bool tell_stuck(void)
         if (alone(s)) {
             s->deadlocked = true;
             told = true;
-            coco__inbox_lock(s);
-            if (s->sleeping && !s->notified) {
-                s->notified = true;
-                s->ops->notify(s);
-            }
-            coco__inbox_unlock(s);
+            wake_sleeper(s);
         }
     }
     return told;
@@ -712,7 +718,17 @@ void coco__sched_recheck(void)
         return;
     coco__thr_t *t = coco__thr();
     coco__glock(t);
-    (void)tell_stuck();
+    /* Not told yet: the thread whose scheduler went away may be about to
+     * make or run another, which no rule can see until it does.  Each one
+     * left alone looks again itself, and waits out its grace first
+     * (lib/loop/loop.c); one that sleeps for ever, because another could
+     * act when it last looked, would otherwise never look again. */
+    for (coco_sched_t *s = all_scheds; s != NULL; s = s->all_next) {
+        if (may_act(s) || s->deadlocked || !alone(s))
+            continue;
+        s->recheck = true;
+        wake_sleeper(s);
+    }
     coco__gunlock(t);
 }
 

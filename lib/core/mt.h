@@ -397,7 +397,8 @@ int coco__sched_stuck(coco_sched_t *s, bool tell);
 /* Under the lock: true when a scheduler for which mine() is false may
  * still act (is not stuck inside its loop). */
 bool coco__others_may_act(bool (*mine)(const coco_sched_t *s, void *arg), void *arg);
-/* Re-examines the stuck schedulers after one left or went away. */
+/* After a scheduler went away: every stuck one left alone looks at the
+ * rule again, grace included. */
 void coco__sched_recheck(void);
 
 /* A scheduler run as a worker of a group (lib/loop/loop.c, for

@@ -154,7 +154,7 @@ static int sleep_remote(coco_sched_t *s, int timeout_ms, bool (*more)(void *),
      * lock for the sleep flags (lib/core/mt.h). */
     coco__glock(t);
     coco__inbox_lock(s);
-    if (s->deadlocked || (more != NULL && more(arg))) {
+    if (s->deadlocked || s->recheck || (more != NULL && more(arg))) {
         timeout_ms = 0;
     } else {
         /* Raised before the inbox is looked at, as a waker pushes before
@@ -178,6 +178,7 @@ static int sleep_remote(coco_sched_t *s, int timeout_ms, bool (*more)(void *),
     __atomic_store_n(&s->stuck, 0, __ATOMIC_SEQ_CST);
     bool dead = s->deadlocked;
     s->deadlocked = false;
+    s->recheck = false;
     coco__gunlock(t);
     if (notified)
         coco__io_wake_clear(s);
