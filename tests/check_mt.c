@@ -2874,6 +2874,104 @@ START_TEST(test_mt_deadlock_grace_after_destroy)
 }
 END_TEST
 
+/* ------------------------------------------- handed, then destroyed */
+
+/* A plain thread hands a mutex, a unit or a value to one of the
+ * coroutines of another thread parked on the object, and destroys the
+ * object at once.  The one handed it may be about to take it (it found
+ * the hand-off, and waits for the lock the destroy holds): it must see
+ * that the object is gone, keep what it was handed (COCO_OK), and never
+ * touch the object; the others wake as from any destroy.  Many rounds:
+ * the window is a few hundred nanoseconds wide. */
+enum hd_kind { HD_MUTEX, HD_SEM, HD_RECV, HD_NKINDS };
+#define HD_WAITERS 4
+
+struct hd {
+    int kind;
+    coco_mutex_t *mu;
+    coco_sem_t *sem;
+    coco_channel_t *ch;
+    long parked;
+    int ok, gone, other;
+};
+
+static void hd_waiter(void *arg)
+{
+    struct hd *h = arg;
+    void *v = NULL;
+    int rc;
+    ADD(&h->parked, 1);
+    switch (h->kind) {
+    case HD_MUTEX:
+        rc = coco_mutex_lock(h->mu); /* held, or gone: not touched again */
+        break;
+    case HD_SEM:
+        rc = coco_sem_wait(h->sem);
+        break;
+    default:
+        rc = coco_channel_recv(h->ch, &v);
+        if (rc == COCO_OK)
+            EXPECT_EQ((intptr_t)v, 5);
+        break;
+    }
+    int gone = h->kind == HD_RECV ? COCO_ERROR_CHANNEL_CLOSED : COCO_ERROR_INVALID;
+    if (rc == COCO_OK)
+        h->ok++;
+    else if (rc == gone)
+        h->gone++;
+    else
+        h->other++;
+}
+
+START_TEST(test_mt_handed_then_destroyed)
+{
+    for (int round = 0; round < (int)scaled(200); round++) {
+        struct hd h;
+        memset(&h, 0, sizeof h);
+        h.kind = _i;
+        h.mu = coco_mutex_create();
+        h.sem = coco_sem_create(0);
+        h.ch = coco_channel_create(0);
+        ck_assert_int_eq(coco_mutex_lock(h.mu), COCO_OK); /* this thread holds it */
+        struct runner r = {0};
+        r.sched = new_sched();
+        for (int i = 0; i < HD_WAITERS; i++)
+            go(r.sched, hd_waiter, &h);
+        runner_start(&r);
+        ck_assert(spin_until(&h.parked, HD_WAITERS));
+        usleep(200 + 50 * (unsigned)(round % 16)); /* in their waits */
+        switch (h.kind) {
+        case HD_MUTEX:
+            ck_assert_int_eq(coco_mutex_unlock(h.mu), COCO_OK);
+            coco_mutex_destroy(h.mu);
+            h.mu = NULL;
+            break;
+        case HD_SEM:
+            ck_assert_int_eq(coco_sem_post(h.sem), COCO_OK);
+            coco_sem_destroy(h.sem);
+            h.sem = NULL;
+            break;
+        default:
+            ck_assert_int_eq(coco_channel_try_send(h.ch, (void *)5), COCO_OK);
+            coco_channel_destroy(h.ch);
+            h.ch = NULL;
+            break;
+        }
+        ck_assert_int_eq(runner_finish(&r), COCO_OK);
+        ASSERT_EXPECTATIONS();
+        ck_assert_int_eq(h.ok, 1);
+        ck_assert_int_eq(h.gone, HD_WAITERS - 1);
+        ck_assert_int_eq(h.other, 0);
+        if (h.mu != NULL) {
+            ck_assert_int_eq(coco_mutex_unlock(h.mu), COCO_OK);
+            coco_mutex_destroy(h.mu);
+        }
+        coco_sem_destroy(h.sem);
+        coco_channel_destroy(h.ch);
+    }
+}
+END_TEST
+
 /* -------------------------------------------------------------- main */
 
 int main(void)
@@ -2920,6 +3018,7 @@ int main(void)
     tcase_add_test(tc, test_mt_destroyed_in_inbox);
     tcase_add_test(tc, test_mt_single_thread_stays_single);
     tcase_add_test(tc, test_mt_deadlock_grace_after_destroy);
+    tcase_add_loop_test(tc, test_mt_handed_then_destroyed, 0, HD_NKINDS);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }

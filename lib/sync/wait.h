@@ -290,9 +290,17 @@ int coco__wait_park_timeout(coco_co_t *co, coco__waiter_t *w, uint64_t timeout_m
  * section: takes what it was handed off its object's handed list. */
 static inline void coco__wait_back(coco_co_t *co)
 {
-    if (coco__unlikely(co->wait_on == COCO__ON_HANDOFF)) {
+    if (coco__unlikely(__atomic_load_n(&co->wait_on, __ATOMIC_RELAXED) ==
+                       COCO__ON_HANDOFF)) {
         coco__sect_enter_guard(co);
-        coco__wait_unhand(co)->q = NULL;
+        /* Read again under the lock: another thread may have destroyed the
+         * object in between, which forgot the hand-off and freed the list
+         * it was on (coco__waitq_forget_handed()). */
+        if (co->wait_on == COCO__ON_HANDOFF) {
+            coco__wait_unhand(co)->q = NULL;
+        } else if (!(co->flags & COCO__WAIT_HEAP)) {
+            co->wait_obj = NULL;
+        }
         coco__sect_leave();
     }
 }
