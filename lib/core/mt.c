@@ -517,10 +517,14 @@ void coco__inbox_drain_slow(coco_sched_t *s)
     s->grace = false;
     /* Off the list, the coroutines are this thread's alone: nothing but
      * their own scheduler touches a coroutine in the inbox, and whoever
-     * woke it had finished with it before it was put there. */
+     * woke it had finished with it before it was put there.  Except the
+     * hand-off: destroying its object forgets it at any time
+     * (coco__waitq_forget_handed), and the coroutine reads it again when
+     * it runs (coco__wait_back). */
     while (co != NULL) {
         coco_co_t *next = co->next;
-        if (!(co->flags & COCO__WAIT_HEAP) && co->wait_on != COCO__ON_HANDOFF)
+        if (!(co->flags & COCO__WAIT_HEAP) &&
+            __atomic_load_n(&co->wait_on, __ATOMIC_ACQUIRE) != COCO__ON_HANDOFF)
             co->wait_obj = NULL;
         coco__wake_inboxed(s, co);
         co = next;

@@ -194,10 +194,16 @@ static inline coco__waiter_t *coco__wait_unhand(coco_co_t *co)
  * and there is nothing left to give back to if they are destroyed. */
 static inline void coco__waitq_forget_handed(coco__waitq_t *q)
 {
-    for (coco__waiter_t *w = q->handed; w != NULL; w = w->next) {
-        /* wait_obj stays: its scheduler may be reading it (mt.c). */
-        __atomic_store_n(&w->co->wait_on, COCO__ON_NOTHING, __ATOMIC_RELAXED);
+    coco__waiter_t *next;
+    for (coco__waiter_t *w = q->handed; w != NULL; w = next) {
+        next = w->next;
+        coco_co_t *co = w->co;
         w->q = NULL;
+        /* The last touch of w, which is on co's stack: a coroutine running
+         * on another thread that sees this no longer takes the lock, and
+         * goes on using that stack at once.  wait_obj stays: its
+         * scheduler may be reading it (mt.c). */
+        __atomic_store_n(&co->wait_on, COCO__ON_NOTHING, __ATOMIC_RELEASE);
     }
     q->handed = NULL;
 }
@@ -290,13 +296,13 @@ int coco__wait_park_timeout(coco_co_t *co, coco__waiter_t *w, uint64_t timeout_m
  * section: takes what it was handed off its object's handed list. */
 static inline void coco__wait_back(coco_co_t *co)
 {
-    if (coco__unlikely(__atomic_load_n(&co->wait_on, __ATOMIC_RELAXED) ==
+    if (coco__unlikely(__atomic_load_n(&co->wait_on, __ATOMIC_ACQUIRE) ==
                        COCO__ON_HANDOFF)) {
         coco__sect_enter_guard(co);
         /* Read again under the lock: another thread may have destroyed the
          * object in between, which forgot the hand-off and freed the list
          * it was on (coco__waitq_forget_handed()). */
-        if (co->wait_on == COCO__ON_HANDOFF) {
+        if (__atomic_load_n(&co->wait_on, __ATOMIC_ACQUIRE) == COCO__ON_HANDOFF) {
             coco__wait_unhand(co)->q = NULL;
         } else if (!(co->flags & COCO__WAIT_HEAP)) {
             co->wait_obj = NULL;
