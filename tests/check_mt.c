@@ -2972,6 +2972,68 @@ START_TEST(test_mt_handed_then_destroyed)
 }
 END_TEST
 
+/* ------------------------------------------ state of a remote wake */
+
+/* coco_get_state() on a coroutine that another thread is waking at that
+ * moment: the watcher, on the coroutine's own thread, sees it go from
+ * waiting to ready without its loop running in between (a data race
+ * that ThreadSanitizer reports if the waker's store is not atomic). */
+struct gs {
+    coco_channel_t *ch;
+    coco_coro_t *rx;
+    long watching;
+    int seen_ready;
+    long got;
+};
+
+static void gs_rx(void *arg)
+{
+    struct gs *g = arg;
+    void *v = NULL;
+    EXPECT_EQ(coco_channel_recv(g->ch, &v), COCO_OK);
+    g->got = (long)(intptr_t)v;
+}
+
+static void gs_watch(void *arg)
+{
+    struct gs *g = arg;
+    EXPECT_EQ(coco_get_state(g->rx), COCO_STATE_WAITING);
+    STORE(&g->watching, 1);
+    uint64_t t0 = now_ms();
+    coco_state_t st;
+    while ((st = coco_get_state(g->rx)) == COCO_STATE_WAITING && now_ms() - t0 < 30000)
+        spin(100);
+    g->seen_ready = st == COCO_STATE_READY;
+}
+
+static void *gs_sender(void *arg)
+{
+    struct gs *g = arg;
+    if (spin_until(&g->watching, 1))
+        EXPECT_EQ(coco_channel_try_send(g->ch, (void *)3), COCO_OK);
+    return NULL;
+}
+
+START_TEST(test_mt_state_while_woken)
+{
+    struct gs g;
+    memset(&g, 0, sizeof g);
+    g.ch = coco_channel_create(0);
+    coco_sched_t *s = new_sched();
+    g.rx = go(s, gs_rx, &g);
+    go(s, gs_watch, &g);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, gs_sender, &g), 0);
+    ck_assert_int_eq(coco_sched_run(s), COCO_OK);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ASSERT_EXPECTATIONS();
+    ck_assert(g.seen_ready);
+    ck_assert_int_eq(g.got, 3);
+    coco_sched_destroy(s);
+    coco_channel_destroy(g.ch);
+}
+END_TEST
+
 /* -------------------------------------------------------------- main */
 
 int main(void)
@@ -3019,6 +3081,7 @@ int main(void)
     tcase_add_test(tc, test_mt_single_thread_stays_single);
     tcase_add_test(tc, test_mt_deadlock_grace_after_destroy);
     tcase_add_loop_test(tc, test_mt_handed_then_destroyed, 0, HD_NKINDS);
+    tcase_add_test(tc, test_mt_state_while_woken);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }

@@ -437,7 +437,9 @@ void coco__sect_enter_guard(coco_co_t *co)
 void coco__wake_remote(coco_co_t *co)
 {
     coco_sched_t *s = co->pub.sched;
-    co->state = COCO__STATE_INBOX;
+    /* Atomic: coco_get_state() reads it on its scheduler's thread without
+     * a lock. */
+    __atomic_store_n(&co->state, COCO__STATE_INBOX, __ATOMIC_RELAXED);
     /* After the state: its scheduler, seeing COCO__ON_NOTHING without a
      * lock (guard_of), reads the state next.  wait_obj stays: only its
      * own scheduler writes that while others may read it. */
