@@ -3034,6 +3034,63 @@ START_TEST(test_mt_state_while_woken)
 }
 END_TEST
 
+/* ------------------------------------ deadlock grace, from the last */
+
+/* The second of grace counts from the moment every scheduler is stuck,
+ * not from when the first one was.  A starts alone and waits for a value
+ * (its grace would end at about 1 s); B starts later, works on its
+ * timers and gets stuck at 600 ms for good; this thread makes a third
+ * scheduler at 1300 ms, which sends A the value.  Every scheduler was
+ * stuck from 600 ms only: A must get the value, and B alone is left
+ * deadlocked. */
+struct dg {
+    coco_sem_t *never;
+};
+
+static void dg_stuck_later(void *arg)
+{
+    struct dg *g = arg;
+    coco_sleep(500);
+    coco_sem_wait(g->never); /* for ever */
+    EXPECT(!"a semaphore no one posts was taken");
+}
+
+START_TEST(test_mt_deadlock_grace_from_last)
+{
+    struct dl_late l = {coco_channel_create(0), 0, 0};
+    struct dg g;
+    memset(&g, 0, sizeof g);
+    g.never = coco_sem_create(0);
+    struct runner a = {0}, b = {0};
+    a.sched = new_sched();
+    a.arg = &l;
+    go(a.sched, dll_wait, &l);
+    uint64_t t0 = now_ms();
+    ck_assert_int_eq(pthread_create(&a.thread, NULL, dll_thread, &a), 0);
+    usleep(100 * 1000);
+    b.sched = new_sched();
+    go(b.sched, dg_stuck_later, &g);
+    runner_start(&b);
+    while (now_ms() - t0 < 1300)
+        usleep(10 * 1000);
+    coco_sched_t *third = new_sched();
+    go(third, dll_send, &l);
+    ck_assert_int_eq(coco_sched_run(third), COCO_OK);
+    ck_assert_int_eq(pthread_join(a.thread, NULL), 0);
+    ck_assert_int_eq(a.rc, COCO_OK);
+    ck_assert_int_eq(l.got, 9);
+    coco_sched_destroy(third);
+    /* B waits for A's scheduler while it may still be run again. */
+    coco_sched_destroy(a.sched);
+    ck_assert_int_eq(pthread_join(b.thread, NULL), 0);
+    ck_assert_int_eq(b.rc, COCO_ERROR_DEADLOCK);
+    coco_sched_destroy(b.sched);   /* takes its coroutine off never */
+    ASSERT_EXPECTATIONS();
+    coco_sem_destroy(g.never);
+    coco_channel_destroy(l.ch);
+}
+END_TEST
+
 /* -------------------------------------------------------------- main */
 
 int main(void)
@@ -3082,6 +3139,7 @@ int main(void)
     tcase_add_test(tc, test_mt_deadlock_grace_after_destroy);
     tcase_add_loop_test(tc, test_mt_handed_then_destroyed, 0, HD_NKINDS);
     tcase_add_test(tc, test_mt_state_while_woken);
+    tcase_add_test(tc, test_mt_deadlock_grace_from_last);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }

@@ -294,8 +294,11 @@ struct coco_sched {
     bool deadlocked;             /* told so by the last one stuck */
     bool recheck;                /* told to look at the rule again: one
                                     that may have acted went away */
-    bool grace;                  /* found alone, waits a moment ... */
-    uint64_t grace_since;        /* ... from then (coco__clock_ms) */
+    bool acted;                  /* ran, or was woken by another thread,
+                                    since it last found itself stuck (its
+                                    own thread's) */
+    uint64_t stuck_since;        /* when it last got stuck after acting
+                                    (coco__clock_ms; under coco__g) */
     unsigned polls_since_remote; /* blocking polls since its inbox last had
                                     something (its own thread's) */
     size_t remote_waits;         /* coroutines in coco__remote_wait() */

@@ -7,6 +7,7 @@
  */
 #include "coco_internal.h"
 #include "core/mt.h"
+#include "timer/timer.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -516,7 +517,7 @@ void coco__inbox_drain_slow(coco_sched_t *s)
     inbox_take(s);
     coco_co_t *co = s->inbox_first;
     s->inbox_first = s->inbox_last = NULL;
-    s->grace = false;
+    s->acted = true;
     /* Off the list, the coroutines are this thread's alone: nothing but
      * their own scheduler touches a coroutine in the inbox, and whoever
      * woke it had finished with it before it was put there.  Except the
@@ -536,6 +537,10 @@ void coco__inbox_drain_slow(coco_sched_t *s)
 /* --------------------------------------------------- the deadlock rule */
 
 static coco_sched_t *all_scheds;
+/* When a scheduler last went away (coco__clock_ms; under coco__g): the
+ * rule's grace counts from there too, as its thread may be about to make
+ * or run another. */
+static uint64_t gone_at;
 
 #ifndef _WIN32
 /* In a child of fork(): the schedulers of the other threads are copies
@@ -609,6 +614,7 @@ void coco__sched_unregister(coco_sched_t *s)
     /* Before the memory goes: a thread that finds the count unchanged
      * since it last looked knows its current scheduler is still there. */
     __atomic_store_n(&coco__sched_gone, coco__sched_gone + 1, __ATOMIC_RELEASE);
+    gone_at = coco__clock_ms();
     coco__gunlock(t);
     coco__sched_recheck();
 }
@@ -704,14 +710,44 @@ static bool tell_stuck(void)
     return told;
 }
 
-int coco__sched_stuck(coco_sched_t *s, bool tell)
+/* Under the lock, s alone: since when s and every scheduler of another
+ * thread have all been stuck. */
+static uint64_t all_stuck_since(const coco_sched_t *s)
+{
+    const coco__thr_t *mine = __atomic_load_n(&s->thr, __ATOMIC_RELAXED);
+    uint64_t since = gone_at > s->stuck_since ? gone_at : s->stuck_since;
+    for (coco_sched_t *o = all_scheds; o != NULL; o = o->all_next)
+        if (o != s && __atomic_load_n(&o->thr, __ATOMIC_RELAXED) != mine &&
+            o->stuck_since > since)
+            since = o->stuck_since;
+    return since;
+}
+
+int coco__sched_stuck(coco_sched_t *s, uint64_t now, unsigned grace_ms, int *left_ms)
 {
     coco__thr_t *t = coco__thr();
     coco__glock(t);
     __atomic_store_n(&s->stuck, 1, __ATOMIC_SEQ_CST);
-    int rc = alone(s) ? 1 : 0;
-    if (rc != 0 && tell)
-        (void)tell_stuck();
+    /* Woken for nothing since it last looked, it has been stuck all
+     * along: wake-ups that bring nothing must not put the verdict off. */
+    if (s->acted) {
+        s->acted = false;
+        s->stuck_since = now;
+    }
+    int rc = 0;
+    if (alone(s)) {
+        /* The grace is for a thread that is about to make or run a
+         * scheduler, and is counted from the moment the last of the
+         * others got stuck, not from when s first found itself alone. */
+        uint64_t since = all_stuck_since(s);
+        uint64_t lasted = now > since ? now - since : 0;
+        rc = 1;
+        *left_ms = 1;
+        if (lasted >= grace_ms)
+            (void)tell_stuck();
+        else
+            *left_ms = (int)(grace_ms - lasted);
+    }
     if (s->deadlocked)
         rc = 2;
     coco__gunlock(t);

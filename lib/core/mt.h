@@ -390,10 +390,12 @@ void coco__sched_register(coco_sched_t *s);
 /* How many schedulers the calling thread made are still there. */
 unsigned coco__sched_made_here(void);
 void coco__sched_unregister(coco_sched_t *s);
-/* s has nothing to do but wait for other threads: 0 while a scheduler of
- * another thread may still act, 1 when none may (then, if tell, every
- * stuck scheduler is told it is deadlocked), 2 when s was told. */
-int coco__sched_stuck(coco_sched_t *s, bool tell);
+/* s has nothing to do but wait for other threads, at now (coco__clock_ms):
+ * 0 while a scheduler of another thread may still act; 1 when none may,
+ * but that has lasted less than grace_ms (*left_ms: how much longer); 2
+ * when s was told it is deadlocked (once every scheduler has been stuck
+ * for grace_ms, all of them are). */
+int coco__sched_stuck(coco_sched_t *s, uint64_t now, unsigned grace_ms, int *left_ms);
 /* Under the lock: true when a scheduler for which mine() is false may
  * still act (is not stuck inside its loop). */
 bool coco__others_may_act(bool (*mine)(const coco_sched_t *s, void *arg), void *arg);

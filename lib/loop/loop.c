@@ -212,23 +212,12 @@ static COCO__NOINLINE int poll_remote(coco_sched_t *s, int timeout_ms)
         /* A thread that is about to make its scheduler, or to run it,
          * does not count yet: give it a moment before calling it a
          * deadlock. */
-        uint64_t now = coco__clock_ms();
-        bool over = s->grace && now - s->grace_since >= COCO__DEADLOCK_GRACE_MS;
-        int st = coco__sched_stuck(s, over);
+        int left = -1;
+        int st = coco__sched_stuck(s, coco__clock_ms(), COCO__DEADLOCK_GRACE_MS, &left);
         if (st == 2)
             return COCO_ERROR_DEADLOCK;
-        if (st == 1) {
-            /* Wake-ups that bring nothing must not shorten the wait. */
-            if (!s->grace) {
-                s->grace = true;
-                s->grace_since = now;
-            }
-            timeout_ms = (int)(COCO__DEADLOCK_GRACE_MS - (now - s->grace_since));
-            if (timeout_ms <= 0)
-                timeout_ms = 1;
-        } else {
-            s->grace = false;
-        }
+        if (st == 1)
+            timeout_ms = left;
     }
     const struct coco__serve *sv = s->serve;
     return sleep_remote(s, timeout_ms, sv != NULL ? sv->queued : NULL,
@@ -295,6 +284,11 @@ static int enter(coco_sched_t *s, bool chain)
     coco__tls_running = s;
     s->running = true;
     s->chain = chain;
+    /* A new run may start from anything its thread did since the last
+     * (the deadlock rule, lib/core/mt.c); the steps of a run driven by
+     * coco_sched_run_once() are one run. */
+    if (chain)
+        s->acted = true;
     return COCO_OK;
 }
 
@@ -445,6 +439,7 @@ coco_sched_t *coco_sched_create(void)
     }
     s->ops = &sched_ops;
     s->chain = true;
+    s->acted = true;
     s->max_coros = COCO_MAX_COROUTINES;
     s->stacks.limit = STACK_POOL_LIMIT;
     coco__sched_register(s);
