@@ -7,7 +7,6 @@
  */
 #include "coco_internal.h"
 #include "core/mt.h"
-#include "timer/timer.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -593,7 +592,7 @@ unsigned coco__sched_made_here(void)
     return __atomic_load_n(&coco__thr()->nmade, __ATOMIC_RELAXED);
 }
 
-void coco__sched_unregister(coco_sched_t *s)
+void coco__sched_unregister(coco_sched_t *s, uint64_t now)
 {
     coco__thr_t *t = coco__thr();
     /* Its maker may be another thread, or gone, its record reused. */
@@ -614,7 +613,7 @@ void coco__sched_unregister(coco_sched_t *s)
     /* Before the memory goes: a thread that finds the count unchanged
      * since it last looked knows its current scheduler is still there. */
     __atomic_store_n(&coco__sched_gone, coco__sched_gone + 1, __ATOMIC_RELEASE);
-    gone_at = coco__clock_ms();
+    gone_at = now;
     coco__gunlock(t);
     coco__sched_recheck();
 }

@@ -389,7 +389,8 @@ static inline coco_sched_t *coco__sched_here(void)
 void coco__sched_register(coco_sched_t *s);
 /* How many schedulers the calling thread made are still there. */
 unsigned coco__sched_made_here(void);
-void coco__sched_unregister(coco_sched_t *s);
+/* now: coco__clock_ms(), from the loop layer (the core has no clock). */
+void coco__sched_unregister(coco_sched_t *s, uint64_t now);
 /* s has nothing to do but wait for other threads, at now (coco__clock_ms):
  * 0 while a scheduler of another thread may still act; 1 when none may,
  * but that has lasted less than grace_ms (*left_ms: how much longer); 2

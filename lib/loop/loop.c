@@ -455,7 +455,7 @@ void coco_sched_destroy(coco_sched_t *s)
 {
     if (s == NULL || coco__sched_foreign(s) || s->running)
         return;
-    coco__sched_unregister(s);
+    coco__sched_unregister(s, coco__clock_ms());
     if (s->trace != NULL)
         coco_trace_stop(s); /* ends the file: a complete document */
     coco__co_destroy_all(s);
