@@ -3091,6 +3091,89 @@ START_TEST(test_mt_deadlock_grace_from_last)
 }
 END_TEST
 
+/* The same when a scheduler driven by coco_sched_run_once() was stuck,
+ * and its thread then gave it a new coroutine between two steps: the
+ * scheduler acted again (the new one sleeps a while), and only once that
+ * one waits for good are both stuck.  The rule must not count from the
+ * first time they were. */
+struct dg2 {
+    coco_sem_t *never;
+    uint64_t t0, parked_at, b_returned_at;
+    long b_running;
+};
+
+/* B's: once it runs, the process shares its objects, and the scheduler
+ * this thread drives is not alone on its thread any more. */
+static void dg2_b_wait(void *arg)
+{
+    struct dg2 *g = arg;
+    STORE(&g->b_running, 1);
+    coco_sem_wait(g->never); /* for ever */
+    EXPECT(!"a semaphore no one posts was taken");
+}
+
+static void dg2_wait(void *arg)
+{
+    struct dg2 *g = arg;
+    coco_sem_wait(g->never); /* for ever */
+    EXPECT(!"a semaphore no one posts was taken");
+}
+
+static void dg2_late(void *arg)
+{
+    struct dg2 *g = arg;
+    coco_sleep(700);
+    STORE(&g->parked_at, now_ms() - g->t0);
+    dg2_wait(g);
+}
+
+static void *dg2_b(void *arg)
+{
+    struct runner *r = arg;
+    struct dg2 *g = r->arg;
+    r->rc = coco_sched_run(r->sched);
+    STORE(&g->b_returned_at, now_ms() - g->t0);
+    return NULL;
+}
+
+START_TEST(test_mt_deadlock_grace_after_new_coroutine)
+{
+    struct dg2 g;
+    memset(&g, 0, sizeof g);
+    g.never = coco_sem_create(0);
+    g.t0 = now_ms();
+    coco_sched_t *s = new_sched();
+    go(s, dg2_wait, &g);
+    struct runner b = {0};
+    b.sched = new_sched();
+    b.arg = &g;
+    go(b.sched, dg2_b_wait, &g);
+    ck_assert_int_eq(pthread_create(&b.thread, NULL, dg2_b, &b), 0);
+    ck_assert(spin_until(&g.b_running, 1));
+    int rc;
+    bool added = false;
+    while ((rc = coco_sched_run_once(s)) == COCO_OK && now_ms() - g.t0 < 30000) {
+        if (!added && now_ms() - g.t0 >= 500) {
+            go(s, dg2_late, &g);
+            added = true;
+        }
+    }
+    ck_assert_int_eq(rc, COCO_ERROR_DEADLOCK);
+    ck_assert_int_eq(pthread_join(b.thread, NULL), 0);
+    ck_assert_int_eq(b.rc, COCO_ERROR_DEADLOCK);
+    ck_assert(added);
+    ck_assert_uint_ne(LOAD(&g.parked_at), 0);
+    /* A second, less the clock's granularity. */
+    ck_assert_msg(LOAD(&g.b_returned_at) >= LOAD(&g.parked_at) + 990,
+                  "deadlock reported %llu ms after the last one got stuck",
+                  (unsigned long long)(LOAD(&g.b_returned_at) - LOAD(&g.parked_at)));
+    ASSERT_EXPECTATIONS();
+    coco_sched_destroy(b.sched);
+    coco_sched_destroy(s);
+    coco_sem_destroy(g.never);
+}
+END_TEST
+
 /* -------------------------------------------------------------- main */
 
 int main(void)
@@ -3140,6 +3223,7 @@ int main(void)
     tcase_add_loop_test(tc, test_mt_handed_then_destroyed, 0, HD_NKINDS);
     tcase_add_test(tc, test_mt_state_while_woken);
     tcase_add_test(tc, test_mt_deadlock_grace_from_last);
+    tcase_add_test(tc, test_mt_deadlock_grace_after_new_coroutine);
     suite_add_tcase(su, tc);
     return coco_test_run(su);
 }

@@ -181,6 +181,9 @@ static coco_coro_t *create(coco_sched_t *s, void (*entry)(void *), void *arg,
     co->magic = COCO__MAGIC_LIVE;
     co->id = ++s->next_id;
     s->alive++;
+    /* For the deadlock rule (lib/core/mt.c): a scheduler that was stuck
+     * has something to do again. */
+    s->acted = true;
     coco__enqueue(s, co);
     return &co->pub;
 }
