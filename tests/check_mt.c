@@ -3095,12 +3095,27 @@ END_TEST
  * and its thread then gave it a new coroutine between two steps: the
  * scheduler acted again (the new one sleeps a while), and only once that
  * one waits for good are both stuck.  The rule must not count from the
- * first time they were. */
+ * first time they were.  The step that gives the thread its turn ends
+ * when a plain thread destroys a scheduler it made (which made the others
+ * wait until then, and makes them look at the rule again): not at the
+ * end of the grace, where the verdict could come first. */
 struct dg2 {
     coco_sem_t *never;
     uint64_t t0, parked_at, b_returned_at;
-    long b_running;
+    long b_running, dummy_made, dummy_gone;
 };
+
+static void *dg2_dummy(void *arg)
+{
+    struct dg2 *g = arg;
+    coco_sched_t *d = coco_sched_create();
+    STORE(&g->dummy_made, 1);
+    while (now_ms() - g->t0 < 500)
+        usleep(10 * 1000);
+    coco_sched_destroy(d);
+    STORE(&g->dummy_gone, 1);
+    return NULL;
+}
 
 /* B's: once it runs, the process shares its objects, and the scheduler
  * this thread drives is not alone on its thread any more. */
@@ -3142,6 +3157,9 @@ START_TEST(test_mt_deadlock_grace_after_new_coroutine)
     memset(&g, 0, sizeof g);
     g.never = coco_sem_create(0);
     g.t0 = now_ms();
+    pthread_t dummy;
+    ck_assert_int_eq(pthread_create(&dummy, NULL, dg2_dummy, &g), 0);
+    ck_assert(spin_until(&g.dummy_made, 1));
     coco_sched_t *s = new_sched();
     go(s, dg2_wait, &g);
     struct runner b = {0};
@@ -3153,12 +3171,13 @@ START_TEST(test_mt_deadlock_grace_after_new_coroutine)
     int rc;
     bool added = false;
     while ((rc = coco_sched_run_once(s)) == COCO_OK && now_ms() - g.t0 < 30000) {
-        if (!added && now_ms() - g.t0 >= 500) {
+        if (!added && LOAD(&g.dummy_gone)) {
             go(s, dg2_late, &g);
             added = true;
         }
     }
     ck_assert_int_eq(rc, COCO_ERROR_DEADLOCK);
+    ck_assert_int_eq(pthread_join(dummy, NULL), 0);
     ck_assert_int_eq(pthread_join(b.thread, NULL), 0);
     ck_assert_int_eq(b.rc, COCO_ERROR_DEADLOCK);
     ck_assert(added);
