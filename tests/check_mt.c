@@ -3098,22 +3098,30 @@ END_TEST
  * first time they were.  The step that gives the thread its turn ends
  * when a plain thread destroys a scheduler it made (which made the others
  * wait until then, and makes them look at the rule again): not at the
- * end of the grace, where the verdict could come first. */
+ * end of the grace, where the verdict could come first.  The coroutine is
+ * added once the destroy is under way: by then no verdict can come sooner
+ * than a second later. */
 struct dg2 {
     coco_sem_t *never;
     uint64_t t0, parked_at, b_returned_at;
-    long b_running, dummy_made, dummy_gone;
+    long b_running, dummy_made, dummy_gone, stepping;
 };
 
+/* Gone 300 ms after the steps began, when the scheduler they drive sleeps
+ * stuck (an emulator may take longer than that to get there from t0).
+ * Marked gone first: the step it ends must find the mark. */
 static void *dg2_dummy(void *arg)
 {
     struct dg2 *g = arg;
     coco_sched_t *d = coco_sched_create();
     STORE(&g->dummy_made, 1);
-    while (now_ms() - g->t0 < 500)
+    while (!LOAD(&g->stepping) && now_ms() - g->t0 < 30000)
+        usleep(1000);
+    uint64_t t1 = now_ms();
+    while (now_ms() - t1 < 300)
         usleep(10 * 1000);
-    coco_sched_destroy(d);
     STORE(&g->dummy_gone, 1);
+    coco_sched_destroy(d);
     return NULL;
 }
 
@@ -3170,6 +3178,7 @@ START_TEST(test_mt_deadlock_grace_after_new_coroutine)
     ck_assert(spin_until(&g.b_running, 1));
     int rc;
     bool added = false;
+    STORE(&g.stepping, 1);
     while ((rc = coco_sched_run_once(s)) == COCO_OK && now_ms() - g.t0 < 30000) {
         if (!added && LOAD(&g.dummy_gone)) {
             go(s, dg2_late, &g);
