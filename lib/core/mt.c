@@ -627,15 +627,6 @@ static coco_sched_t *newest_made(const coco__thr_t *t)
     return NULL;
 }
 
-coco_sched_t *coco__sched_newest_made(void)
-{
-    coco__thr_t *t = coco__thr();
-    coco__glock(t);
-    coco_sched_t *s = newest_made(t);
-    coco__gunlock(t);
-    return s;
-}
-
 coco_sched_t *coco__sched_current_slow(void)
 {
     coco__thr_t *t = coco__thr();

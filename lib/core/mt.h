@@ -365,10 +365,6 @@ static inline coco_sched_t *coco__sched_current(void)
     return s;
 }
 
-/* The newest scheduler the calling thread made that is still there
- * (NULL if none). */
-coco_sched_t *coco__sched_newest_made(void);
-
 /* The scheduler calls made outside a coroutine act on: the one this
  * thread runs, else its current one, unless another thread is running
  * that one now (NULL). */

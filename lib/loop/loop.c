@@ -38,7 +38,7 @@ static COCO__TLS bool run_holds_altstack;
 
 /* Releases the thread's alternate signal stack when nothing needs it.
  * Only the thread itself can: when another one destroys its last
- * scheduler, it goes with the thread's next run, create or destroy. */
+ * scheduler, it goes with the thread's next run or destroy. */
 static void altstack_release_if_unused(void)
 {
     if (!run_holds_altstack && coco__sched_made_here() == 0)
@@ -465,11 +465,11 @@ void coco_sched_destroy(coco_sched_t *s)
     coco__small_fini(&s->small);
     coco__error_cb_fini(&s->error_cbs);
     coco__stack_pool_drain(&s->stacks);
-    /* The newest of the schedulers this thread made becomes current.
-     * Other threads whose current one it was see it gone when they next
-     * look (coco__sched_current()). */
+    /* The newest of the schedulers this thread made becomes current: s
+     * is no longer listed.  Other threads whose current one it was see
+     * it gone when they next look (coco__sched_current()). */
     if (coco__tls_sched == s)
-        coco__tls_sched = coco__sched_newest_made();
+        (void)coco__sched_current_slow();
     free(s);
     altstack_release_if_unused();
 }
